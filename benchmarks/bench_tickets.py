@@ -1,0 +1,117 @@
+"""Ticket creation cost as the store grows: Deskbell's TicketStore vs TinyDB's JSONStorage.
+
+Run:  .venv/bin/python benchmarks/bench_tickets.py [--sizes 1000,10000,100000] [--repeat 25]
+
+For each size the benchmark builds both stores directly on disk (partitions and index shards
+for TicketStore, one JSON file for TinyDB — the same documents), then times creating tickets:
+`TicketStore.add` (locked, fsynced, atomically replaced, backup kept) and `TinyDB.insert` with
+the default JSONStorage (no lock, no fsync). It prints medians and writes
+benchmarks/results/tickets.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tinydb import TinyDB
+from tinydb.storages import JSONStorage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from widget_server.tickets import TicketStore, clean_new_ticket, new_ticket  # noqa: E402
+
+PARTITION = 250
+
+
+def document(i: int) -> dict:
+    fields = clean_new_ticket({
+        "name": f"Visitor {i}", "email": f"visitor{i}@example.com",
+        "subject": f"Cannot reset my password (case {i})",
+        "message": "I tried the reset link twice and it says expired. " * 6,
+        "page_url": "https://shop.example.com/account/login",
+        "trail": {
+            "session": "s_" + hashlib.sha256(str(i).encode()).hexdigest()[:22],
+            "searches": [{"q": "reset password", "results": 3, "at": "2026-11-23T10:00:00+00:00"}],
+            "articles": [{"slug": "reset-password", "title": "Reset your password",
+                          "source": "search", "at": "2026-11-23T10:00:05+00:00"}],
+            "votes": [{"slug": "reset-password", "helpful": False,
+                       "at": "2026-11-23T10:00:30+00:00"}],
+        },
+    })
+    return new_ticket(fields, "Account")[0]
+
+
+def build_ticket_store(root: Path, docs: list[dict]) -> None:
+    tickets = root / "tickets"
+    (tickets / "index").mkdir(parents=True)
+    shards: dict[str, dict[str, int]] = {}
+    for start in range(0, len(docs), PARTITION):
+        number = start // PARTITION + 1
+        chunk = docs[start:start + PARTITION]
+        table = {str(i + 1): d for i, d in enumerate(chunk)}
+        (tickets / f"p{number:06d}.json").write_text(json.dumps({"_default": table}))
+        for d in chunk:
+            shard = hashlib.sha256(d["reference"].encode()).hexdigest()[:2]
+            shards.setdefault(shard, {})[d["reference"]] = number
+    for shard, refs in shards.items():
+        (tickets / "index" / f"{shard}.json").write_text(json.dumps({"refs": refs}))
+
+
+def build_tinydb(path: Path, docs: list[dict]) -> None:
+    path.write_text(json.dumps({"_default": {str(i + 1): d for i, d in enumerate(docs)}}))
+
+
+def time_calls(fn, count: int) -> float:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+def run(size: int, repeat: int) -> dict:
+    docs = [document(i) for i in range(size)]
+    extra = [document(size + i) for i in range(repeat)]
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        root = Path(tmp)
+        build_ticket_store(root / "deskbell", docs)
+        store = TicketStore(root / "deskbell", partition_size=PARTITION)
+        pending = iter(extra)
+        ours = time_calls(lambda: store.add(next(pending)), repeat)
+        build_tinydb(root / "tinydb.json", docs)
+        db = TinyDB(root / "tinydb.json", storage=JSONStorage)
+        baseline_repeat = max(3, repeat // (1 + size // 10000))
+        pending = iter(extra)
+        theirs = time_calls(lambda: db.insert(next(pending)), baseline_repeat)
+        db.close()
+    return {"stored": size, "ticketstore_ms": round(ours, 2), "tinydb_ms": round(theirs, 2),
+            "repeat": repeat, "baseline_repeat": baseline_repeat}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--repeat", type=int, default=25)
+    args = parser.parse_args()
+    rows = [run(int(s), args.repeat) for s in args.sizes.split(",")]
+    print(f"{'stored':>8} {'TicketStore.add p50':>20} {'TinyDB insert p50':>18}")
+    for r in rows:
+        print(f"{r['stored']:>8} {r['ticketstore_ms']:>17.2f} ms {r['tinydb_ms']:>15.2f} ms")
+    base = rows[0]["ticketstore_ms"]
+    print("TicketStore growth vs first size: "
+          + ", ".join(f"{r['stored']}: {r['ticketstore_ms'] / base:.2f}x" for r in rows))
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "tickets.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

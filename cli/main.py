@@ -1,0 +1,25 @@
+"""The `deskbell` command: a click group; each command is a thin wrapper over widget_server."""
+
+from __future__ import annotations
+
+import click
+
+from . import kb, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="deskbell", prog_name="deskbell")
+def main() -> None:
+    """Deskbell: a self-hosted help widget with a markdown knowledge base.
+
+    \b
+    Example:
+        deskbell init            # deskbell.toml and a sample kb/
+        deskbell check           # validate articles
+        deskbell reindex         # build the search index
+        deskbell serve           # run the server
+    """
+
+
+for command in (*kb.COMMANDS, *serve.COMMANDS):
+    main.add_command(command)

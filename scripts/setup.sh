@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install Deskbell into ./.venv. With --test, also what the tests need: the test extras,
+# Debian's Chromium (driven by Playwright) and axe-core from npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade uv
+extras=""
+if [ "${1:-}" = "--test" ]; then
+  extras="[test]"
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "Installing Chromium (Debian package) for the browser tests..."
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  fi
+  if [ -f package-lock.json ]; then
+    npm ci --silent --no-audit --no-fund
+  fi
+fi
+.venv/bin/uv pip install --python .venv/bin/python -q -e ".${extras}"

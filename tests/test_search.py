@@ -1,0 +1,183 @@
+"""Search behaviour a visitor notices: typos, prefixes, stems, safety of query syntax, swaps."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from widget_server.search import ReindexBusy, SearchService, Synonyms, current_generation, reindex
+from widget_server.settings import Settings
+
+
+@pytest.fixture
+def service(indexed: Settings):
+    svc = SearchService(indexed.index_dir)
+    yield svc
+    svc.close()
+
+
+def top(service: SearchService, q: str) -> str | None:
+    hits = service.search(q, limit=3).hits
+    return hits[0].slug if hits else None
+
+
+@pytest.mark.parametrize(
+    ("query", "slug"),
+    [
+        ("reset password", "account/reset-password"),
+        ("pasword", "account/reset-password"),            # typo
+        ("resett my pasword", "account/reset-password"),   # two typos
+        ("pass", "account/reset-password"),               # prefix as you type
+        ("two-fac", "account/two-factor"),                # prefix of a title word
+        ("refunding", "billing/refunds"),                 # stemming
+        ("2fa", "account/two-factor"),                    # tag
+        ("old forgot password", "account/reset-password"),  # alias words are searchable
+        ("express delivery", "billing/shipping-costs"),   # body, title from the # heading
+        ("invoices", "billing/crlf"),
+        ("vouchers", "billing/bom"),
+    ],
+)
+def test_queries_find_their_article(service: SearchService, query: str, slug: str) -> None:
+    assert top(service, query) == slug
+
+
+def test_title_outranks_body(service: SearchService) -> None:
+    # "password" is in the title of one article and only the body of none other; "refund"
+    # appears in the refunds title and body: the title match comes first.
+    hits = service.search("refunds", limit=5).hits
+    assert hits[0].slug == "billing/refunds"
+
+
+def test_drafts_are_never_found(service: SearchService) -> None:
+    assert service.search("platinum", limit=10).hits == []
+    assert service.article("billing/upcoming-plan") is None
+
+
+@pytest.mark.parametrize("query", ["*", "pass*", "body:[a TO z]", "title:password", "a OR b AND",
+                                   '"unclosed', "(((", "\\", "~2", "^^^"])
+def test_query_syntax_is_plain_text(service: SearchService, query: str) -> None:
+    result = service.search(query, limit=5)  # must not raise, must not match everything
+    assert result.total < 8
+
+
+def test_field_prefix_is_just_words(service: SearchService) -> None:
+    # "title:password" searches for the words title and password, nothing more.
+    assert top(service, "title:password") == "account/reset-password"
+
+
+def test_snippets_escape_article_text_and_only_mark(service: SearchService) -> None:
+    hits = service.search("paragraph handlers", limit=3).hits
+    assert hits and hits[0].slug == "hostile/hostile-markup"
+    snippet = hits[0].snippet
+    assert "<mark>" in snippet
+    stripped = snippet.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in stripped and ">" not in stripped
+
+
+def test_synonyms_file_expands_queries(indexed: Settings, tmp_path: Path) -> None:
+    synonyms = tmp_path / "synonyms.txt"
+    synonyms.write_text("# groups\ncharge back, refund\n")
+    svc = SearchService(indexed.index_dir, Synonyms.load(synonyms))
+    try:
+        assert top(svc, "charge back") == "billing/refunds"
+    finally:
+        svc.close()
+
+
+def test_incremental_reindex_only_touches_changed_articles(indexed: Settings) -> None:
+    kb = Path(indexed.kb_dir)
+    assert reindex(kb, indexed.index_dir).indexed == 0
+    (kb / "billing" / "refunds.md").write_text("---\ntitle: Refunds\n---\nNow about cashback.\n")
+    (kb / "billing" / "shipping-costs.md").unlink()
+    result = reindex(kb, indexed.index_dir)
+    assert (result.indexed, result.removed) == (1, 1)
+    svc = SearchService(indexed.index_dir)
+    try:
+        assert top(svc, "cashback") == "billing/refunds"
+        assert top(svc, "express delivery") is None
+    finally:
+        svc.close()
+
+
+def test_full_reindex_rebuilds_everything(indexed: Settings) -> None:
+    result = reindex(Path(indexed.kb_dir), indexed.index_dir, full=True)
+    assert result.indexed == 7 and result.full
+
+
+def test_second_reindex_is_refused_while_one_runs(indexed: Settings) -> None:
+    import filelock
+
+    lock = filelock.FileLock(str(indexed.index_dir / "reindex.lock"))
+    with lock:  # another process holding the lock looks exactly like this
+        with pytest.raises(ReindexBusy, match="busy"):
+            reindex(Path(indexed.kb_dir), indexed.index_dir)
+
+
+def test_server_follows_new_generation_without_gap(indexed: Settings) -> None:
+    svc = SearchService(indexed.index_dir, check_every=0)
+    kb = Path(indexed.kb_dir)
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            if top(svc, "reset password") != "account/reset-password":
+                failures.append("search returned nothing during a swap")
+
+    # Searchers are single-threaded by design: the reader runs while reindexes happen in
+    # this thread, writing new generations that the reader must switch to.
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for n in range(4):
+            (kb / "account" / f"extra-{n}.md").write_text(f"# Extra {n}\n\nsomething {n}\n")
+            reindex(kb, indexed.index_dir)
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == []
+    assert svc.generation is not None and svc.generation.name == current_generation(indexed.index_dir)
+    assert top(svc, "extra 3") == "account/extra-3"
+    svc.close()
+
+
+def _slow_reindex(kb: str, index_dir: str) -> None:
+    from widget_server import search
+
+    original = search._document
+
+    def slow(article):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        return original(article)
+
+    search._document = slow
+    reindex(Path(kb), Path(index_dir), full=True)
+
+
+def test_killed_reindex_leaves_old_index_serving(indexed: Settings) -> None:
+    before = current_generation(indexed.index_dir)
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_slow_reindex, args=(indexed.kb_dir, str(indexed.index_dir)))
+    proc.start()
+    deadline = time.monotonic() + 30
+    while not list(indexed.index_dir.glob("gen-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(indexed.index_dir.glob("gen-*.tmp")), "the reindex never started writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    assert current_generation(indexed.index_dir) == before
+    svc = SearchService(indexed.index_dir)
+    try:
+        assert top(svc, "reset password") == "account/reset-password"
+    finally:
+        svc.close()
+    # The next reindex cleans up the debris and succeeds.
+    result = reindex(Path(indexed.kb_dir), indexed.index_dir)
+    assert not list(indexed.index_dir.glob("gen-*.tmp"))
+    assert current_generation(indexed.index_dir) == result.generation

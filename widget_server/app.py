@@ -1,0 +1,109 @@
+"""create_app(settings) -> Starlette: services on app.state, routes, middleware, error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.templating import Jinja2Templates
+
+from . import resources
+from .errors import DeskbellError, error_body
+from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .search import SearchService, Synonyms
+from .settings import Settings, load_settings
+from .tickets import TicketStore
+
+log = logging.getLogger("deskbell")
+
+
+def make_templates(settings: Settings) -> Jinja2Templates:
+    # Operators may override any template by dropping a file of the same name in <data>/templates.
+    loader = ChoiceLoader([
+        FileSystemLoader(str(settings.data_dir / "templates")),
+        FileSystemLoader(str(resources.TEMPLATES_DIR)),
+    ])
+    env = Environment(loader=loader, autoescape=select_autoescape(default=True, default_for_string=True))
+    env.globals["site_name"] = settings.site_name
+    return Jinja2Templates(env=env)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/openapi.json"}
+
+
+def _render_error(request: Request, status: int, code: str, message: str, details: Any = None,
+                  headers: dict[str, str] | None = None) -> Response:
+    if _wants_json(request):
+        return JSONResponse(error_body(status, code, message, details), status, headers=headers)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status,
+        headers=headers,
+    )
+
+
+async def _deskbell_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DeskbellError)
+    return _render_error(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "payload_too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+    return _render_error(request, exc.status_code, code, message, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _render_error(request, 500, "internal_error", "Something went wrong on our side.")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    from .routes import all_routes  # routes import app helpers; keep the cycle one-way
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        app.state.search.close()
+
+    app = Starlette(
+        routes=all_routes(),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            DeskbellError: _deskbell_error, HTTPException: _http_error, 500: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates(settings)
+    synonyms_path = settings.synonyms_file or None
+    app.state.search = SearchService(settings.index_dir, Synonyms.load(synonyms_path))
+    app.state.events = None
+    # Opening checks the store: a corrupt file stops the server with the file and the fix.
+    app.state.tickets = TicketStore(settings.data_dir)
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory widget_server.app:app_from_env` (workers, reload)."""
+    return create_app(load_settings())
+
+
+__all__ = ["HTMLResponse", "app_from_env", "create_app"]

@@ -1,0 +1,384 @@
+"""Articles: load markdown files with YAML front matter, validate them, render sanitized HTML.
+
+An article's slug is its path below the KB folder without `.md`, each part slugified
+(`Getting Started/Install.md` -> `getting-started/install`), unless front matter gives `slug`.
+Problems are collected as `Problem(path, line, message)` so `deskbell check` can report them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import markdown
+import nh3
+import yaml
+
+FIELDS = {
+    "title", "summary", "category", "tags", "locale", "draft", "urls", "aliases", "related",
+    "updated", "slug",
+}
+# Front matter keys other tools put there (Zendesk ids, Hugo weights) are ignored, not errors.
+_LIST_FIELDS = ("tags", "urls", "aliases", "related")
+_STR_FIELDS = ("title", "summary", "category", "locale", "slug")
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
+    "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre",
+    "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
+    "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "th": {"align", "colspan", "rowspan"},
+    "td": {"align", "colspan", "rowspan"},
+    "code": {"class"},
+    "ol": {"start"},
+    **{f"h{n}": {"id"} for n in range(1, 7)},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class Article:
+    slug: str
+    path: str
+    title: str
+    summary: str = ""
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    locale: str = "en"
+    draft: bool = False
+    urls: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+    updated: str = ""
+    body: str = ""
+    body_line: int = 1
+    content_hash: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"/kb/{self.slug}"
+
+    def render(self) -> Rendered:
+        return render_markdown(self.body)
+
+    def meta(self) -> dict[str, Any]:
+        """The catalog entry the server keeps in memory (everything but the body)."""
+        return {
+            "slug": self.slug, "path": self.path, "title": self.title, "summary": self.summary,
+            "category": self.category, "tags": self.tags, "locale": self.locale,
+            "urls": self.urls, "aliases": self.aliases, "related": self.related,
+            "updated": self.updated, "hash": self.content_hash,
+        }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    text: str
+    headings: list[str]
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def slug_for_path(relative: Path) -> str:
+    parts = [slugify(p) for p in relative.with_suffix("").parts]
+    return "/".join(p for p in parts if p)
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------- front matter
+
+
+def _split_front_matter(text: str) -> tuple[str | None, str, int]:
+    """Return (yaml text or None, body, line number where the body starts)."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return None, text, 1
+    for index, line in enumerate(lines[1:], start=1):
+        if line.strip() in {"---", "..."}:
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
+    raise _FrontMatterError(1, "front matter starts with '---' but never ends")
+
+
+class _FrontMatterError(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
+def _key_line(front: str, key: str) -> int:
+    for number, line in enumerate(front.split("\n"), start=2):
+        if re.match(rf"\s*{re.escape(key)}\s*:", line):
+            return number
+    return 1
+
+
+def _parse_yaml(front: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(front) if front.strip() else {}
+    except yaml.constructor.ConstructorError as exc:
+        line = (exc.problem_mark.line + 2) if exc.problem_mark else 1
+        raise _FrontMatterError(line, f"unsafe or unknown YAML tag: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
+        raise _FrontMatterError(line, f"malformed YAML front matter: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _FrontMatterError(2, "front matter must be a mapping of key: value")
+    return data
+
+
+def _coerce(data: dict[str, Any], front: str, problems: list[Problem], path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def bad(key: str, message: str) -> None:
+        problems.append(Problem(path, _key_line(front, key), f"{key}: {message}"))
+
+    for key in _STR_FIELDS:
+        if key in data and data[key] is not None:
+            if isinstance(data[key], str | int | float) and not isinstance(data[key], bool):
+                out[key] = str(data[key]).strip()
+            else:
+                bad(key, f"expected text, got {type(data[key]).__name__}")
+    for key in _LIST_FIELDS:
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",")] if key == "tags" else [value]
+        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+            bad(key, "expected a list of text values")
+            continue
+        out[key] = [str(v).strip() for v in value if str(v).strip()]
+    if "draft" in data and data["draft"] is not None:
+        if isinstance(data["draft"], bool):
+            out["draft"] = data["draft"]
+        else:
+            bad("draft", f"expected true or false, got {data['draft']!r}")
+    if data.get("updated") is not None:
+        value = data["updated"]
+        if isinstance(value, dt.datetime):
+            out["updated"] = value.date().isoformat()
+        elif isinstance(value, dt.date):
+            out["updated"] = value.isoformat()
+        elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            out["updated"] = value.strip()
+        else:
+            bad("updated", f"expected a date like 2026-01-31, got {value!r}")
+    return out
+
+
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def parse_article(raw: bytes, relative: Path) -> tuple[Article | None, list[Problem]]:
+    """Parse one file's bytes; return the article (None if unusable) and its problems."""
+    path = relative.as_posix()
+    problems: list[Problem] = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [Problem(path, line, "file is not valid UTF-8 text")]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        front, body, body_line = _split_front_matter(text)
+        data = _parse_yaml(front) if front is not None else {}
+    except _FrontMatterError as exc:
+        return None, [Problem(path, exc.line, exc.message)]
+    meta = _coerce(data, front or "", problems, path)
+    title = meta.get("title") or ""
+    if not title:
+        match = _HEADING.search(body)
+        title = match.group(1).strip() if match else ""
+    if not title:
+        problems.append(Problem(path, 1, "no title: add `title:` to the front matter or a # heading"))
+        return None, problems
+    if not body.strip():
+        problems.append(Problem(path, body_line, "article has no body text", "warning"))
+    slug = slugify_slug(meta.get("slug")) if meta.get("slug") else slug_for_path(relative)
+    if not slug:
+        problems.append(Problem(path, 1, "cannot derive a slug from the file name"))
+        return None, problems
+    article = Article(
+        slug=slug, path=path, title=title, summary=meta.get("summary", ""),
+        category=meta.get("category", "") or _category_from_path(relative),
+        tags=meta.get("tags", []), locale=meta.get("locale", "") or "en",
+        draft=meta.get("draft", False), urls=meta.get("urls", []),
+        aliases=[slugify_slug(a) for a in meta.get("aliases", [])],
+        related=[slugify_slug(r) for r in meta.get("related", [])],
+        updated=meta.get("updated", ""), body=body, body_line=body_line,
+        content_hash=content_hash(raw),
+    )
+    return article, problems
+
+
+def slugify_slug(value: str) -> str:
+    value = value.strip().strip("/")
+    if value.startswith("kb/"):
+        value = value[3:]
+    return "/".join(s for s in (slugify(p) for p in value.split("/")) if s)
+
+
+def _category_from_path(relative: Path) -> str:
+    if len(relative.parts) < 2:
+        return ""
+    return relative.parts[0].replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+# ---------------------------------------------------------------- loading a folder
+
+
+@dataclass
+class KnowledgeBase:
+    root: Path
+    articles: list[Article]
+    problems: list[Problem]
+
+    def public(self) -> list[Article]:
+        return [a for a in self.articles if not a.draft]
+
+
+def iter_markdown_files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*.md")):
+        relative = path.relative_to(root)
+        if path.is_file() and not any(p.startswith(".") for p in relative.parts):
+            yield path
+
+
+def load_kb(root: Path) -> KnowledgeBase:
+    """Read every article under root and cross-check slugs, aliases and related links."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"knowledge base folder not found: {root}")
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for path in iter_markdown_files(root):
+        article, found = parse_article(path.read_bytes(), path.relative_to(root))
+        problems.extend(found)
+        if article is not None:
+            articles.append(article)
+    problems.extend(cross_check(articles))
+    return KnowledgeBase(root=root, articles=articles, problems=problems)
+
+
+_LINK = re.compile(r"\]\(\s*<?(/kb/[^)\s>#?]*)")
+
+
+def cross_check(articles: Iterable[Article]) -> list[Problem]:
+    articles = list(articles)
+    problems: list[Problem] = []
+    owner: dict[str, str] = {}
+    for article in articles:
+        for name in [article.slug, *article.aliases]:
+            if name in owner:
+                problems.append(Problem(article.path, 1, f"duplicate slug {name!r} (also {owner[name]})"))
+            else:
+                owner[name] = article.path
+    for article in articles:
+        for slug in article.related:
+            if slug not in owner:
+                problems.append(Problem(article.path, 1, f"related: no article with slug {slug!r}"))
+        for offset, line in enumerate(article.body.split("\n")):
+            for target in _LINK.findall(line):
+                slug = target[len("/kb/") :].strip("/")
+                if slug and slug not in owner and slug != "search":
+                    problems.append(Problem(
+                        article.path, article.body_line + offset, f"broken link to {target}"
+                    ))
+    return problems
+
+
+# ---------------------------------------------------------------- rendering
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCK = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre", "br", "tr", "dd"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.headings: list[str] = []
+        self._heading: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"h1", "h2", "h3", "h4"}:
+            self._heading = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+        if self._heading is not None and tag in {"h1", "h2", "h3", "h4"}:
+            self.headings.append("".join(self._heading).strip())
+            self._heading = None
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+        if self._heading is not None:
+            self._heading.append(data)
+
+
+def sanitize_html(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def html_to_text(html: str) -> tuple[str, list[str]]:
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    text = re.sub(r"[ \t]+", " ", "".join(parser.parts))
+    return re.sub(r"\n\s*\n+", "\n", text).strip(), parser.headings
+
+
+def render_markdown(body: str) -> Rendered:
+    md = markdown.Markdown(
+        extensions=["tables", "fenced_code", "sane_lists", "toc"],
+        extension_configs={"toc": {"permalink": False}},
+        output_format="html",
+    )
+    html = sanitize_html(md.convert(body))
+    text, headings = html_to_text(html)
+    return Rendered(html=html, text=text, headings=headings)
+
+
+def is_external(href: str) -> bool:
+    return bool(urlsplit(href).netloc)

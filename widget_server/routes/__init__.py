@@ -1,0 +1,12 @@
+"""Every URL Deskbell serves, listed in one place."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from . import admin, api, events, pages, tickets, widget
+
+
+def all_routes() -> list[BaseRoute]:
+    return [*api.ROUTES, *pages.ROUTES, *widget.ROUTES, *tickets.ROUTES, *admin.ROUTES,
+            *events.ROUTES]

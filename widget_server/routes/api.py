@@ -1,0 +1,102 @@
+"""Knowledge-base JSON API: search, suggestions, articles, feedback. Thin over search.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..errors import NotFound, ValidationFailed
+from ..search import SearchService
+from .common import check_origin, int_param, query_param, read_json, reject_unknown
+
+JSON_CACHE = {"cache-control": "no-store"}
+
+
+def _search(request: Request) -> SearchService:
+    service: SearchService = request.app.state.search
+    return service
+
+
+async def search(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    q = query_param(request, "q", max_length=settings.query_max_length).strip()
+    limit = int_param(request, "limit", 10, 1, settings.search_max_results)
+    locale = query_param(request, "locale", max_length=20).strip() or None
+    result = _search(request).search(q, limit=limit, locale=locale)
+    body = {"query": q, "total": result.total, "results": [h.as_dict() for h in result.hits]}
+    return JSONResponse(body, headers=JSON_CACHE)
+
+
+def _brief(meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "slug": meta["slug"], "title": meta["title"], "url": f"/kb/{meta['slug']}",
+        "summary": meta["summary"], "category": meta["category"],
+    }
+
+
+async def suggestions(request: Request) -> JSONResponse:
+    url = query_param(request, "url", max_length=2000)
+    limit = int_param(request, "limit", 5, 1, 20)
+    results = [_brief(m) for m in _search(request).suggestions(url, limit)]
+    return JSONResponse({"url": url, "results": results}, headers=JSON_CACHE)
+
+
+def article_payload(service: SearchService, slug: str) -> dict[str, Any] | None:
+    canonical, is_alias = service.resolve(slug)
+    article = service.article(canonical) if canonical else None
+    if article is None:
+        return None
+    catalog = service.catalog
+    related = [_brief(catalog[s]) for s in article["related"] if s in catalog]
+    payload = {
+        "slug": article["slug"], "title": article["title"], "summary": article["summary"],
+        "category": article["category"], "tags": article["tags"], "locale": article["locale"],
+        "url": f"/kb/{article['slug']}", "html": article["html"], "related": related,
+        "updated": article["updated"],
+    }
+    if is_alias:
+        payload["redirect_to"] = article["slug"]
+    return payload
+
+
+async def article(request: Request) -> JSONResponse:
+    slug = request.path_params["slug"].strip("/")
+    payload = article_payload(_search(request), slug)
+    if payload is None:
+        raise NotFound(f"No article with slug {slug!r}")
+    return JSONResponse(payload, headers=JSON_CACHE)
+
+
+async def feedback(request: Request) -> JSONResponse:
+    check_origin(request)
+    slug = request.path_params["slug"].strip("/")
+    canonical, _ = _search(request).resolve(slug)
+    if canonical is None:
+        raise NotFound(f"No article with slug {slug!r}")
+    data = await read_json(request)
+    reject_unknown(data, {"helpful", "comment", "session"})
+    if not isinstance(data.get("helpful"), bool):
+        raise ValidationFailed("helpful must be true or false", {"helpful": "expected true or false"})
+    comment = data.get("comment", "")
+    if not isinstance(comment, str) or len(comment) > 1000:
+        raise ValidationFailed("comment must be text of at most 1000 characters",
+                               {"comment": "at most 1000 characters"})
+    session = data.get("session")
+    if session is not None and not isinstance(session, str):
+        raise ValidationFailed("session must be text", {"session": "expected text"})
+    events = request.app.state.events
+    if events is not None:
+        events.append(session, "vote", {"slug": canonical, "helpful": data["helpful"],
+                                        "reason": comment.strip()})
+    return JSONResponse({"recorded": True}, status_code=202)
+
+
+ROUTES = [
+    Route("/api/v1/search", search, methods=["GET"]),
+    Route("/api/v1/suggestions", suggestions, methods=["GET"]),
+    Route("/api/v1/articles/{slug:path}/feedback", feedback, methods=["POST"]),
+    Route("/api/v1/articles/{slug:path}", article, methods=["GET"]),
+]

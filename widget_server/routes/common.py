@@ -1,0 +1,102 @@
+"""Helpers every route module shares: strict JSON bodies, query parameters, the caller's origin."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from ..errors import BadRequest, Forbidden, UnsupportedMediaType, ValidationFailed
+
+MAX_JSON_DEPTH = 20
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a precise 400/415 error."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json")
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequest("The request body is empty; expected a JSON object")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise BadRequest("The JSON body starts with a byte-order mark; send plain UTF-8")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8") from None
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Expected a JSON object")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise BadRequest("The JSON body is nested too deeply")
+    return data
+
+
+def reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown field: {unknown[0]}", {name: "unknown field" for name in unknown}
+        )
+
+
+def query_param(request: Request, name: str, default: str = "", max_length: int = 2000) -> str:
+    # Repeated parameters: the first one wins, always.
+    values = request.query_params.getlist(name)
+    value = values[0] if values else default
+    if len(value) > max_length:
+        raise BadRequest(f"Parameter {name} is longer than {max_length} characters")
+    return value
+
+
+def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = query_param(request, name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"Parameter {name} must be a whole number") from None
+    if not lo <= value <= hi:
+        raise BadRequest(f"Parameter {name} must be between {lo} and {hi}")
+    return value
+
+
+def own_origin(request: Request) -> str:
+    settings = request.app.state.settings
+    if settings.public_url:
+        parts = urlsplit(settings.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+    return f"{request.url.scheme}://{request.url.netloc}".lower()
+
+
+def check_origin(request: Request) -> None:
+    """Refuse writes from pages that are not ours or an allowed site, whatever the content type."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # not a browser cross-site request (CLI, server-to-server)
+    allowed = set(request.app.state.settings.allowed_origins) | {own_origin(request)}
+    if origin.lower() not in allowed:
+        raise Forbidden(f"Origin {origin} is not allowed to use this endpoint")
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

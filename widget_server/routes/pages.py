@@ -1,0 +1,69 @@
+"""Public help-center pages (/kb/...), readable without JavaScript, and /healthz."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..errors import NotFound
+from ..search import SearchService, current_generation
+from .api import article_payload
+from .common import query_param
+
+
+def _service(request: Request) -> SearchService:
+    service: SearchService = request.app.state.search
+    return service
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+async def kb_index(request: Request) -> Response:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for meta in _service(request).catalog.values():
+        groups[meta["category"] or "General"].append(meta)
+    categories = [
+        (name, sorted(items, key=lambda m: m["title"].lower()))
+        for name, items in sorted(groups.items(), key=lambda kv: kv[0].lower())
+    ]
+    return _render(request, "kb/index.html", {"categories": categories})
+
+
+async def kb_article(request: Request) -> Response:
+    slug = request.path_params["slug"].strip("/")
+    payload = article_payload(_service(request), slug)
+    if payload is None:
+        raise NotFound("There is no article at this address.")
+    if "redirect_to" in payload:
+        return RedirectResponse(f"/kb/{payload['redirect_to']}", status_code=301)
+    return _render(request, "kb/article.html", {"article": payload})
+
+
+async def kb_search(request: Request) -> Response:
+    settings = request.app.state.settings
+    q = query_param(request, "q", max_length=settings.query_max_length).strip()
+    result = _service(request).search(q, limit=settings.search_max_results) if q else None
+    return _render(request, "kb/search.html", {"q": q, "result": result})
+
+
+async def healthz(request: Request) -> JSONResponse:
+    service = _service(request)
+    generation = current_generation(service.index_dir)
+    body = {"status": "ok", "articles": len(service.catalog), "index_generation": generation}
+    return JSONResponse(body, headers={"cache-control": "no-store"})
+
+
+ROUTES = [
+    Route("/", lambda request: RedirectResponse("/kb/", status_code=302), methods=["GET"]),
+    Route("/kb", lambda request: RedirectResponse("/kb/", status_code=301), methods=["GET"]),
+    Route("/kb/", kb_index, methods=["GET"]),
+    Route("/kb/search", kb_search, methods=["GET"]),
+    Route("/kb/{slug:path}", kb_article, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+]

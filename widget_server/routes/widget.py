@@ -1,0 +1,125 @@
+"""The widget's own files: /widget.js (loader on the host page), /widget/* assets, /embed (iframe)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import resources
+from ..errors import NotFound
+from .common import query_param
+
+LOCALES = ("en", "es", "de", "fr", "ar")
+RTL = {"ar"}
+MODES = ("self-service", "neutral", "ask-first")
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".json": "application/json"}
+
+
+@cache
+def _asset(path: Path, mtime: float) -> tuple[bytes, str]:
+    data = path.read_bytes()
+    return data, hashlib.sha256(data).hexdigest()[:16]
+
+
+def _serve(request: Request, path: Path, max_age: int) -> Response:
+    if not path.is_file():
+        raise NotFound("No such widget file")
+    data, etag = _asset(path, path.stat().st_mtime)
+    headers = {
+        "etag": f'"{etag}"',
+        "cache-control": f"public, max-age={max_age}",
+        "access-control-allow-origin": "*",  # the loader is a public script, like any CDN asset
+        "cross-origin-resource-policy": "cross-origin",
+    }
+    if request.headers.get("if-none-match") == f'"{etag}"':
+        return Response(status_code=304, headers=headers)
+    media_type = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Response(data, media_type=media_type, headers=headers)
+
+
+async def loader(request: Request) -> Response:
+    # Short cache: site owners paste a fixed URL and should get fixes within minutes.
+    return _serve(request, resources.widget_dir() / "loader.js", max_age=300)
+
+
+def _inside(root: Path, name: str) -> Path:
+    root = root.resolve()
+    path = (root / name).resolve()
+    if root not in path.parents or path.suffix not in _TYPES:
+        raise NotFound("No such file")
+    return path
+
+
+async def asset(request: Request) -> Response:
+    return _serve(request, _inside(resources.widget_dir(), request.path_params["name"]), 3600)
+
+
+@cache
+def strings(locale: str) -> dict[str, str]:
+    base = json.loads((resources.widget_dir() / "i18n" / "en.json").read_text(encoding="utf-8"))
+    path = resources.widget_dir() / "i18n" / f"{locale}.json"
+    if locale != "en" and path.is_file():
+        base.update(json.loads(path.read_text(encoding="utf-8")))
+    return dict(base)
+
+
+def pick_locale(raw: str) -> str:
+    code = raw.strip().lower().replace("_", "-").split("-")[0]
+    return code if code in LOCALES else "en"
+
+
+def embed_csp(allowed_origins: tuple[str, ...]) -> str:
+    ancestors = " ".join(["'self'", *allowed_origins]) if allowed_origins else "*"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
+        f"object-src 'none'; frame-ancestors {ancestors}"
+    )
+
+
+def asset_version() -> str:
+    files = [resources.widget_dir() / n for n in ("panel.js", "panel.css")]
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            digest.update(_asset(path, path.stat().st_mtime)[1].encode())
+    return digest.hexdigest()[:12]
+
+
+async def embed(request: Request) -> Response:
+    settings = request.app.state.settings
+    locale = pick_locale(query_param(request, "locale", "en", max_length=20))
+    mode = query_param(request, "mode", "self-service", max_length=20)
+    context: dict[str, Any] = {
+        "site": query_param(request, "site", "default", max_length=100),
+        "locale": locale,
+        "mode": mode if mode in MODES else "self-service",
+        "dir": "rtl" if locale in RTL else "ltr",
+        "strings": strings(locale),
+        "asset_version": asset_version(),
+    }
+    response = request.app.state.templates.TemplateResponse(request, "embed.html", context)
+    response.headers["content-security-policy"] = embed_csp(tuple(settings.allowed_origins))
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def site_css(request: Request) -> Response:
+    return _serve(request, _inside(resources.PACKAGE_DIR / "static", request.path_params["name"]), 3600)
+
+
+ROUTES = [
+    Route("/widget.js", loader, methods=["GET"]),
+    Route("/widget/{name:path}", asset, methods=["GET"]),
+    Route("/embed", embed, methods=["GET"]),
+    Route("/static/{name:path}", site_css, methods=["GET"]),
+]

@@ -1,0 +1,202 @@
+"""Deskbell's settings: declared once as data, read from deskbell.toml < DESKBELL_* env < options.
+
+Every setting has a name, a type, a default and a help line. The README's settings table is
+checked against this list by a test, so adding a setting here means documenting it there.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the setting and says what is wrong."""
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise ValueError("expected a path")
+    return Path(value).expanduser()
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number")
+        try:
+            number = int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if not lo <= number <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return number
+
+    return parse
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value.strip()
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _origin(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}:
+        raise ValueError(f"{text!r} is not an origin like https://www.example.com")
+    if parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{text!r} is not an origin like https://www.example.com")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError("expected a comma-separated list of origins")
+    return tuple(_origin(str(item).strip()) for item in items if str(item).strip())
+
+
+def _url(value: Any) -> str:
+    text = _str(value)
+    if text and urlsplit(text).scheme not in {"http", "https"}:
+        raise ValueError("expected an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any]
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("kb_dir", "./kb", "Folder of markdown articles (any depth).", _path),
+    Setting("data_dir", "./deskbell-data", "Where the index, tickets and events live.", _path),
+    Setting("host", "127.0.0.1", "Address `deskbell serve` listens on.", _str),
+    Setting("port", 8000, "Port `deskbell serve` listens on.", _int(1, 65535)),
+    Setting("public_url", "", "Public base URL of this server, used in links and emails.", _url),
+    Setting(
+        "allowed_origins",
+        (),
+        "Origins of the sites that may embed the widget (comma-separated).",
+        _origins,
+    ),
+    Setting("site_name", "Help Center", "Name shown on help-center pages and emails.", _str),
+    Setting("synonyms_file", "", "Optional file of search synonyms, one group per line.", _str),
+    Setting("search_max_results", 20, "Largest `limit` a search may ask for.", _int(1, 100)),
+    Setting("query_max_length", 200, "Longest search query accepted, in characters.", _int(10, 2000)),
+    Setting("max_body_bytes", 65536, "Largest request body accepted, in bytes.", _int(1024, 10485760)),
+    Setting("admin_password", "", "Password for /admin (empty disables the admin).", _str, True),
+    Setting("secret_key", "", "Key that signs admin sessions; generated into data_dir if empty.", _str, True),
+    Setting("smtp_host", "", "SMTP server for notifications (empty: no email).", _str),
+    Setting("smtp_port", 25, "SMTP port.", _int(1, 65535)),
+    Setting("smtp_user", "", "SMTP user name.", _str),
+    Setting("smtp_password", "", "SMTP password.", _str, True),
+    Setting("smtp_starttls", False, "Use STARTTLS with the SMTP server.", _bool),
+    Setting("mail_from", "deskbell@localhost", "Sender address of notifications.", _str),
+    Setting("notify_email", "", "Owner address notified of new tickets.", _str),
+    Setting("ticket_rate_limit", "5/minute", "Tickets one IP address may open (count/period).", _str),
+    Setting("api_rate_limit", "120/minute", "API requests one IP address may make.", _str),
+    Setting("events_retention_days", 180, "Days self-service events are kept.", _int(1, 3650)),
+    Setting("events_rate_limit", "60/minute", "Event batches one IP address may send.", _str),
+    Setting("events_session_limit", "600/hour", "Events one widget session may record.", _str),
+    Setting("events_max_day_mb", 100, "Cap on one day's event file, in MB.", _int(1, 100000)),
+    Setting("nps_enabled", False, "Ask the 0-10 NPS question with the rating.", _bool),
+    Setting("webhook_url", "", "URL that receives spike alerts as JSON (empty: none).", _url),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings; build with `load_settings`."""
+
+    values: Mapping[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        return load_settings(overrides={**self.values, **changes}, config_file=None, environ={})
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.data_dir) / "index"
+
+
+def _parse(name: str, raw: Any, source: str) -> Any:
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise SettingsError(f"unknown setting {name!r} in {source}")
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"setting {name} ({source}): {exc}") from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    section = data.get("deskbell", data)
+    if not isinstance(section, dict):
+        raise SettingsError(f"{path}: [deskbell] must be a table")
+    return section
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    config_file: str | Path | None = "deskbell.toml",
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every setting: default < config file < DESKBELL_* env < overrides (None skipped)."""
+    environ = os.environ if environ is None else environ
+    values = {s.name: s.parse(s.default) for s in SETTINGS}
+    config_path = Path(environ.get("DESKBELL_CONFIG", config_file or "")) if config_file else None
+    if config_path and config_path.is_file():
+        for name, raw in _read_file(config_path).items():
+            values[name] = _parse(name, raw, str(config_path))
+    for key, raw in environ.items():
+        if key.startswith("DESKBELL_") and key != "DESKBELL_CONFIG":
+            name = key.removeprefix("DESKBELL_").lower()
+            values[name] = _parse(name, raw, key)
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _parse(name, raw, f"--{name.replace('_', '-')}")
+    return Settings(values=values)
+
+
+def describe() -> list[dict[str, str]]:
+    """Name, default and help of every setting, for `deskbell config` and the README test."""
+    return [
+        {"name": s.name, "default": str(s.default), "help": s.help} for s in SETTINGS
+    ]
+
+
+__all__ = ["SETTINGS", "Setting", "Settings", "SettingsError", "describe", "load_settings"]
