@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import kb, serve
+from . import erase, export, kb, report, serve, tickets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -21,5 +21,6 @@ def main() -> None:
     """
 
 
-for command in (*kb.COMMANDS, *serve.COMMANDS):
+for command in (*kb.COMMANDS, *serve.COMMANDS, *report.COMMANDS, *export.COMMANDS,
+                *tickets.COMMANDS, *erase.COMMANDS):
     main.add_command(command)

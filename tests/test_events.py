@@ -119,3 +119,101 @@ def test_server_side_events_may_have_no_session(tmp_path):
     store = EventStore(tmp_path)
     store.append(None, "ticket_created", {"reference": "DB-AAAA-BBBB-CCCC", "category": ""})
     assert [e["session"] for e in store.iter_events()] == [None]
+
+
+# --- POST /api/v1/events, through the real app -------------------------------------------------
+
+
+def make_client(tmp_path, **overrides):
+    from starlette.testclient import TestClient
+
+    from widget_server.app import create_app
+    from widget_server.settings import load_settings
+
+    settings = load_settings(overrides={"kb_dir": str(tmp_path / "kb"),
+                                        "data_dir": str(tmp_path / "data"), **overrides},
+                             config_file=None, environ={})
+    app = create_app(settings)
+    if app.state.events is None:
+        app.state.events = EventStore.from_settings(settings)
+    return TestClient(app), app.state.events
+
+
+BATCH = {"session": S1, "events": [
+    {"type": "widget_open", "page_url": "https://shop.example/cart?email=a@b.c"},
+    {"type": "search", "query": " Refunds? ", "results": 0, "locale": "en"},
+    {"type": "article_view", "slug": "refund-policy", "source": "search"},
+    {"type": "contact_open"},
+]}
+
+
+def test_the_widget_batch_is_acknowledged_and_stored_without_personal_data(tmp_path):
+    client, store = make_client(tmp_path)
+    with client:
+        response = client.post("/api/v1/events", json=BATCH)
+    assert response.status_code == 202 and response.json() == {"accepted": 4}
+    events = list(store.iter_events())
+    assert [e["type"] for e in events] == ["widget_open", "search", "article_view", "contact_open"]
+    assert events[0]["data"] == {"page_url": "https://shop.example/cart"}
+    assert events[1]["data"] == {"query": "refunds", "results": 0, "locale": "en"}
+    raw = b"".join(p.read_bytes() for _, p in store.day_files())
+    assert b"testclient" not in raw and b"a@b.c" not in raw  # no client address, no email
+
+
+def test_an_invalid_batch_gets_422_naming_the_field_and_stores_nothing(tmp_path):
+    client, store = make_client(tmp_path)
+    bad = {"session": S1, "events": [*BATCH["events"], {"type": "search", "query": "x"}]}
+    with client:
+        response = client.post("/api/v1/events", json=bad)
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == {
+        "events[4].results": "must be a whole number from 0 to 100000"}
+    assert list(store.iter_events()) == []
+
+
+@pytest.mark.parametrize(("kwargs", "status"), [
+    ({"content": b"session=x", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+     415),
+    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
+    ({"json": [1, 2]}, 400),
+    ({"json": BATCH, "headers": {"origin": "https://evil.example"}}, 403),
+])
+def test_malformed_or_foreign_requests_are_refused(tmp_path, kwargs, status):
+    client, store = make_client(tmp_path)
+    with client:
+        response = client.post("/api/v1/events", **kwargs)
+    assert response.status_code == status
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert list(store.iter_events()) == []
+
+
+def test_one_session_cannot_flood_the_store(tmp_path):
+    client, store = make_client(tmp_path, events_session_limit="6/hour")
+    with client:
+        first = client.post("/api/v1/events", json=BATCH)
+        second = client.post("/api/v1/events", json=BATCH)
+        other = client.post("/api/v1/events", json={**BATCH, "session": S2})
+    assert first.status_code == 202
+    assert second.status_code == 429 and int(second.headers["retry-after"]) > 0
+    assert other.status_code == 202
+    assert len(list(store.iter_events())) == 8
+
+
+def test_one_address_cannot_flood_the_store(tmp_path):
+    client, store = make_client(tmp_path, events_rate_limit="3/minute")
+    with client:
+        codes = [client.post("/api/v1/events", json={"session": f"s_{n:022d}",
+                                                     "events": [{"type": "contact_open"}]})
+                 .status_code for n in range(5)]
+    assert codes == [202, 202, 202, 429, 429]
+    assert len(list(store.iter_events())) == 3
+
+
+def test_a_full_day_file_answers_507_and_keeps_earlier_events(tmp_path):
+    client, store = make_client(tmp_path)
+    store.max_day_bytes = 700
+    with client:
+        codes = [client.post("/api/v1/events", json={**BATCH, "session": f"s_{n:022d}"})
+                 .status_code for n in range(3)]
+    assert codes[0] == 202 and codes[-1] == 507
+    assert len(list(store.iter_events())) == 4

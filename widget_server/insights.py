@@ -28,7 +28,7 @@ from whoosh.lang.porter import stem
 
 from widget_server.errors import BadRequest, ValidationFailed
 from widget_server.events import SESSION_RE, NewEvent, parse_time
-from widget_server.metrics import Event, Ticket, event_time, in_range
+from widget_server.metrics import Event, Ticket, event_time, in_range, summary
 
 MAX_EVENTS_PER_REQUEST = 20
 MAX_TEXT = 500
@@ -318,8 +318,8 @@ def ticket_query_gaps(events: list[Event], limit: int = 10) -> list[dict[str, An
 def article_gaps(events: list[Event], limit: int = 10, min_votes: int = 3) -> list[dict[str, Any]]:
     """Articles voted unhelpful: those most often followed by a ticket, then the worst ratio.
 
-    An article is listed when it has at least `min_votes` votes, or any not-helpful vote that
-    its session followed with a ticket.
+    An article is listed when a not-helpful vote was followed by a ticket in the same session,
+    or when it has at least `min_votes` votes and fewer than 80% of them are helpful.
     """
     stats: dict[str, dict[str, Any]] = {}
     for trail in _by_session(events).values():
@@ -343,7 +343,8 @@ def article_gaps(events: list[Event], limit: int = 10, min_votes: int = 3) -> li
     rows = []
     for row in stats.values():
         votes = row["helpful"] + row["not_helpful"]
-        if row["not_helpful"] and (votes >= min_votes or row["then_ticket"]):
+        weak = votes >= min_votes and row["helpful"] < 0.8 * votes
+        if row["not_helpful"] and (weak or row["then_ticket"]):
             rows.append({**row, "votes": votes, "helpful_ratio": row["helpful"] / votes,
                          "reasons": row["reasons"][:5], "references": row["references"][:5],
                          "action": "rewrite this article"})
@@ -525,3 +526,36 @@ __all__ = [
     "edit_distance", "find_spikes", "normalize_query", "parse_client_events", "poisson_tail",
     "post_webhook", "public_page_url", "query_key", "ticket_query_gaps", "zero_result_gaps",
 ]
+
+
+# --- the whole report --------------------------------------------------------------------------
+
+SPIKE_BASELINE_DAYS = 28
+
+
+def report_span(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The events and tickets a report needs: its range plus the spike baseline before `until`."""
+    return min(since, until - timedelta(days=7 + SPIKE_BASELINE_DAYS)), until
+
+
+def build_report(
+    tickets: Iterable[Ticket],
+    events: Iterable[Event],
+    since: datetime,
+    until: datetime,
+    tz: ZoneInfo,
+) -> dict[str, Any]:
+    """Metrics and content gaps for [since, until); spikes for the day and week ending at until.
+
+    `events` and `tickets` may reach back further (see `report_span`) for the spike baseline.
+    """
+    tickets, events = list(tickets), list(events)
+    ranged = [e for e in events if in_range(event_time(e), since, until)]
+    return {
+        **summary(tickets, ranged, since, until, tz),
+        "gaps": content_gaps(ranged),
+        "spikes": {
+            "day": find_spikes(tickets, events, until, 1, SPIKE_BASELINE_DAYS, tz=tz),
+            "week": find_spikes(tickets, events, until, 7, SPIKE_BASELINE_DAYS, tz=tz),
+        },
+    }

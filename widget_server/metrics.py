@@ -277,6 +277,24 @@ def summary(
     }
 
 
+def format_duration(seconds: float | None) -> str:
+    """A duration as a person reads it: 45s, 12m, 3h 20m, 2d 4h; an em dash for none."""
+    if seconds is None:
+        return "\u2014"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def format_rate(value: float | None) -> str:
+    return "\u2014" if value is None else f"{100 * value:.1f}%"
+
+
 def to_jsonable(value: Any) -> Any:
     """The summary (or any part) as plain JSON types: dates as ISO strings."""
     if isinstance(value, datetime | date):
@@ -285,6 +303,8 @@ def to_jsonable(value: Any) -> Any:
         return {"slug": value.slug, "views": value.views, "helpful": value.helpful,
                 "not_helpful": value.not_helpful, "helpful_ratio": value.helpful_ratio,
                 "sources": dict(value.sources)}
+    if hasattr(value, "as_dict"):
+        return to_jsonable(value.as_dict())
     if isinstance(value, Durations):
         return {k: v for k, v in asdict(value).items() if k != "values"}
     if isinstance(value, Mapping):
@@ -296,6 +316,7 @@ def to_jsonable(value: Any) -> Any:
 
 __all__ = [
     "ArticleStats", "Durations", "article_stats", "daily_self_service", "days_between",
-    "event_time", "local_midnight", "response_times", "satisfaction", "session_summary",
+    "event_time", "format_duration", "format_rate", "local_midnight", "response_times",
+    "satisfaction", "session_summary",
     "summary", "ticket_volume", "to_jsonable", "top_searches",
 ]

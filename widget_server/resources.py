@@ -19,6 +19,8 @@ def widget_dir() -> Path:
 
 
 def bundled_kb_dir() -> Path | None:
-    """The demo knowledge base (kb/ in a checkout), if present."""
-    kb = PACKAGE_DIR.parent / "kb"
-    return kb if kb.is_dir() else None
+    """The bundled user guide: kb/ in a checkout; widget_server/_kb/ inside a wheel."""
+    for kb in (PACKAGE_DIR.parent / "kb", PACKAGE_DIR / "_kb"):
+        if kb.is_dir():
+            return kb
+    return None

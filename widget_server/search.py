@@ -12,6 +12,7 @@ Public queries never reach Whoosh's query language: `build_query` turns words in
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import scoring
 from whoosh.analysis import NgramFilter, StandardAnalyzer, StemmingAnalyzer
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import ID, STORED, TEXT, Schema
 
 from .articles import Article, load_kb
 
@@ -402,36 +403,33 @@ class Generation:
         return stored
 
 
-def make_snippet(text: str, terms: list[str], fallback: str = "", width: int = 28) -> str:
+def make_snippet(text: str, terms: list[str], fallback: str = "", width: int = 220) -> str:
     """An escaped excerpt around the densest run of query words; matches wrapped in <mark>."""
     if not text:
         return escape(fallback)
-    stems = {_stem(t) for t in terms if len(t) > 1} | {t for t in terms if len(t) > 1}
-    tokens = list(re.finditer(r"\w+", text))
-    if not tokens:
-        return escape(text[:200])
-
-    def matches(word: str) -> bool:
-        low = word.lower()
-        return any(low.startswith(s) for s in stems if len(s) >= 2)
-
-    flags = [matches(m.group()) for m in tokens]
-    best, best_count = 0, -1
-    running = sum(flags[:width])
-    for start in range(max(1, len(tokens) - width + 1)):
-        if start:
-            running += (flags[start + width - 1] if start + width - 1 < len(flags) else 0) - flags[start - 1]
-        if running > best_count:
-            best, best_count = start, running
-    window = tokens[best : best + width]
-    begin, end = window[0].start(), window[-1].end()
-    out: list[str] = ["… " if begin > 0 else ""]
-    cursor = begin
-    for match, flag in zip(window, flags[best : best + width], strict=False):
-        out.append(escape(text[cursor : match.start()]))
-        word = escape(match.group())
-        out.append(f"<mark>{word}</mark>" if flag else word)
+    stems = sorted({_stem(t) for t in terms if len(t) > 1} | {t for t in terms if len(t) > 1},
+                   key=len, reverse=True)
+    alternatives = "|".join(map(re.escape, stems))
+    pattern = re.compile(rf"\b(?:{alternatives})\w*", re.I) if stems else None
+    starts = [m.start() for m in itertools.islice(pattern.finditer(text), 500)] if pattern else []
+    begin = 0
+    if starts:
+        # The window that starts at the match with the most other matches within `width` chars.
+        best = max(range(len(starts)), key=lambda i: sum(1 for s in starts[i:i + 12] if s - starts[i] < width))
+        begin = max(0, starts[best] - 40)
+        while begin > 0 and not text[begin - 1].isspace():
+            begin -= 1
+    end = min(len(text), begin + width)
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    window = text[begin:end]
+    out: list[str] = ["… " if begin else ""]
+    cursor = 0
+    for match in pattern.finditer(window) if pattern else ():
+        out.append(escape(window[cursor : match.start()]))
+        out.append(f"<mark>{escape(match.group())}</mark>")
         cursor = match.end()
+    out.append(escape(window[cursor:]))
     out.append(" …" if end < len(text) else "")
     return re.sub(r"\s+", " ", "".join(out)).strip()
 

@@ -106,7 +106,7 @@ async def login_page(request: Request) -> Response:
     token = secrets.token_urlsafe(32)
     next_path = safe_next(request.query_params.get("next"))
     response = _render(request, "admin/login.html",
-                       {"csrf": token, "next": next_path, "error": ""})
+                       {"csrf": token, "next": next_path, "error": "", "login_page": True})
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_args(request))
     return response
 
@@ -126,7 +126,8 @@ async def login(request: Request) -> Response:
     ok = isinstance(password, str) and await run_in_threadpool(_password(request).verify,
                                                                password)
     if not ok:
-        context = {"csrf": cookie, "next": next_path, "error": "Wrong password."}
+        context = {"csrf": cookie, "next": next_path, "error": "Wrong password.",
+                   "login_page": True}
         return _render(request, "admin/login.html", context, 401)
     response = RedirectResponse(next_path, 303, headers=NO_STORE)
     response.set_cookie(SESSION_COOKIE, sign(_key(request), new_session()),

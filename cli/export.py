@@ -1,0 +1,96 @@
+"""`deskbell export`: data out of Deskbell as CSV, JSON or JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+import click
+
+from widget_server.events import EventStore
+from widget_server.settings import Settings
+
+from .options import settings_options
+from .tickets import export_tickets
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+EVENT_COLUMNS = ["at", "session", "type", "data"]
+
+
+@click.group()
+def export() -> None:
+    """Export tickets or events.
+
+    \b
+    Example:
+        deskbell export events --format csv > events.csv
+    """
+
+
+def _public(event: dict[str, Any]) -> dict[str, Any]:
+    return {key: event[key] for key in EVENT_COLUMNS}
+
+
+def write_events(events: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
+    """Write events in fmt to out, streaming (JSON is one array); returns how many."""
+    count = 0
+    writer = csv.writer(out) if fmt == "csv" else None
+    if writer:
+        writer.writerow(EVENT_COLUMNS)
+    elif fmt == "json":
+        out.write("[")
+    for event in events:
+        count += 1
+        if writer:
+            writer.writerow([event["at"], event["session"] or "", event["type"],
+                             json.dumps(event["data"], ensure_ascii=False, sort_keys=True)])
+        elif fmt == "jsonl":
+            out.write(json.dumps(_public(event), ensure_ascii=False) + "\n")
+        else:
+            out.write(("," if count > 1 else "") + "\n  " +
+                      json.dumps(_public(event), ensure_ascii=False))
+    if fmt == "json":
+        out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _bounds(since: datetime | None, until: datetime | None) -> Iterator[datetime | None]:
+    yield since.replace(tzinfo=UTC) if since else None
+    yield (until.replace(tzinfo=UTC) + timedelta(days=1)) if until else None
+
+
+@export.command(name="events")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="jsonl",
+              show_default=True, help="Output format.")
+@click.option("--since", type=DAY, default=None, help="First UTC day to include (YYYY-MM-DD).")
+@click.option("--until", type=DAY, default=None, help="Last UTC day to include (YYYY-MM-DD).")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")
+@settings_options
+def export_events(settings: Settings, fmt: str, since: datetime | None, until: datetime | None,
+                  output: IO[str]) -> None:
+    """Export self-service events (no personal data: sessions are random tab ids).
+
+    CSV has the columns at, session, type, data (the event's fields as JSON).
+
+    \b
+    Example:
+        deskbell export events --format csv --since 2026-03-01 -o events.csv
+        deskbell export events --format jsonl | jq .type
+    """
+    first, last = _bounds(since, until)
+    if first and last and first >= last:
+        raise click.ClickException("--since is after --until")
+    if not (settings.data_dir / "events").is_dir():
+        raise click.ClickException(f"no events in {settings.data_dir} (is --data-dir right?)")
+    store = EventStore.from_settings(settings)
+    count = write_events(store.iter_events(first, last), fmt, output)
+    click.echo(f"exported {count} events", err=True)
+
+
+export.add_command(export_tickets)
+
+COMMANDS = [export]

@@ -1,0 +1,263 @@
+"""`deskbell tickets …` and `deskbell export tickets`: the ticket store from the terminal.
+
+Safe to run while the server runs: every change goes through TicketStore's lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from widget_server import mail
+from widget_server.errors import DeskbellError
+from widget_server.settings import Settings
+from widget_server.tickets import STATUSES, Ticket, TicketStore, clean_text
+
+from .options import settings_options
+
+CSV_COLUMNS = [
+    "reference", "status", "created_at", "updated_at", "first_reply_at", "solved_at",
+    "closed_at", "name", "email", "subject", "message", "page_url", "category", "locale",
+    "resolution_count", "replies", "csat", "ces",
+]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def open_store(settings: Settings) -> TicketStore:
+    try:
+        return TicketStore(settings.data_dir)
+    except DeskbellError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Typed store errors (not found, disk full, corrupt file) become one clear line."""
+    try:
+        yield
+    except DeskbellError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _status_choice() -> click.Choice:
+    return click.Choice(STATUSES)
+
+
+@click.group()
+def tickets() -> None:
+    """List, read and answer tickets.
+
+    \b
+    Example:
+        deskbell tickets list --status new
+        deskbell tickets reply DB-7K3Q-M9XP-2W4H "It is fixed now." --status solved
+    """
+
+
+@tickets.command(name="list")
+@click.option("--status", type=_status_choice(), default=None, help="Only this status.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@settings_options
+def list_command(settings: Settings, status: str | None, fmt: str) -> None:
+    """List tickets, oldest first.
+
+    \b
+    Example:
+        deskbell tickets list --status open --format json | jq '.[].reference'
+    """
+    with store_errors():
+        found = [t for t in open_store(settings).iter_tickets()
+                 if status is None or t["status"] == status]
+    if fmt == "json":
+        click.echo(json.dumps([public(t) for t in found], ensure_ascii=False, indent=2))
+        return
+    for t in found:
+        click.echo(f"{t['reference']}  {t['status']:<7}  {t['created_at'][:16]}  "
+                   f"{one_line(t['email'], 30):<30}  {one_line(t['subject'], 60)}")
+    click.echo(f"{len(found)} ticket(s)", err=True)
+
+
+def one_line(text: str, width: int) -> str:
+    """Terminal-safe: control and bidi characters shown escaped, long text cut."""
+    safe = "".join(c if c.isprintable() and c not in "\u202a\u202b\u202c\u202d\u202e\u2066"
+                   "\u2067\u2068\u2069" else repr(c)[1:-1] for c in text)
+    return safe if len(safe) <= width else safe[: width - 1] + "…"
+
+
+def public(ticket: Ticket) -> dict[str, Any]:
+    return {k: v for k, v in ticket.items() if k != "token_hash"}
+
+
+@tickets.command()
+@click.argument("reference")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@settings_options
+def show(settings: Settings, reference: str, fmt: str) -> None:
+    """Show one ticket with its conversation and self-service trail.
+
+    \b
+    Example:
+        deskbell tickets show DB-7K3Q-M9XP-2W4H
+    """
+    with store_errors():
+        ticket = open_store(settings).get(reference)
+    if ticket is None:
+        raise click.ClickException(f"no ticket {reference}")
+    if fmt == "json":
+        click.echo(json.dumps(public(ticket), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{ticket['reference']}  [{ticket['status']}]  {one_line(ticket['subject'], 200)}")
+    click.echo(f"From: {one_line(ticket['name'], 100)} <{one_line(ticket['email'], 254)}>")
+    click.echo(f"Page: {one_line(ticket['page_url'], 300)}")
+    for entry in ticket["thread"]:
+        click.echo(f"\n--- {entry['author']} {one_line(entry['author_name'], 100)} {entry['at']}")
+        click.echo("\n".join(one_line(line, 10000) for line in entry["body"].splitlines()))
+    trail = ticket.get("trail") or {}
+    for search in trail.get("searches", []):
+        click.echo(f"searched: {one_line(search.get('q', ''), 200)} "
+                   f"({search.get('results', '?')} results)")
+    for article in trail.get("articles", []):
+        click.echo(f"opened: {one_line(article.get('slug', ''), 200)}")
+
+
+@tickets.command()
+@click.argument("reference")
+@click.argument("message")
+@click.option("--status", type=_status_choice(), default=None,
+              help="Status after the reply (default: pending).")
+@click.option("--as", "author_name", default=None, help="Name shown to the visitor.")
+@settings_options
+def reply(settings: Settings, reference: str, message: str, status: str | None,
+          author_name: str | None) -> None:
+    """Reply to a ticket as an agent (MESSAGE `-` reads standard input).
+
+    \b
+    Example:
+        deskbell tickets reply DB-7K3Q-M9XP-2W4H "Try the link again."
+        deskbell tickets reply DB-7K3Q-M9XP-2W4H - --status solved < answer.txt
+    """
+    text = sys.stdin.read() if message == "-" else message
+    with store_errors():
+        body = clean_text(text, "message", 1, 10000, multiline=True)
+        ticket, _ = open_store(settings).reply(
+            reference, "agent", author_name or settings.site_name, body, status)
+    click.echo(f"replied to {reference}; status {ticket['status']}")
+    if mail.enabled(settings) and not mail.send(settings,
+                                                mail.agent_reply_message(settings, ticket)):
+        click.echo("warning: the visitor could not be emailed (see log)", err=True)
+
+
+@tickets.command(name="status")
+@click.argument("reference")
+@click.argument("status", type=_status_choice())
+@settings_options
+def status_command(settings: Settings, reference: str, status: str) -> None:
+    """Change a ticket's status.
+
+    \b
+    Example:
+        deskbell tickets status DB-7K3Q-M9XP-2W4H solved
+    """
+    with store_errors():
+        ticket = open_store(settings).set_status(reference, status)
+    click.echo(f"{reference} is now {ticket['status']}")
+
+
+# ---------------------------------------------------------------- export
+
+
+def csv_safe(value: Any) -> str:
+    """A cell a spreadsheet will not run: formulas get a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_row(ticket: Ticket) -> list[str]:
+    rating = ticket["ratings"][-1] if ticket.get("ratings") else {}
+    replies = sum(1 for e in ticket["thread"] if e["author"] == "agent")
+    values = {**ticket, "replies": replies, "csat": rating.get("csat"),
+              "ces": rating.get("ces")}
+    return [csv_safe(values.get(column)) for column in CSV_COLUMNS]
+
+
+def write_tickets(found: Iterable[Ticket], fmt: str, out: IO[str]) -> int:
+    count = 0
+    writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
+    if writer:
+        writer.writerow(CSV_COLUMNS)
+    if fmt == "json":
+        out.write("[")
+    for ticket in found:
+        count += 1
+        if writer:
+            writer.writerow(csv_row(ticket))
+        elif fmt == "jsonl":
+            out.write(json.dumps(public(ticket), ensure_ascii=False) + "\n")
+        else:
+            out.write(("," if count > 1 else "") + "\n" +
+                      json.dumps(public(ticket), ensure_ascii=False))
+    if fmt == "json":
+        out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _selected(store: TicketStore, since: datetime | None, status: str | None
+              ) -> Iterator[Ticket]:
+    first = since.replace(tzinfo=UTC).isoformat() if since else ""
+    for ticket in store.iter_tickets():
+        if (status is None or ticket["status"] == status) and ticket["created_at"] >= first:
+            yield ticket
+
+
+def _write_file(path: Path, fmt: str, found: Iterable[Ticket]) -> int:
+    """Write aside and rename, so a failed export never leaves half a file behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            count = write_tickets(found, fmt, out)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+    return count
+
+
+@click.command(name="tickets")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv",
+              show_default=True, help="Output format.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Only tickets opened on or after this UTC day (YYYY-MM-DD).")
+@click.option("--status", type=_status_choice(), default=None, help="Only this status.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@settings_options
+def export_tickets(settings: Settings, fmt: str, since: datetime | None, status: str | None,
+                   output: Path | None) -> None:
+    """Export tickets. CSV follows RFC 4180 with formula cells neutralised; JSON round-trips.
+
+    \b
+    Example:
+        deskbell export tickets --format csv --since 2026-01-01 -o tickets.csv
+        deskbell export tickets --format jsonl --status solved
+    """
+    with store_errors():
+        found = _selected(open_store(settings), since, status)
+        if output is None:
+            count = write_tickets(found, fmt, click.get_text_stream("stdout"))
+        else:
+            count = _write_file(output, fmt, found)
+    click.echo(f"exported {count} tickets", err=True)
+
+
+COMMANDS = [tickets]

@@ -1,0 +1,679 @@
+/*! Deskbell panel: search, articles, contact form and the visitor's requests, inside the
+ * widget iframe (our origin, so the API is same-origin). DOM is built from elements and
+ * textContent; the only HTML inserted is the server's sanitized article body. */
+(function () {
+  'use strict';
+
+  var doc = document, root = doc.documentElement;
+  var T = JSON.parse(root.getAttribute('data-strings') || '{}');
+  var SITE = root.getAttribute('data-site') || 'default';
+  var MODE = root.getAttribute('data-mode') || 'self-service';
+  var LOCALE = root.lang || 'en';
+  var params = new URLSearchParams(location.search);
+  var PAGE = (params.get('url') || '').slice(0, 500);
+  var EMBEDDED = window.parent !== window;
+  var HOST = hostOrigin();
+  var TICKETS_KEY = 'deskbell:tickets:' + SITE;
+
+  var $ = function (id) { return doc.getElementById(id); };
+  var q = $('q'), results = $('results'), count = $('count'), listH = $('list-h');
+  var page = $('v-page'), form = $('contact'), back = $('back');
+
+  var state = {
+    view: 'home', stack: [], opened: false, searched: false, suggestions: [],
+    active: -1, items: [], seq: 0, ctrl: null, last: null, settled: '', formOpened: 0,
+    debounce: 0, settle: 0, loading: 0, helpSeq: 0, identity: {}
+  };
+  var trail = loadTrail();
+  var policy = htmlPolicy();
+
+  // ---------- small helpers ----------
+
+  function t(key, vars) {
+    return String(T[key] || key).replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
+  }
+
+  function el(tag, props, kids) {
+    var node = doc.createElement(tag);
+    Object.keys(props || {}).forEach(function (k) {
+      if (k === 'text') node.textContent = props[k];
+      else if (k === 'on') node.addEventListener('click', props[k]);
+      else if (/^(aria-|data-|role$|for$)/.test(k)) node.setAttribute(k, props[k]);
+      else node[k] = props[k];
+    });
+    (kids || []).forEach(function (kid) { if (kid) node.appendChild(kid); });
+    return node;
+  }
+
+  function now() { return new Date().toISOString(); }
+
+  function store(kind) {
+    try { return window[kind]; } catch (e) { return null; } // blocked storage: memory only
+  }
+
+  function readJSON(kind, key, fallback) {
+    try { return JSON.parse(store(kind).getItem(key)) || fallback; } catch (e) { return fallback; }
+  }
+
+  function writeJSON(kind, key, value) {
+    try { store(kind).setItem(key, JSON.stringify(value)); } catch (e) { /* memory only */ }
+  }
+
+  function hostOrigin() {
+    // Trust the browser's view of who embeds us over the loader's claim, where available.
+    var ancestors = location.ancestorOrigins;
+    if (ancestors && ancestors.length) return ancestors[0];
+    try { return new URL(params.get('host') || '').origin; } catch (e) { return ''; }
+  }
+
+  function htmlPolicy() {
+    // Article HTML is sanitized by the server (allowlist); this policy only lets it through
+    // pages that enforce Trusted Types.
+    try {
+      return window.trustedTypes.createPolicy('deskbell', { createHTML: function (s) { return s; } });
+    } catch (e) { return null; }
+  }
+
+  function sessionId() {
+    var bytes = crypto.getRandomValues(new Uint8Array(22));
+    var abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    return 's_' + Array.prototype.map.call(bytes, function (b) { return abc[b & 63]; }).join('');
+  }
+
+  function loadTrail() {
+    var saved = readJSON('sessionStorage', 'deskbell:trail:' + SITE, null);
+    if (saved && /^s_[\w-]{22}$/.test(saved.session)) return saved;
+    return { session: sessionId(), page_url: PAGE, searches: [], articles: [], votes: [] };
+  }
+
+  function remember(list, item) {
+    trail[list].push(item);
+    if (trail[list].length > 50) trail[list].shift(); // the server accepts 50 of each
+    trail.page_url = PAGE;
+    writeJSON('sessionStorage', 'deskbell:trail:' + SITE, trail);
+  }
+
+  function toHost(type, name, detail) {
+    if (EMBEDDED && HOST) {
+      window.parent.postMessage({ deskbell: 1, type: type, name: name, detail: detail }, HOST);
+    }
+  }
+
+  function track(event) {
+    // Fire and forget: metrics must never get in the visitor's way.
+    try {
+      fetch('/api/v1/events', {
+        method: 'POST', keepalive: true, headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ session: trail.session, events: [event] })
+      }).catch(function () {});
+    } catch (e) { /* ignored */ }
+  }
+
+  function api(path, options) {
+    options = options || {};
+    var init = { method: options.method || 'GET', headers: {}, signal: options.signal };
+    if (options.body) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
+    if (options.token) init.headers.Authorization = 'Bearer ' + options.token;
+    return fetch('/api/v1/' + path, init).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (res.ok) return data;
+        var err = new Error((data.error && data.error.message) || res.statusText);
+        err.status = res.status;
+        err.details = (data.error && data.error.details) || {};
+        throw err;
+      });
+    });
+  }
+
+  function errorText(err) {
+    var s = err.status;
+    if (!s) return t('err_network');
+    if (s === 429) return t('err_rate');
+    if (s === 403) return t('err_forbidden');
+    if (s >= 500) return t('err_server');
+    return t('err_other');
+  }
+
+  function focusables() {
+    return Array.prototype.filter.call(
+      doc.querySelectorAll('button, a[href], input, textarea, select, [tabindex="0"]'),
+      function (n) { return !n.disabled && n.tabIndex >= 0 && n.getClientRects().length; });
+  }
+
+  // ---------- views ----------
+
+  function show(view, opts) {
+    opts = opts || {};
+    if (view !== state.view && !opts.replace) state.stack.push(state.view);
+    if (opts.reset) state.stack = view === 'home' ? [] : ['home'];
+    state.view = view;
+    $('v-home').hidden = view !== 'home';
+    $('v-contact').hidden = view !== 'contact';
+    page.hidden = view === 'home' || view === 'contact';
+    back.hidden = !state.stack.length;
+    updateFoot();
+    if (view === 'contact') openContact();
+    if (opts.focus !== false) focusView();
+  }
+
+  function focusView() {
+    var target = state.view === 'home' ? q
+      : state.view === 'contact' ? firstEmptyField() : page.querySelector('h2');
+    if (target) target.focus();
+  }
+
+  function goBack() {
+    show(state.stack.pop() || 'home', { replace: true });
+  }
+
+  function updateFoot() {
+    var offer = MODE === 'neutral' || (MODE === 'self-service' && state.searched);
+    $('foot').hidden = !(offer && state.view === 'home');
+  }
+
+  function requestClose() {
+    settleNow();
+    toHost('close');
+  }
+
+  // ---------- search ----------
+
+  function snippetNodes(html) {
+    // Snippets are escaped text with <mark> only: split on the tags, decode the entities.
+    var parts = String(html || '').split(/<(\/?)mark>/), nodes = [], marked = false;
+    for (var i = 0; i < parts.length; i++) {
+      if (i % 2) { marked = parts[i] !== '/'; continue; }
+      var text = decode(parts[i]);
+      if (text) nodes.push(marked ? el('mark', { text: text }) : doc.createTextNode(text));
+    }
+    return nodes;
+  }
+
+  function decode(s) {
+    var named = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, function (m, e) {
+      if (e[0] !== '#') return named[e.toLowerCase()] || m;
+      var code = e[1].toLowerCase() === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : m;
+    });
+  }
+
+  function renderList(items, heading, source) {
+    state.items = items.map(function (it) { return { item: it, source: source }; });
+    state.active = -1;
+    q.removeAttribute('aria-activedescendant');
+    results.replaceChildren.apply(results, items.map(function (it, i) {
+      var li = el('li', { id: 'r-' + i, role: 'option', 'aria-selected': 'false' }, [
+        el('span', { className: 't', text: it.title })
+      ].concat(it.snippet || it.summary
+        ? [el('span', { className: 's' }, it.snippet ? snippetNodes(it.snippet)
+          : [doc.createTextNode(it.summary)])] : []));
+      li.addEventListener('click', function () { openResult(i); });
+      return li;
+    }));
+    results.hidden = listH.hidden = !items.length;
+    listH.textContent = heading;
+    q.setAttribute('aria-expanded', String(items.length > 0));
+  }
+
+  function showSuggestions() {
+    state.seq++;
+    clearTimeout(state.loading);
+    $('nores').hidden = true;
+    count.textContent = '';
+    renderList(state.suggestions, t('suggested'), 'suggestion');
+  }
+
+  function loadSuggestions() {
+    api('suggestions?limit=5&url=' + encodeURIComponent(PAGE)).then(function (data) {
+      setSuggestions(data.results || []);
+    }, function () { /* suggestions are a bonus */ });
+  }
+
+  function setSuggestions(list) {
+    state.suggestions = list.slice(0, 5);
+    if (!q.value.trim()) showSuggestions();
+  }
+
+  function onInput() {
+    clearTimeout(state.debounce);
+    clearTimeout(state.settle);
+    state.debounce = setTimeout(runSearch, 120);
+    state.settle = setTimeout(settleNow, 1500);
+  }
+
+  function runSearch() {
+    var text = q.value.trim();
+    if (!text) return showSuggestions();
+    var mine = ++state.seq;
+    if (state.ctrl) state.ctrl.abort();
+    state.ctrl = new AbortController();
+    clearTimeout(state.loading);
+    // A hint only when the wait is noticeable; fast answers should not flicker.
+    state.loading = setTimeout(function () { count.textContent = t('searching'); }, 200);
+    var url = 'search?limit=8&locale=' + LOCALE + '&q=' + encodeURIComponent(text);
+    api(url, { signal: state.ctrl.signal }).then(function (data) {
+      if (mine !== state.seq) return; // a newer query is on its way
+      clearTimeout(state.loading);
+      renderResults(text, data.results || [], data.total || 0);
+    }, function (err) {
+      if (mine !== state.seq || err.name === 'AbortError') return;
+      clearTimeout(state.loading);
+      count.textContent = errorText(err);
+    });
+  }
+
+  function renderResults(text, list, total) {
+    state.last = { q: text, results: total };
+    count.textContent = total === 1 ? t('results_one') : t('results_many', { n: total });
+    renderList(list, count.textContent, 'search');
+    $('nores').hidden = list.length > 0;
+    $('nores-text').textContent = t('no_results', { q: text });
+    if (state.wantSettle) settleNow();
+  }
+
+  function settleNow() {
+    // One search event per settled query, never per keystroke.
+    clearTimeout(state.settle);
+    var text = q.value.trim();
+    state.wantSettle = false;
+    if (!text || text === state.settled) return;
+    if (!state.last || state.last.q !== text) { state.wantSettle = true; return; }
+    state.settled = text;
+    state.searched = true;
+    updateFoot();
+    remember('searches', { q: text.slice(0, 500), results: state.last.results, at: now() });
+    track({ type: 'search', query: text, results: state.last.results, locale: LOCALE });
+    toHost('event', 'search', { query: text, results: state.last.results });
+  }
+
+  function setActive(index) {
+    var options = results.children;
+    if (!options.length) return;
+    index = (index + options.length) % options.length;
+    if (state.active >= 0 && options[state.active]) {
+      options[state.active].setAttribute('aria-selected', 'false');
+    }
+    state.active = index;
+    options[index].setAttribute('aria-selected', 'true');
+    options[index].scrollIntoView({ block: 'nearest' });
+    q.setAttribute('aria-activedescendant', options[index].id);
+  }
+
+  function onSearchKey(e) {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      setActive(state.active + (e.key === 'ArrowDown' ? 1 : -1));
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      if (state.active >= 0) openResult(state.active);
+      else settleNow();
+    }
+  }
+
+  function openResult(i) {
+    var entry = state.items[i];
+    if (!entry) return;
+    settleNow();
+    openArticle(entry.item.slug, entry.source);
+  }
+
+  // ---------- articles ----------
+
+  function openArticle(slug, source) {
+    page.replaceChildren(el('p', { className: 'muted', text: t('loading') }));
+    show('page', { focus: false });
+    api('articles/' + encodeURIComponent(slug)).then(function (a) {
+      renderArticle(a, source);
+    }, function (err) {
+      page.replaceChildren(el('h2', { tabIndex: -1, text: err.status === 404
+        ? t('article_missing') : errorText(err) }));
+      focusView();
+    });
+  }
+
+  function renderArticle(a, source) {
+    var body = el('div', { className: 'article' });
+    body.innerHTML = policy ? policy.createHTML(a.html || '') : (a.html || '');
+    body.querySelectorAll('a[href]').forEach(function (link) {
+      var m = link.pathname.match(/^\/kb\/([\w-]+)\/?$/);
+      if (m && link.origin === location.origin) {
+        link.addEventListener('click', function (e) { e.preventDefault(); openArticle(m[1], 'link'); });
+      } else {
+        link.target = '_blank';
+        link.rel = 'noopener noreferrer';
+      }
+    });
+    var full = el('a', { href: a.url || '/kb/' + a.slug, target: '_blank', rel: 'noopener',
+      text: t('read_full') + ' ' }, [el('span', { className: 'sr', text: t('new_tab') })]);
+    var related = (a.related || []).map(function (r) {
+      return el('li', {}, [el('button', { type: 'button', className: 'linkish', text: r.title,
+        on: function () { openArticle(r.slug, 'link'); } })]);
+    });
+    page.replaceChildren(
+      el('h2', { tabIndex: -1, text: a.title }), body, el('p', {}, [full]),
+      related.length ? el('h3', { className: 'sub', id: 'rel-h', text: t('related') }) : null,
+      related.length ? el('ul', { className: 'links', 'aria-labelledby': 'rel-h' }, related) : null,
+      voteBlock(a.slug));
+    focusView();
+    remember('articles', { slug: a.slug, title: String(a.title).slice(0, 500),
+      source: source, at: now() });
+    track({ type: 'article_view', slug: a.slug, source: source });
+    toHost('event', 'article-viewed', { slug: a.slug, title: a.title });
+  }
+
+  function voteBlock(slug) {
+    var box = el('div', { className: 'vote', role: 'group', 'aria-labelledby': 'vote-q' });
+    function vote(helpful) {
+      box.querySelectorAll('button').forEach(function (b) { b.disabled = true; });
+      api('articles/' + encodeURIComponent(slug) + '/feedback', { method: 'POST',
+        body: { helpful: helpful, session: trail.session } }).then(function () {
+        remember('votes', { slug: slug, helpful: helpful, at: now() });
+        var kids = [el('p', { className: 'ok', role: 'status', text: t('thanks_feedback') })];
+        if (!helpful) {
+          kids.push(el('p', { text: t('sorry') }), el('button', { type: 'button',
+            className: 'primary', text: t('contact_cta'), on: function () { show('contact'); } }));
+        }
+        box.replaceChildren.apply(box, kids);
+        var next = box.querySelector('button');
+        if (next) next.focus();
+      }, function (err) {
+        box.querySelectorAll('button').forEach(function (b) { b.disabled = false; });
+        box.appendChild(el('p', { className: 'err', role: 'alert', text: errorText(err) }));
+      });
+    }
+    box.append(el('p', { id: 'vote-q', text: t('helpful_q') }), el('div', { className: 'row' }, [
+      el('button', { type: 'button', className: 'secondary', text: t('yes'),
+        on: function () { vote(true); } }),
+      el('button', { type: 'button', className: 'secondary', text: t('no'),
+        on: function () { vote(false); } })
+    ]));
+    return box;
+  }
+
+  // ---------- contact ----------
+
+  function field(name) { return form.elements[name]; }
+
+  function firstEmptyField() {
+    var names = ['name', 'email', 'subject', 'message'];
+    for (var i = 0; i < names.length; i++) if (!field(names[i]).value.trim()) return field(names[i]);
+    return field('message');
+  }
+
+  function openContact() {
+    state.formOpened = Date.now();
+    var id = state.identity;
+    if (id.name && !field('name').value) field('name').value = id.name;
+    if (id.email && !field('email').value) field('email').value = id.email;
+    if (!field('subject').value && state.settled) field('subject').value = state.settled;
+    track({ type: 'contact_open' });
+  }
+
+  function prefill(values) {
+    ['name', 'email', 'subject', 'message'].forEach(function (k) {
+      if (values && typeof values[k] === 'string') field(k).value = values[k].slice(0, 10000);
+    });
+  }
+
+  function onSubjectInput() {
+    clearTimeout(state.helpTimer);
+    state.helpTimer = setTimeout(suggestForSubject, 300);
+  }
+
+  function suggestForSubject() {
+    var text = field('subject').value.trim(), mine = ++state.helpSeq, box = $('may-help');
+    if (text.length < 3) { box.hidden = true; return; }
+    api('search?limit=3&locale=' + LOCALE + '&q=' + encodeURIComponent(text)).then(function (d) {
+      if (mine !== state.helpSeq) return;
+      var items = (d.results || []).map(function (r) {
+        return el('li', {}, [el('button', { type: 'button', className: 'linkish', text: r.title,
+          on: function () { openArticle(r.slug, 'suggestion'); } })]);
+      });
+      box.querySelector('ul').replaceChildren.apply(box.querySelector('ul'), items);
+      box.hidden = !items.length;
+    }, function () { box.hidden = true; });
+  }
+
+  function setErrors(errors) {
+    var first = null;
+    ['name', 'email', 'subject', 'message'].forEach(function (k) {
+      var msg = errors[k] || '';
+      $('e-' + k).textContent = msg;
+      if (msg) field(k).setAttribute('aria-invalid', 'true');
+      else field(k).removeAttribute('aria-invalid');
+      if (msg && !first) first = field(k);
+    });
+    return first;
+  }
+
+  function checkForm() {
+    var errors = {};
+    ['name', 'email', 'subject', 'message'].forEach(function (k) {
+      if (!field(k).value.trim()) errors[k] = t('required');
+    });
+    var email = field('email').value.trim();
+    if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) errors.email = t('bad_email');
+    return errors;
+  }
+
+  function onSubmit(e) {
+    e.preventDefault();
+    var formErr = $('form-err'), send = $('send');
+    formErr.textContent = '';
+    var first = setErrors(checkForm());
+    if (first) { formErr.textContent = t('fix_fields'); first.focus(); return; }
+    send.disabled = true;
+    send.textContent = t('sending');
+    var body = { page_url: PAGE, trail: trail, locale: LOCALE,
+      website: field('website').value, elapsed_ms: Date.now() - state.formOpened };
+    ['name', 'email', 'subject', 'message'].forEach(function (k) { body[k] = field(k).value.trim(); });
+    api('tickets', { method: 'POST', body: body }).then(function (res) {
+      saveTicket({ reference: res.reference, token: res.token, subject: body.subject,
+        created_at: res.created_at });
+      field('subject').value = field('message').value = '';
+      toHost('event', 'ticket-created', { reference: res.reference });
+      showSent(res.reference);
+    }, function (err) {
+      var fieldErrors = err.status === 422 ? setErrors(err.details || {}) : null;
+      formErr.textContent = err.status === 422 ? t('fix_fields') : errorText(err);
+      if (fieldErrors) fieldErrors.focus();
+    }).then(function () {
+      send.disabled = false;
+      send.textContent = t('send');
+    });
+  }
+
+  function showSent(reference) {
+    page.replaceChildren(
+      el('h2', { tabIndex: -1, text: t('sent_title') }),
+      el('p', { text: t('sent_body', { ref: reference }) }),
+      el('p', { className: 'ok', text: reference, id: 'ref' }),
+      el('button', { type: 'button', className: 'secondary', text: t('my_requests'),
+        on: showRequests }));
+    show('page', { reset: true });
+  }
+
+  // ---------- the visitor's requests ----------
+
+  function savedTickets() { return readJSON('localStorage', TICKETS_KEY, []); }
+
+  function saveTicket(entry) {
+    var list = savedTickets().filter(function (x) { return x.reference !== entry.reference; });
+    list.unshift(entry);
+    writeJSON('localStorage', TICKETS_KEY, list.slice(0, 50));
+  }
+
+  function showRequests() {
+    var list = savedTickets();
+    var items = list.map(function (x) {
+      return el('li', {}, [el('button', { type: 'button', className: 'linkish',
+        text: x.subject + ' (' + x.reference + ')', on: function () { showTicket(x); } })]);
+    });
+    page.replaceChildren(el('h2', { tabIndex: -1, text: t('my_requests') }), items.length
+      ? el('ul', { className: 'links' }, items) : el('p', { text: t('no_requests') }));
+    show('page');
+  }
+
+  function showTicket(entry) {
+    page.replaceChildren(el('p', { className: 'muted', text: t('loading') }));
+    show('page', { focus: false });
+    api('tickets/' + encodeURIComponent(entry.reference), { token: entry.token }).then(function (tk) {
+      renderTicket(entry, tk);
+    }, function (err) {
+      page.replaceChildren(el('h2', { tabIndex: -1, text: t('request_missing') }),
+        el('p', { text: errorText(err) }));
+      focusView();
+    });
+  }
+
+  function renderTicket(entry, tk) {
+    var thread = el('ul', { className: 'thread' }, (tk.thread || []).map(function (m) {
+      var who = m.author === 'visitor' ? t('you') : (m.author_name || t('agent'));
+      return el('li', {}, [el('span', { className: 'who',
+        text: who + ' · ' + new Date(m.at).toLocaleString(LOCALE) }), doc.createTextNode(m.body)]);
+    }));
+    page.replaceChildren(
+      el('h2', { tabIndex: -1, text: tk.subject }),
+      el('p', {}, [doc.createTextNode(t('status') + ': '), el('span', { className: 'badge',
+        text: t('status_' + tk.status) })]),
+      el('p', { className: 'muted', text: tk.reference }),
+      thread, replyForm(entry), tk.rating ? el('p', { className: 'ok', text: t('rated') })
+        : tk.can_rate ? ratingForm(entry) : null);
+    focusView();
+  }
+
+  function replyForm(entry) {
+    var area = el('textarea', { id: 'reply', rows: 3, maxLength: 10000 });
+    var err = el('p', { className: 'err', role: 'alert' });
+    var f = el('form', { noValidate: true }, [el('div', { className: 'field' }, [
+      el('label', { 'for': 'reply', text: t('reply_label') }), area]), err,
+    el('button', { type: 'submit', className: 'secondary', text: t('reply_send') })]);
+    f.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (!area.value.trim()) { err.textContent = t('required'); area.focus(); return; }
+      api('tickets/' + encodeURIComponent(entry.reference) + '/messages', { method: 'POST',
+        token: entry.token, body: { body: area.value.trim() } }).then(function () {
+        showTicket(entry);
+      }, function (e2) { err.textContent = errorText(e2); });
+    });
+    return f;
+  }
+
+  function ratingForm(entry) {
+    var radios = [1, 2, 3, 4, 5].map(function (n) {
+      return el('label', {}, [el('input', { type: 'radio', name: 'csat', value: n }),
+        doc.createTextNode(String(n))]);
+    });
+    var ces = el('select', { id: 'ces' }, [el('option', { value: '', text: t('ces_none') })]
+      .concat([1, 2, 3, 4, 5, 6, 7].map(function (n) {
+        return el('option', { value: n, text: n === 1 ? t('ces_1') : n === 7 ? t('ces_7') : n });
+      })));
+    var comment = el('textarea', { id: 'rate-comment', rows: 2, maxLength: 1000 });
+    var err = el('p', { className: 'err', role: 'alert' });
+    var f = el('form', { noValidate: true }, [
+      el('h3', { className: 'sub', text: t('rate_title') }),
+      el('fieldset', {}, [el('legend', { text: t('csat_label') }),
+        el('div', { className: 'scale' }, radios)]),
+      el('div', { className: 'field' }, [el('label', { 'for': 'ces', text: t('ces_label') }), ces]),
+      el('div', { className: 'field' }, [el('label', { 'for': 'rate-comment',
+        text: t('comment_label') }), comment]),
+      err, el('button', { type: 'submit', className: 'primary', text: t('rate_send') })]);
+    f.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var picked = f.querySelector('input[name=csat]:checked');
+      if (!picked) { err.textContent = t('required'); f.querySelector('input').focus(); return; }
+      var body = { csat: Number(picked.value), comment: comment.value.trim() };
+      if (ces.value) body.ces = Number(ces.value);
+      api('tickets/' + encodeURIComponent(entry.reference) + '/rating', { method: 'POST',
+        token: entry.token, body: body }).then(function () {
+        f.replaceChildren(el('p', { className: 'ok', role: 'status', text: t('rated') }));
+      }, function (e2) { err.textContent = errorText(e2); });
+    });
+    return f;
+  }
+
+  // ---------- host messages and wiring ----------
+
+  function onOpen() {
+    if (!state.opened) {
+      state.opened = true;
+      loadSuggestions();
+      if (MODE === 'ask-first') show('contact', { replace: true, focus: false });
+    }
+    track({ type: 'widget_open', page_url: PAGE.split('?')[0] });
+    focusView();
+  }
+
+  function suggest(slugs) {
+    if (!Array.isArray(slugs)) return;
+    Promise.all(slugs.slice(0, 5).map(function (slug) {
+      return api('articles/' + encodeURIComponent(String(slug))).catch(function () { return null; });
+    })).then(function (list) { setSuggestions(list.filter(Boolean)); });
+  }
+
+  var commands = {
+    open: onOpen,
+    close: settleNow,
+    search: function (v) {
+      if (state.view !== 'home') show('home', { reset: true, replace: true });
+      q.value = String(v).slice(0, 200);
+      runSearch();
+      onInput();
+    },
+    article: function (v) { openArticle(v, 'api'); },
+    identify: function (v) {
+      state.identity = { name: v && v.name, email: v && v.email };
+      prefill(state.identity);
+    },
+    prefill: prefill,
+    suggest: suggest
+  };
+
+  window.addEventListener('message', function (e) {
+    if (e.origin !== HOST || e.source !== window.parent) return;
+    var msg = e.data;
+    if (msg && msg.deskbell === 1 && commands.hasOwnProperty(msg.type)) commands[msg.type](msg.value);
+  });
+
+  doc.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape') { e.preventDefault(); requestClose(); return; }
+    if (e.key !== 'Tab') return;
+    // Keep focus inside the panel while it is open (it is a modal dialog).
+    var list = focusables(), first = list[0], last = list[list.length - 1];
+    if (e.shiftKey && doc.activeElement === first) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && doc.activeElement === last) { e.preventDefault(); first.focus(); }
+  });
+
+  doc.addEventListener('click', function (e) {
+    var go = e.target.closest && e.target.closest('[data-go]');
+    if (go) show(go.getAttribute('data-go'));
+  });
+
+  var color = params.get('color') || '';
+  if (/^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(color)) {
+    root.style.setProperty('--brand', color);
+    var hex = color.length < 5 ? color.replace(/\w/g, '$&$&') : color, L = 0.05;
+    [0.2126, 0.7152, 0.0722].forEach(function (w, i) {
+      var c = parseInt(hex.substr(1 + 2 * i, 2), 16) / 255;
+      L += w * (c < 0.04 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
+    });
+    root.style.setProperty('--on-brand', 1.05 / L > L / 0.05 ? '#fff' : '#111');
+  }
+
+  q.addEventListener('input', onInput);
+  q.addEventListener('keydown', onSearchKey);
+  form.addEventListener('submit', onSubmit);
+  field('subject').addEventListener('input', onSubjectInput);
+  back.addEventListener('click', goBack);
+  $('close').addEventListener('click', requestClose);
+  $('close').hidden = !EMBEDDED;
+  $('mine').addEventListener('click', showRequests);
+  window.addEventListener('pagehide', settleNow);
+  updateFoot();
+  if (EMBEDDED) toHost('ready');
+  else onOpen(); // opened directly (e.g. /embed in a tab): behave as if the launcher was clicked
+})();

@@ -1,0 +1,229 @@
+"""Fixtures for the widget's real-browser tests.
+
+One real Deskbell server (uvicorn on a free loopback port, a temp data dir, the fixture
+knowledge base indexed with Whoosh) and one Chromium for the whole session; a fresh browser
+context per test. Host pages come from a second tiny HTTP server on another origin
+(http://localhost:<port>, while Deskbell is http://127.0.0.1:<port>), so every test crosses
+origins as a customer's site does. Both are loopback on purpose: Chromium's local-network
+rules would block a public-looking page (a faked origin) from loading scripts off loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from widget_server.app import create_app
+from widget_server.search import reindex
+from widget_server.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE_KB = REPO / "tests" / "data" / "kb"
+ARTIFACTS = REPO / "test-artifacts"
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("DESKBELL_CHROMIUM"), shutil.which("chromium"),
+                      shutil.which("chromium-browser"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Starlette
+    data_dir: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory,
+                host_pages: HostPages) -> Iterator[LiveServer]:
+    base = tmp_path_factory.mktemp("deskbell")
+    kb = base / "kb"
+    shutil.copytree(FIXTURE_KB, kb)
+    settings = load_settings(
+        overrides={"kb_dir": str(kb), "data_dir": str(base / "data"),
+                   "allowed_origins": f"http://localhost:{host_pages.server_address[1]}", "ticket_rate_limit": "100/minute",
+                   "api_rate_limit": "10000/minute"},
+        config_file=None, environ={},
+    )
+    reindex(kb, settings.index_dir)
+    app = create_app(settings)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            ws="none", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Deskbell test server did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}", app, base / "data")
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Chromium is required in CI (install the 'chromium' package)")
+        pytest.skip("Chromium is not installed")
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+class HostPages(ThreadingHTTPServer):
+    """The customer's site: serves whatever pages the current test registered."""
+
+    daemon_threads = True
+    pages: dict[str, tuple[str, dict[str, str]]]
+
+
+class _HostHandler(BaseHTTPRequestHandler):
+    server: HostPages
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        found = self.server.pages.get(self.path.split("?")[0])
+        body, headers = found if found else ("not found", {})
+        data = body.encode()
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # keep test output quiet
+
+
+@pytest.fixture(scope="session")
+def host_pages() -> Iterator[HostPages]:
+    server = HostPages(("127.0.0.1", 0), _HostHandler)
+    server.pages = {}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class HostSite:
+    """Pages on the host origin for one test: HTML bodies plus optional response headers."""
+
+    server: LiveServer
+    hosting: HostPages
+
+    @property
+    def origin(self) -> str:
+        return f"http://localhost:{self.hosting.server_address[1]}"
+
+    def snippet(self, **data: str) -> str:
+        attrs = "".join(f' data-{k}="{v}"' for k, v in {"site": "default", **data}.items())
+        return f'<script async src="{self.server.url}/widget.js"{attrs}></script>'
+
+    def add(self, path: str, body: str, *, lang: str = "en", head: str = "",
+            headers: dict[str, str] | None = None) -> str:
+        html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+                f"<title>Shop</title>{head}</head><body>{body}</body></html>")
+        self.hosting.pages[path] = (html, headers or {})
+        return self.origin + path
+
+
+@pytest.fixture
+def context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(5000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def shop(host_pages: HostPages, live_server: LiveServer) -> HostSite:
+    host_pages.pages.clear()
+    return HostSite(live_server, host_pages)
+
+
+@dataclass
+class Console:
+    messages: list[str] = field(default_factory=list)
+
+    def csp_violations(self) -> list[str]:
+        return [m for m in self.messages if "Content Security Policy" in m]
+
+
+@pytest.fixture
+def page(context: Any) -> Iterator[Any]:
+    tab = context.new_page()
+    console = Console()
+    tab.on("console", lambda msg: console.messages.append(msg.text))
+    tab.on("pageerror", lambda exc: console.messages.append(f"pageerror: {exc}"))
+    tab.console_log = console  # tests read tab.console_log.csp_violations()
+    yield tab
+    if os.environ.get("DESKBELL_SHOW_CONSOLE"):
+        print("\n".join(console.messages))
+    tab.close()
+
+
+@pytest.fixture
+def artifacts() -> Callable[[str], str]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return lambda name: str(ARTIFACTS / name)
+
+
+def launcher(page: Any) -> Any:
+    return page.locator("deskbell-widget button.b")
+
+
+def panel(page: Any) -> Any:
+    return page.frame_locator("#deskbell-panel")
+
+
+def open_widget(page: Any, url: str) -> Any:
+    page.goto(url)
+    launcher(page).click()
+    frame = panel(page)
+    frame.locator("#q").wait_for()
+    playwright_api.expect(frame.locator("#q")).to_be_focused()
+    return frame

@@ -1,0 +1,35 @@
+"""A plain `pip install .` must carry templates, widget assets and the user guide."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from .conftest import REPO
+
+
+def test_wheel_contains_templates_widget_and_kb(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(REPO)],
+        check=True, capture_output=True,
+    )
+    wheel = next(tmp_path.glob("deskbell-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        "widget_server/templates/base.html",
+        "widget_server/templates/kb/article.html",
+        "widget_server/templates/embed.html",
+        "widget_server/static/site.css",
+        "widget_server/_widget/loader.js",
+        "widget_server/_widget/panel.js",
+        "widget_server/_widget/panel.css",
+        "widget_server/_widget/i18n/ar.json",
+        "widget_server/_kb/getting-started/installing.md",
+        "cli/main.py",
+    }
+    assert expected <= names, sorted(expected - names)
+    assert not any(n.startswith("tests/") for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "deskbell = cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
