@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +48,8 @@ def resolve_range(since: date | None, until: date | None, tz: ZoneInfo,
 def load_report(settings: Settings, since: datetime, until: datetime,
                 tz: ZoneInfo) -> dict[str, Any]:
     """Read tickets and events (purging expired event files first) and build the report."""
+    if not Path(settings.data_dir).is_dir():
+        raise click.ClickException(f"no Deskbell data in {settings.data_dir} (is --data-dir right?)")
     try:
         events = EventStore.from_settings(settings)  # its constructor applies retention
         tickets = list(TicketStore(settings.data_dir).iter_tickets())

@@ -254,7 +254,7 @@ def export_tickets(settings: Settings, fmt: str, since: datetime | None, status:
     with store_errors():
         found = _selected(open_store(settings), since, status)
         if output is None:
-            count = write_tickets(found, fmt, click.get_text_stream("stdout"))
+            count = write_tickets(found, fmt, sys.stdout)
         else:
             count = _write_file(output, fmt, found)
     click.echo(f"exported {count} tickets", err=True)

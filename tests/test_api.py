@@ -117,3 +117,26 @@ def test_wrong_method_is_405_json(client: TestClient) -> None:
 def test_healthz_reports_articles_and_generation(client: TestClient) -> None:
     body = client.get("/healthz").json()
     assert body["articles"] == 7 and body["index_generation"] == "gen-000001"
+
+
+def test_api_rate_limit_answers_429_with_retry_after(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from widget_server.app import create_app
+    from widget_server.search import reindex
+
+    settings = make_settings(api_rate_limit="3/minute")
+    reindex(Path(settings.kb_dir), settings.index_dir)
+    with TestClient(create_app(settings)) as limited:
+        codes = [limited.get("/api/v1/search?q=refund").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        refused = limited.get("/api/v1/articles/billing/refunds")
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["code"] == "rate_limited"
+
+
+def test_bad_rate_setting_fails_at_start() -> None:
+    from widget_server.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="setting api_rate_limit .*not a rate like 5/minute"):
+        load_settings(config_file=None, environ={"DESKBELL_API_RATE_LIMIT": "lots"})

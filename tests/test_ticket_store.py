@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,40 @@ def test_kill_9_mid_write_keeps_every_acknowledged_ticket(tmp_path: Path, round_
     stored = {t["reference"] for t in store.iter_tickets()}
     assert set(acknowledged) <= stored
     assert all(store.get(ref) is not None for ref in acknowledged)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KiB tmpfs, so ENOSPC and EROFS come from the kernel, not from a stub."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_really_full_disk_keeps_every_acknowledged_ticket(tiny_disk: Path) -> None:
+    store = TicketStore(tiny_disk, partition_size=1000)
+    acknowledged = []
+    with pytest.raises(StoreFull):
+        for i in range(500):
+            fields = clean_new_ticket({"name": "F", "email": "f@example.com",
+                                       "subject": f"full-{i}", "message": "y" * 4000})
+            acknowledged.append(store.add(new_ticket(fields)[0])["reference"])
+    assert len(acknowledged) > 3
+    reopened = TicketStore(tiny_disk, partition_size=1000)
+    assert [t["reference"] for t in reopened.iter_tickets()] == acknowledged
+    assert not list(tiny_disk.rglob("*.tmp"))
+
+
+def test_a_really_read_only_disk_is_a_clear_error(tiny_disk: Path) -> None:
+    make(TicketStore(tiny_disk))
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    with pytest.raises(StoreUnwritable, match="Read-only file system"):
+        make(TicketStore(tiny_disk))
+    assert TicketStore(tiny_disk).count() == 1

@@ -307,6 +307,11 @@ def _stem(word: str) -> str:
     return tokens[0] if tokens else word
 
 
+class _Or(Q.Or):
+    # Whoosh picks a preloading matcher for small indexes that costs more than it saves here.
+    matcher_type = Q.Or.DEFAULT_MATCHER
+
+
 class Generation:
     """One opened index generation: a searcher and the catalog. Used from one thread at a time."""
 
@@ -357,12 +362,12 @@ class Generation:
             highlight.extend(query_words(extra))
         if not clauses:
             return None, []
-        return Q.Or(clauses, scale=0.9), highlight
+        return _Or(clauses, scale=0.9), highlight
 
     def _stemmed_clause(self, word: str, boost: float = 1.0) -> Q.Query:
         stem = _stem(word)
         fields = ("title", "summary", "headings", "body", "keywords")
-        return Q.Or([Q.Term(f, stem) for f in fields], boost=boost)
+        return _Or([Q.Term(f, stem) for f in fields], boost=boost)
 
     def _word_clause(self, word: str, partial: bool) -> tuple[Q.Query | None, list[str]]:
         options: list[Q.Query] = []
@@ -378,7 +383,7 @@ class Generation:
             terms.extend(fixes)
         if not options:
             return None, terms
-        return (options[0] if len(options) == 1 else Q.Or(options)), terms
+        return (options[0] if len(options) == 1 else _Or(options)), terms
 
     def search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None = None) -> SearchResult:
         query, terms = self.build_query(text, synonyms)
@@ -396,7 +401,9 @@ class Generation:
                 snippet=make_snippet(hit["text"], terms, fallback=meta["summary"]),
                 category=meta["category"], summary=meta["summary"], score=hit.score or 0.0,
             ))
-        return SearchResult(query=text, total=len(results), hits=hits, terms=terms)
+        # Counting every match exactly costs a second pass; past one page an estimate will do.
+        total = len(hits) if len(hits) < limit else max(len(hits), results.estimated_length())
+        return SearchResult(query=text, total=total, hits=hits, terms=terms)
 
     def document(self, slug: str) -> dict[str, Any] | None:
         stored: dict[str, Any] | None = self.searcher.document(slug=slug)

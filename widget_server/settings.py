@@ -73,6 +73,17 @@ def _origins(value: Any) -> tuple[str, ...]:
     return tuple(_origin(str(item).strip()) for item in items if str(item).strip())
 
 
+def _rate(value: Any) -> str:
+    from limits import parse
+
+    text = _str(value)
+    try:
+        parse(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a rate like 5/minute or 100/hour") from None
+    return text
+
+
 def _url(value: Any) -> str:
     text = _str(value)
     if text and urlsplit(text).scheme not in {"http", "https"}:
@@ -115,11 +126,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_starttls", False, "Use STARTTLS with the SMTP server.", _bool),
     Setting("mail_from", "deskbell@localhost", "Sender address of notifications.", _str),
     Setting("notify_email", "", "Owner address notified of new tickets.", _str),
-    Setting("ticket_rate_limit", "5/minute", "Tickets one IP address may open (count/period).", _str),
-    Setting("api_rate_limit", "120/minute", "API requests one IP address may make.", _str),
+    Setting("ticket_rate_limit", "5/minute", "Tickets one IP address may open (count/period).", _rate),
+    Setting("api_rate_limit", "300/minute", "API requests one IP address may make.", _rate),
     Setting("events_retention_days", 180, "Days self-service events are kept.", _int(1, 3650)),
-    Setting("events_rate_limit", "60/minute", "Event batches one IP address may send.", _str),
-    Setting("events_session_limit", "600/hour", "Events one widget session may record.", _str),
+    Setting("events_rate_limit", "60/minute", "Event batches one IP address may send.", _rate),
+    Setting("events_session_limit", "600/hour", "Events one widget session may record.", _rate),
     Setting("events_max_day_mb", 100, "Cap on one day's event file, in MB.", _int(1, 100000)),
     Setting("nps_enabled", False, "Ask the 0-10 NPS question with the rating.", _bool),
     Setting("webhook_url", "", "URL that receives spike alerts as JSON (empty: none).", _url),

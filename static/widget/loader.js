@@ -1,4 +1,4 @@
-/*! Deskbell loader: launcher on the host page, panel in an iframe. CSSOM only, no innerHTML. */
+/*! Deskbell loader: launcher on the host page, panel in an iframe. CSSOM, no innerHTML. */
 (function () {
   'use strict';
 
@@ -38,8 +38,7 @@
   function css() {
     var s = side + ':20px;';
     return [
-      ':host{all:initial!important;position:fixed!important;z-index:2147483647!important;' +
-        'display:block!important;transform:none!important;filter:none!important;}',
+      ':host{all:initial!important;position:fixed!important;z-index:2147483647!important}',
       '.b{position:fixed;bottom:20px;' + s + 'display:inline-flex;align-items:center;gap:8px;' +
         'min-height:48px;padding:0 20px 0 16px;border:0;border-radius:24px;cursor:pointer;' +
         'background:' + color + ';color:' + ink + ';font:600 16px/1 system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);}',
@@ -47,7 +46,7 @@
       '.b svg{width:22px;height:22px;}',
       '.f{position:fixed;bottom:84px;' + s + 'width:400px;height:min(640px,calc(100vh - 104px));' +
         'border:0;border-radius:12px;background:#fff;box-shadow:0 12px 40px rgba(0,0,0,.3);' +
-        'visibility:hidden;opacity:0;transform:translateY(12px);z-index:2;' +
+        'visibility:hidden;opacity:0;transform:translateY(12px);' +
         'transition:opacity .18s,transform .18s,visibility 0s .18s;}',
       '.f.o{visibility:visible;opacity:1;transform:none;transition-delay:0s;}',
       '@media (max-width:640px){.f{inset:0;width:100%;height:100%;border-radius:0;}}',
@@ -101,7 +100,7 @@
     frame.className = 'f';
     frame.id = 'deskbell-panel';
     frame.title = label.textContent;
-    frame.src = ORIGIN + '/embed?' + q.toString();
+    frame.src = ORIGIN + '/embed?' + q;
     root.appendChild(frame);
     button.setAttribute('aria-controls', frame.id);
   }
@@ -175,9 +174,11 @@
   window.Deskbell = api;
   window.addEventListener('message', onMessage);
   draw();
-  for (var i = 0; i < queue.length; i++) api.apply(null, queue[i]);
+  // Subscriptions first: 'ready' precedes what queued commands trigger.
+  queue.forEach(function (a) { if (a[0] === 'on') api.apply(null, a); });
   ready = true;
   emit('ready');
+  queue.forEach(function (a) { if (a[0] !== 'on') api.apply(null, a); });
   // Warm the panel while idle: the first open is instant.
   (window.requestIdleCallback || function (fn) { setTimeout(fn, 1500); })(function () {
     if (host) ensureFrame();

@@ -229,7 +229,7 @@
 
   function loadSuggestions() {
     api('suggestions?limit=5&url=' + encodeURIComponent(PAGE)).then(function (data) {
-      setSuggestions(data.results || []);
+      if (!state.pinned) setSuggestions(data.results || []); // the page's own choice wins
     }, function () { /* suggestions are a bonus */ });
   }
 
@@ -610,6 +610,7 @@
 
   function suggest(slugs) {
     if (!Array.isArray(slugs)) return;
+    state.pinned = true;
     Promise.all(slugs.slice(0, 5).map(function (slug) {
       return api('articles/' + encodeURIComponent(String(slug))).catch(function () { return null; });
     })).then(function (list) { setSuggestions(list.filter(Boolean)); });

@@ -15,9 +15,9 @@ import shutil
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
     shutil.copytree(FIXTURE_KB, kb)
     settings = load_settings(
         overrides={"kb_dir": str(kb), "data_dir": str(base / "data"),
-                   "allowed_origins": f"http://localhost:{host_pages.server_address[1]}", "ticket_rate_limit": "100/minute",
+                   "allowed_origins": f"http://localhost:{host_pages.server_address[1]}",
+                   "ticket_rate_limit": "100/minute",
                    "api_rate_limit": "10000/minute"},
         config_file=None, environ={},
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import admin, api, events, pages, tickets, widget
+from . import admin, api, events, insights, pages, tickets, widget
 
 
 def all_routes() -> list[BaseRoute]:
     return [*api.ROUTES, *pages.ROUTES, *widget.ROUTES, *tickets.ROUTES, *admin.ROUTES,
-            *events.ROUTES]
+            *events.ROUTES, *insights.ROUTES]

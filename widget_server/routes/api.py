@@ -10,12 +10,16 @@ from starlette.routing import Route
 
 from ..errors import NotFound, ValidationFailed
 from ..search import SearchService
-from .common import check_origin, int_param, query_param, read_json, reject_unknown
+from ..security import limiter
+from .common import check_origin, client_ip, int_param, query_param, read_json, reject_unknown
 
 JSON_CACHE = {"cache-control": "no-store"}
 
 
 def _search(request: Request) -> SearchService:
+    """The search service, after counting this request against the caller's API rate."""
+    rate = request.app.state.settings.api_rate_limit
+    limiter(request.app.state, "api", rate).hit(client_ip(request))
     service: SearchService = request.app.state.search
     return service
 

@@ -1,0 +1,99 @@
+"""The widget's files: size budgets, complete catalogs, and no unsafe patterns.
+
+Budgets are what a visitor downloads (gzip, as served compressed by any CDN or proxy):
+the loader runs on every page of a customer's site, so it must stay tiny; the panel is
+loaded once per visit when the launcher is first used or the browser is idle.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from widget_server import resources
+
+WIDGET = resources.widget_dir()
+LOCALES = ("en", "es", "de", "fr", "ar")
+LOADER_BUDGET = 3 * 1024
+PANEL_BUDGET = 15 * 1024
+
+
+def gzipped_size(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9))
+
+
+def test_loader_fits_its_budget() -> None:
+    size = gzipped_size((WIDGET / "loader.js").read_bytes())
+    assert size <= LOADER_BUDGET, f"loader.js is {size} bytes gzipped (budget {LOADER_BUDGET})"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_panel_fits_its_budget(client: TestClient, locale: str) -> None:
+    page = client.get("/embed", params={"site": "default", "locale": locale})
+    assert page.status_code == 200
+    parts = [page.content, (WIDGET / "panel.js").read_bytes(), (WIDGET / "panel.css").read_bytes()]
+    size = sum(gzipped_size(part) for part in parts)
+    assert size <= PANEL_BUDGET, f"the panel is {size} bytes gzipped (budget {PANEL_BUDGET})"
+
+
+def catalog(locale: str) -> dict[str, str]:
+    return json.loads((WIDGET / "i18n" / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("locale", LOCALES[1:])
+def test_every_catalog_translates_every_string(locale: str) -> None:
+    english, other = catalog("en"), catalog(locale)
+    assert sorted(other) == sorted(english)
+    for key, text in other.items():
+        assert text.strip(), f"{locale}.json: {key} is empty"
+        placeholders = set(re.findall(r"\{\w+\}", english[key]))
+        assert set(re.findall(r"\{\w+\}", text)) == placeholders, f"{locale}.json: {key}"
+
+
+def test_every_string_the_panel_asks_for_exists() -> None:
+    source = (WIDGET / "panel.js").read_text(encoding="utf-8")
+    template = (resources.TEMPLATES_DIR / "embed.html").read_text(encoding="utf-8")
+    used = set(re.findall(r"\bt\('(\w+)'\s*[,)]", source))
+    used |= set(re.findall(r"strings\.(\w+)", template))
+    used |= {f"status_{s}" for s in ("new", "open", "pending", "solved", "closed")}
+    assert used - set(catalog("en")) == set()
+
+
+@pytest.mark.parametrize("name", ["loader.js", "panel.js"])
+def test_scripts_avoid_sinks_that_break_strict_pages(name: str) -> None:
+    source = (WIDGET / name).read_text(encoding="utf-8")
+    for pattern in (r"outerHTML", r"insertAdjacentHTML", r"document\.write", r"\beval\(",
+                    r"new Function", r"setAttribute\(\s*'style'", r"\.cssText", r"'\*'\)"):
+        assert not re.search(pattern, source), f"{name} uses {pattern}"
+    if name == "loader.js":
+        # The host page may enforce Trusted Types: no HTML parsing there at all.
+        code = re.sub(r"/\*.*?\*/|//[^\n]*", "", source, flags=re.S)
+        assert "innerHTML" not in code and "createElement('style')" not in code
+    else:
+        # The one innerHTML in the panel takes the server's sanitized article body.
+        assert source.count("innerHTML") == 1 and "a.html" in source
+
+
+def test_embed_has_no_inline_code_and_escapes_its_parameters(client: TestClient) -> None:
+    hostile = '"><script>alert(1)</script>'
+    page = client.get("/embed", params={"site": hostile, "locale": "ar", "mode": "neutral"})
+    html = page.text
+    assert "<script>alert(1)" not in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []  # no inline script
+    assert "<style" not in html and " style=" not in html
+    assert 'dir="rtl"' in html and 'lang="ar"' in html
+    found = re.search(r"data-strings='([^']*)'", html)
+    assert found is not None
+    strings = json.loads(found.group(1))
+    assert strings["close"] == catalog("ar")["close"]
+
+
+def test_assets_exist_where_the_wheel_expects_them() -> None:
+    for name in ("loader.js", "panel.js", "panel.css", *(f"i18n/{x}.json" for x in LOCALES)):
+        assert (WIDGET / name).is_file(), name
+    assert isinstance(WIDGET, Path)

@@ -1,0 +1,107 @@
+"""/admin/insights: metrics, charts, content gaps and spikes for a chosen range, behind login."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .. import charts
+from ..errors import BadRequest
+from ..events import EventStore
+from ..insights import build_report, report_span
+from ..metrics import Durations, format_duration, format_rate, local_midnight
+from ..settings import Settings
+from ..tickets import TicketStore
+from .admin import _disabled, _login_redirect, _password, _render, _session
+from .tickets import store_of
+
+MAX_DAYS = 366
+BANDS = [("< 1h", 3600), ("1-4h", 4 * 3600), ("4-8h", 8 * 3600), ("8-24h", 86400),
+         ("1-2d", 2 * 86400), ("> 2d", float("inf"))]
+
+
+def _day(request: Request, name: str, default: date) -> date:
+    raw = request.query_params.get(name, "")
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a day like 2026-03-01") from None
+
+
+def parse_range(request: Request) -> tuple[date, date, ZoneInfo]:
+    """since/until (inclusive days, YYYY-MM-DD) and tz from the query; default the last 30 days."""
+    name = request.query_params.get("tz", "UTC")[:64] or "UTC"
+    try:
+        tz = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(f"Unknown time zone {name!r}") from None
+    until = _day(request, "until", datetime.now(tz).date())
+    since = _day(request, "since", until - timedelta(days=29))
+    if since > until:
+        raise BadRequest("since must not be after until")
+    if (until - since).days >= MAX_DAYS:
+        raise BadRequest(f"Choose a range of at most {MAX_DAYS} days")
+    return since, until, tz
+
+
+def band_counts(d: Durations) -> list[int]:
+    counts = [0] * len(BANDS)
+    for value in d.values:
+        counts[next(i for i, (_, top) in enumerate(BANDS) if value < top)] += 1
+    return counts
+
+
+def _charts(r: dict[str, Any]) -> dict[str, Markup]:
+    per_day = [(f"{d:%b %d}", n) for d, n in r["tickets"]["per_day"]]
+    self_service = [(f"{d:%b %d}", rate) for d, rate, _ in r["self_service_daily"]]
+    times = r["times"]
+    return {
+        "tickets": charts.bar_chart(per_day, "Tickets per day", " tickets"),
+        "self_service": charts.line_chart(self_service, "Self-service rate per day"),
+        "times": charts.grouped_bars(
+            [label for label, _ in BANDS],
+            [("First response", band_counts(times["first_response"]), charts.PRIMARY),
+             ("Resolution", band_counts(times["resolution"]), charts.SECOND)],
+            "How long tickets waited"),
+        "searches": charts.hbar_chart(r["top_searches"], "Top searches"),
+    }
+
+
+def load(settings: Settings, events: EventStore | None, tickets: TicketStore,
+         since: date, until: date, tz: ZoneInfo) -> dict[str, Any]:
+    start, end = local_midnight(since, tz), local_midnight(until + timedelta(days=1), tz)
+    first, last = report_span(start, end)
+    found = list(events.iter_events(first, last)) if events is not None else []
+    return build_report(tickets.iter_tickets(), found, start, end, tz)
+
+
+async def insights_page(request: Request) -> Response:
+    if not _password(request).enabled:
+        return _disabled(request)
+    session = _session(request)
+    if session is None:
+        return _login_redirect(request)
+    since, until, tz = parse_range(request)
+    state = request.app.state
+    report = await run_in_threadpool(load, state.settings, state.events, store_of(request),
+                                     since, until, tz)
+    context = {
+        "csrf": session["csrf"], "r": report, "charts": _charts(report),
+        "since": since, "until": until, "tz": tz.key, "nps_enabled": state.settings.nps_enabled,
+        "presets": [(label, until - timedelta(days=n - 1)) for label, n in
+                    (("7 days", 7), ("30 days", 30), ("90 days", 90))],
+        "duration": format_duration, "rate": format_rate,
+    }
+    return _render(request, "admin/insights.html", context)
+
+
+ROUTES: list[BaseRoute] = [Route("/admin/insights", insights_page, methods=["GET"])]
