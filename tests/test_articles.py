@@ -97,3 +97,9 @@ def test_markdown_renders_tables_code_and_heading_anchors() -> None:
 def test_external_links_get_noopener() -> None:
     html = render_markdown("[x](https://example.org/)").html
     assert 'rel="noopener noreferrer"' in html
+
+
+def test_check_warns_about_raw_html_that_rendering_removes() -> None:
+    _, problems = parse("---\ntitle: T\n---\nPaste this:\n<script src=x></script>\n\n```\n<script>ok</script>\n```\n")
+    warnings = [p for p in problems if p.severity == "warning"]
+    assert [(p.line, p.message.split(";")[0]) for p in warnings] == [(5, "raw <script> is removed when rendered")]

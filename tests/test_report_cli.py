@@ -101,7 +101,9 @@ def test_a_seeded_spike_shows_in_the_report(seeded):
     code, out, _ = run("report", "--data-dir", str(seeded), "--since", "2026-03-01",
                        "--until", "2026-03-29", "--format", "json")
     assert code == 0
-    day = json.loads(out)["spikes"]["day"]
+    spikes = json.loads(out)["spikes"]
+    day = spikes["day"]
+    assert spikes["week"] == []  # the same topics again over the week are not repeated
     assert {(s["kind"], s["topic"]) for s in day} == {("query", "login error"),
                                                       ("category", "Billing")}
     spike_start = datetime(2026, 3, 27, 12, tzinfo=UTC)

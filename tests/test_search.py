@@ -181,3 +181,8 @@ def test_killed_reindex_leaves_old_index_serving(indexed: Settings) -> None:
     result = reindex(Path(indexed.kb_dir), indexed.index_dir)
     assert not list(indexed.index_dir.glob("gen-*.tmp"))
     assert current_generation(indexed.index_dir) == result.generation
+
+
+def test_locale_filter_falls_back_when_kb_lacks_the_language(service: SearchService) -> None:
+    assert top(service, "refund") == "billing/refunds"
+    assert service.search("refund", limit=3, locale="de").hits[0].slug == "billing/refunds"

@@ -233,3 +233,14 @@ def test_the_server_refuses_to_start_on_a_corrupt_store(make_settings, tmp_path:
     with pytest.raises(CorruptStore, match="00.json"):
         create_app(settings)
     assert shard.read_text() == "{not json"
+
+
+def test_a_new_ticket_is_tied_to_its_help_session(api: TestClient, tmp_path: Path) -> None:
+    from widget_server.events import EventStore
+
+    events = EventStore(tmp_path / "events-data")
+    api.app.state.events = events  # type: ignore[attr-defined]
+    session = "s_" + "Q" * 22
+    reference = api.post(URL, json=form(trail={"session": session})).json()["reference"]
+    [event] = [e for e in events.iter_events(None, None) if e["type"] == "ticket_created"]
+    assert event["session"] == session and event["data"]["reference"] == reference

@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from . import resources
 from .errors import DeskbellError, error_body
+from .events import EventStore
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .search import SearchService, Synonyms
 from .settings import Settings, load_settings
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = make_templates(settings)
     synonyms_path = settings.synonyms_file or None
     app.state.search = SearchService(settings.index_dir, Synonyms.load(synonyms_path))
-    app.state.events = None
+    app.state.events = EventStore.from_settings(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
     app.state.tickets = TicketStore(settings.data_dir)
     return app

@@ -228,6 +228,7 @@ def parse_article(raw: bytes, relative: Path) -> tuple[Article | None, list[Prob
         return None, problems
     if not body.strip():
         problems.append(Problem(path, body_line, "article has no body text", "warning"))
+    problems.extend(_raw_html_warnings(body, body_line, path))
     slug = slugify_slug(meta.get("slug")) if meta.get("slug") else slug_for_path(relative)
     if not slug:
         problems.append(Problem(path, 1, "cannot derive a slug from the file name"))
@@ -243,6 +244,25 @@ def parse_article(raw: bytes, relative: Path) -> tuple[Article | None, list[Prob
         content_hash=content_hash(raw),
     )
     return article, problems
+
+
+_RAW_HTML = re.compile(r"<\s*(script|iframe|style|object|embed|form)\b", re.IGNORECASE)
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _raw_html_warnings(body: str, first_line: int, path: str) -> list[Problem]:
+    """Raw HTML that the sanitizer will remove: authors usually meant to show it as code."""
+    found, fenced = [], False
+    for offset, line in enumerate(body.split("\n")):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and not line.startswith("    ") and (m := _RAW_HTML.search(line)):
+            if "`" not in line[: m.start()]:
+                found.append(Problem(
+                    path, first_line + offset,
+                    f"raw <{m.group(1).lower()}> is removed when rendered; "
+                    "to show it, put it in a fenced code block", "warning"))
+    return found
 
 
 def slugify_slug(value: str) -> str:

@@ -14,7 +14,7 @@ from html import escape
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 44, 26, 12, 34
 INK, MUTED, GRID = "#1f2933", "#52606d", "#d9e2ec"
 PRIMARY, SECOND, WARN = "#2563eb", "#0f766e", "#b45309"
 

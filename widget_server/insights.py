@@ -332,8 +332,9 @@ def article_gaps(events: list[Event], limit: int = 10, min_votes: int = 3) -> li
                 row["helpful" if event["data"].get("helpful") else "not_helpful"] += 1
                 if not event["data"].get("helpful"):
                     downvoted.add(slug)
-                    if event["data"].get("reason"):
-                        row["reasons"].append(event["data"]["reason"])
+                    reason = event["data"].get("reason")
+                    if reason and reason not in row["reasons"]:
+                        row["reasons"].append(reason)
             elif event["type"] == "ticket_created":
                 for down in downvoted:
                     stats[down]["then_ticket"] += 1
@@ -451,9 +452,20 @@ def find_spikes(
         if p_value < max_p:
             started = _started(items, recent, before / baseline_days, now, tz)
             spikes.append(Spike(kind, topic, len(recent), expected, p_value, started,
-                                window_days, [i.example for i in recent[-5:]]))
+                                window_days, _examples(recent)))
     spikes.sort(key=lambda s: s.p_value)
     return spikes
+
+
+def _examples(recent: list[_Item], limit: int = 5) -> list[dict[str, str]]:
+    """The latest distinct examples (the same query typed five times is one example)."""
+    seen: list[dict[str, str]] = []
+    for item in reversed(recent):
+        if item.example not in seen:
+            seen.append(item.example)
+        if len(seen) == limit:
+            break
+    return seen
 
 
 def _started(items: list[_Item], recent: list[_Item], daily_mean: float, now: datetime,
@@ -554,8 +566,15 @@ def build_report(
     return {
         **summary(tickets, ranged, since, until, tz),
         "gaps": content_gaps(ranged),
-        "spikes": {
-            "day": find_spikes(tickets, events, until, 1, SPIKE_BASELINE_DAYS, tz=tz),
-            "week": find_spikes(tickets, events, until, 7, SPIKE_BASELINE_DAYS, tz=tz),
-        },
+        "spikes": _spikes(tickets, events, until, tz),
     }
+
+
+def _spikes(tickets: list[Ticket], events: list[Event], until: datetime,
+            tz: ZoneInfo) -> dict[str, list[Spike]]:
+    """Spikes of the last day, and of the last week for topics the last day did not flag."""
+    day = find_spikes(tickets, events, until, 1, SPIKE_BASELINE_DAYS, tz=tz)
+    flagged = {(s.kind, s.topic) for s in day}
+    week = [s for s in find_spikes(tickets, events, until, 7, SPIKE_BASELINE_DAYS, tz=tz)
+            if (s.kind, s.topic) not in flagged]
+    return {"day": day, "week": week}

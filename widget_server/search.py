@@ -322,6 +322,7 @@ class Generation:
         self.searcher = self.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
         self.catalog = _read_catalog(self.path)
         self.aliases = {alias: slug for slug, meta in self.catalog.items() for alias in meta["aliases"]}
+        self.locales = {meta["locale"] for meta in self.catalog.values()}
         self._corrector = self.searcher.corrector("words")
         self._word_cache: dict[str, list[str]] = {}
 
@@ -389,7 +390,8 @@ class Generation:
         query, terms = self.build_query(text, synonyms)
         if query is None:
             return SearchResult(query=text, total=0, hits=[])
-        filter_q = Q.Term("locale", locale) if locale else None
+        # A page in a language the knowledge base lacks still gets answers, in any language.
+        filter_q = Q.Term("locale", locale) if locale in self.locales else None
         results = self.searcher.search(query, limit=limit, filter=filter_q)
         hits = []
         for hit in results:

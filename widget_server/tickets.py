@@ -37,6 +37,9 @@ STATUSES = ("new", "open", "pending", "solved", "closed")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _PARTITION = re.compile(r"^p(\d{6})\.json$")
 _TABLE = "_default"
+CACHE_FILES = 512  # parsed files kept per process: all 256 index shards plus recent partitions
+SUMMARY_FIELDS = ("reference", "status", "name", "email", "subject", "message", "category",
+                  "created_at", "updated_at", "first_reply_at", "solved_at")
 
 Ticket = dict[str, Any]
 
@@ -378,11 +381,11 @@ class TicketStore:
         except FileNotFoundError:
             return {}
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        cached = self._cache.get(path)
-        if cached and cached[0] == key:
-            return cached[1]
-        data = read_json(path) or {}
-        self._cache[path] = (key, data)
+        cached = self._cache.pop(path, None)
+        data = cached[1] if cached and cached[0] == key else read_json(path) or {}
+        self._cache[path] = (key, data)  # re-inserted last: the dict's order is recency
+        if len(self._cache) > CACHE_FILES:
+            del self._cache[next(iter(self._cache))]
         return data
 
     def _db(self, number: int) -> TinyDB:
@@ -423,6 +426,12 @@ class TicketStore:
         for number in self._partitions():
             for doc in list(self._docs(number).values()):
                 yield copy.deepcopy(doc)
+
+    def iter_summaries(self) -> Iterator[dict[str, Any]]:
+        """The fields an inbox lists and searches, without copying whole tickets and trails."""
+        for number in self._partitions():
+            for doc in list(self._docs(number).values()):
+                yield {k: doc.get(k) for k in SUMMARY_FIELDS}
 
     def count(self) -> int:
         return sum(len(self._docs(n)) for n in self._partitions())

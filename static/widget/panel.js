@@ -47,16 +47,21 @@
 
   function now() { return new Date().toISOString(); }
 
-  function store(kind) {
-    try { return window[kind]; } catch (e) { return null; } // blocked storage: memory only
-  }
+  // Browsers that block storage in cross-site frames throw on access; then the panel keeps
+  // what it knows in memory, for as long as the host page stays open.
+  var memory = {};
 
   function readJSON(kind, key, fallback) {
-    try { return JSON.parse(store(kind).getItem(key)) || fallback; } catch (e) { return fallback; }
+    try {
+      return JSON.parse(window[kind].getItem(key)) || fallback;
+    } catch (e) {
+      return memory[key] ? JSON.parse(memory[key]) : fallback;
+    }
   }
 
   function writeJSON(kind, key, value) {
-    try { store(kind).setItem(key, JSON.stringify(value)); } catch (e) { /* memory only */ }
+    memory[key] = JSON.stringify(value);
+    try { window[kind].setItem(key, memory[key]); } catch (e) { /* memory only */ }
   }
 
   function hostOrigin() {
@@ -409,7 +414,9 @@
     var id = state.identity;
     if (id.name && !field('name').value) field('name').value = id.name;
     if (id.email && !field('email').value) field('email').value = id.email;
-    if (!field('subject').value && state.settled) field('subject').value = state.settled;
+    settleNow(); // leaving the search: it counts, and its words make a good subject
+    var last = q.value.trim() || state.settled;
+    if (!field('subject').value && last) field('subject').value = last;
     track({ type: 'contact_open' });
   }
 
@@ -478,9 +485,10 @@
       toHost('event', 'ticket-created', { reference: res.reference });
       showSent(res.reference);
     }, function (err) {
-      var fieldErrors = err.status === 422 ? setErrors(err.details || {}) : null;
-      formErr.textContent = err.status === 422 ? t('fix_fields') : errorText(err);
-      if (fieldErrors) fieldErrors.focus();
+      var bad = err.status === 422 ? setErrors(err.details || {}) : null;
+      // Field problems sit next to their fields; anything else is said once, above the button.
+      formErr.textContent = bad ? t('fix_fields') : errorText(err);
+      if (bad) bad.focus();
     }).then(function () {
       send.disabled = false;
       send.textContent = t('send');
@@ -541,8 +549,8 @@
       el('p', {}, [doc.createTextNode(t('status') + ': '), el('span', { className: 'badge',
         text: t('status_' + tk.status) })]),
       el('p', { className: 'muted', text: tk.reference }),
-      thread, replyForm(entry), tk.rating ? el('p', { className: 'ok', text: t('rated') })
-        : tk.can_rate ? ratingForm(entry) : null);
+      thread, replyForm(entry), tk.can_rate ? ratingForm(entry)
+        : tk.rating ? el('p', { className: 'ok', text: t('rated') }) : null);
     focusView();
   }
 

@@ -172,7 +172,7 @@ async def index(request: Request) -> Response:
     status = status if status in STATUSES else ""
     text = request.query_params.get("q", "")[:200]
     sort = "newest" if request.query_params.get("sort") == "newest" else "oldest"
-    tickets = await run_in_threadpool(lambda: list(store_of(request).iter_tickets()))
+    tickets = await run_in_threadpool(lambda: list(store_of(request).iter_summaries()))
     context = {"csrf": session["csrf"], "status": status, "q": text, "sort": sort,
                "statuses": STATUSES, **inbox_view(tickets, status, text, sort)}
     return _render(request, "admin/inbox.html", context)

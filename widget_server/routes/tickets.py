@@ -7,6 +7,7 @@ ticket is on disk.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -17,7 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .. import mail
-from ..errors import NotFound, StorageUnavailable, Unauthorized
+from ..errors import DeskbellError, NotFound, StorageUnavailable, Unauthorized
+from ..events import SESSION_RE
 from ..security import limiter
 from ..tickets import (
     Ticket,
@@ -35,6 +37,7 @@ from ..tickets import (
 from .common import check_origin, client_ip, read_json, reject_unknown
 
 NO_STORE = {"cache-control": "no-store"}
+log = logging.getLogger("deskbell.tickets")
 
 
 def store_of(request: Request) -> TicketStore:
@@ -70,12 +73,30 @@ async def create(request: Request) -> JSONResponse:
     fields = clean_new_ticket(body)
     ticket, token = new_ticket(fields, _category(request, fields["trail"]))
     await run_in_threadpool(store_of(request).add, ticket)
+    await run_in_threadpool(_record_event, request, ticket)
     task = None
     if mail.enabled(settings):
         task = BackgroundTask(mail.send, settings, mail.new_ticket_message(settings, ticket))
     answer = {"reference": ticket["reference"], "token": token, "status": ticket["status"],
               "created_at": ticket["created_at"]}
     return JSONResponse(answer, 201, headers=NO_STORE, background=task)
+
+
+def _record_event(request: Request, ticket: Ticket) -> None:
+    """A `ticket_created` event ties the ticket to the help session for the insights.
+
+    The ticket is already safe on disk; an event that cannot be written is logged, not fatal.
+    """
+    events = getattr(request.app.state, "events", None)
+    if events is None:
+        return
+    session = ticket["trail"].get("session") or None
+    session = session if session and SESSION_RE.fullmatch(session) else None
+    data = {"reference": ticket["reference"], "category": ticket["category"]}
+    try:
+        events.append(session, "ticket_created", data)
+    except (DeskbellError, OSError) as exc:
+        log.warning("ticket %s stored, but its event was not: %s", ticket["reference"], exc)
 
 
 async def _authorized(request: Request) -> Ticket:

@@ -1,0 +1,109 @@
+"""When self-service fails: contact us, with the trail attached; then follow the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from .conftest import HostSite, LiveServer, open_widget
+
+
+def type_like_a_person(locator: Any, text: str) -> None:
+    # Real typing speed: the server refuses forms completed faster than a person can.
+    locator.press_sequentially(text, delay=40)
+
+
+def test_contact_after_a_failed_search_carries_the_trail(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    url = shop.add("/pricing", "<h1>Pricing</h1>" + shop.snippet())
+    frame = open_widget(page, url)
+
+    # First a search that works and an article that does not help.
+    frame.locator("#q").fill("refund")
+    expect(frame.locator("#count")).to_have_text("1 article found")
+    frame.get_by_role("option", name="Refunds and returns").click()
+    frame.get_by_role("button", name="No").click()
+    expect(frame.get_by_text("Sorry this didn't help")).to_be_visible()
+    frame.get_by_role("button", name="Back").click()
+
+    # Then a search that finds nothing: the way to a person is right there.
+    frame.locator("#q").fill("pallet freight to iceland")
+    expect(frame.locator("#nores")).to_contain_text("No articles match")
+    frame.locator("#nores").get_by_role("button", name="Contact us").click()
+
+    subject = frame.get_by_label("Subject")
+    expect(frame.get_by_label("Name")).to_be_focused()
+    expect(subject).to_have_value("pallet freight to iceland")  # carried over from the search
+
+    # Wrong input is explained next to the field and nothing is sent.
+    frame.get_by_label("Name").fill("Grace Hopper")
+    frame.get_by_label("Email").fill("grace@")
+    frame.get_by_role("button", name="Send request").click()
+    expect(frame.locator("#e-email")).to_have_text("Please enter a valid email address.")
+    expect(frame.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
+    expect(frame.locator("#e-message")).to_have_text("Please fill in this field.")
+
+    frame.get_by_label("Email").fill("grace@example.com")
+    subject.fill("")
+    type_like_a_person(subject, "Refund for a pallet")
+    # Articles matching the subject are offered before sending.
+    expect(frame.locator("#may-help")).to_contain_text("Refunds and returns")
+    type_like_a_person(frame.get_by_label("Message"), "Can I return a pallet?")
+    frame.get_by_role("button", name="Send request").click()
+
+    expect(frame.get_by_role("heading", name="Request sent")).to_be_focused()
+    reference = frame.locator("#ref").inner_text()
+    assert reference.startswith("DB-")
+
+    stored = live_server.app.state.tickets.get(reference)
+    assert stored["subject"] == "Refund for a pallet"
+    assert stored["page_url"] == url
+    trail = stored["trail"]
+    assert trail["session"].startswith("s_") and len(trail["session"]) == 24
+    assert trail["page_url"] == url
+    assert [(s["q"], s["results"]) for s in trail["searches"]] == [
+        ("refund", 1), ("pallet freight to iceland", 0)]
+    assert [(a["slug"], a["source"]) for a in trail["articles"]] == [("billing/refunds", "search")]
+    assert [(v["slug"], v["helpful"]) for v in trail["votes"]] == [("billing/refunds", False)]
+
+
+def test_visitor_follows_replies_and_rates_the_answer(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    url = shop.add("/", shop.snippet(mode="ask-first"))
+    frame = open_widget_contact(page, url)
+    frame.get_by_label("Name").fill("Alan")
+    frame.get_by_label("Email").fill("alan@example.com")
+    type_like_a_person(frame.get_by_label("Subject"), "Parcel not arrived")
+    type_like_a_person(frame.get_by_label("Message"), "Order 42 is late. It was due on Monday.")
+    frame.get_by_role("button", name="Send request").click()
+    reference = frame.locator("#ref").inner_text()
+
+    store = live_server.app.state.tickets
+    store.reply(reference, "agent", "Sam", "It left the warehouse today.", status="solved")
+
+    frame.get_by_role("button", name="Your requests").first.click()
+    frame.get_by_role("button", name=f"Parcel not arrived ({reference})").click()
+    expect(frame.get_by_text("Solved")).to_be_visible()
+    expect(frame.locator(".thread")).to_contain_text("It left the warehouse today.")
+    expect(frame.locator(".thread")).to_contain_text("Sam")
+
+    frame.get_by_label("5").check()
+    frame.get_by_label("How easy was it to get help?").select_option("6")
+    frame.get_by_role("button", name="Send rating").click()
+    expect(frame.get_by_role("status").filter(has_text="Thanks for rating")).to_be_visible()
+    rating = store.get(reference)["ratings"][-1]
+    assert (rating["csat"], rating["ces"]) == (5, 6)
+
+
+def open_widget_contact(page: Any, url: str) -> Any:
+    """ask-first mode: the contact form comes first."""
+    from .conftest import launcher, panel
+
+    page.goto(url)
+    launcher(page).click()
+    frame = panel(page)
+    expect(frame.get_by_label("Name")).to_be_focused()
+    return frame

@@ -1,0 +1,69 @@
+"""The insights page in real Chromium over real uvicorn: a seeded month, readable at a glance."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tests.browser.conftest import ARTIFACTS, FIXTURE_KB, _free_port
+from tests.insights_seed import seed
+from widget_server.app import create_app
+from widget_server.events import EventStore
+from widget_server.settings import load_settings
+
+PASSWORD = "insights page password"
+NOW = datetime(2026, 3, 29, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def insights_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = tmp_path_factory.mktemp("insights")
+    shutil.copytree(FIXTURE_KB, base / "kb")
+    seed(base / "data", NOW, days=35, per_day=10)
+    settings = load_settings(overrides={
+        "kb_dir": str(base / "kb"), "data_dir": str(base / "data"),
+        "admin_password": PASSWORD, "events_retention_days": 3650}, config_file=None, environ={})
+    app = create_app(settings)
+    if app.state.events is None:
+        app.state.events = EventStore.from_settings(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(),
+                                           log_level="warning", ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_an_admin_sees_spikes_figures_and_charts_without_csp_errors(
+        browser: Any, insights_server: str) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(f"{insights_server}/admin/insights?since=2026-03-01&until=2026-03-28")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/insights?**")
+    spikes = page.get_by_role("region", name="Spikes")
+    assert spikes.is_visible()
+    assert "Billing tickets" in spikes.inner_text()
+    assert page.locator("svg.chart").count() == 4
+    box = page.locator("svg.chart").first.bounding_box()
+    assert box is not None and box["width"] > 500  # the chart fills its column
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "insights-top.png"))  # what the admin sees first
+    page.screenshot(path=str(ARTIFACTS / "insights.png"), full_page=True)
+    assert not [m for m in console if "Content Security Policy" in m]
+    context.close()

@@ -1,0 +1,264 @@
+"""The OpenAPI 3.1 description of Deskbell's public JSON API, served at /openapi.json.
+
+Written by hand, as data, and kept truthful by a schemathesis run in the test suite that
+fuzzes every operation here against the real app and checks each answer against this spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        }
+    },
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    words = {400: "Malformed request", 401: "Missing token", 403: "Origin not allowed",
+             404: "Not found", 409: "Not possible in the current state", 413: "Body too large",
+             415: "Body is not JSON", 422: "A field is invalid", 429: "Rate limited",
+             503: "Storage unavailable", 507: "Disk full"}
+    return {str(s): _json({"$ref": "#/components/schemas/Error"}, words[s]) for s in statuses}
+
+
+def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "minLength": 1}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+BEARER = [{"ticketToken": []}]
+STR = {"type": "string"}
+BRIEF = {
+    "type": "object",
+    "required": ["slug", "title", "url", "summary", "category"],
+    "properties": {k: STR for k in ("slug", "title", "url", "summary", "category")},
+}
+HIT = {
+    "type": "object",
+    "required": ["slug", "title", "url", "snippet", "category", "summary", "score"],
+    "properties": {**{k: STR for k in ("slug", "title", "url", "snippet", "category", "summary")},
+                   "score": {"type": "number"}},
+}
+TRAIL = {
+    "type": "object",
+    "description": "What the visitor tried before writing: searches, articles, votes.",
+    "properties": {
+        "session": STR, "page_url": STR,
+        "searches": {"type": "array", "maxItems": 50, "items": {"type": "object"}},
+        "articles": {"type": "array", "maxItems": 50, "items": {"type": "object"}},
+        "votes": {"type": "array", "maxItems": 50, "items": {"type": "object"}},
+    },
+}
+NEW_TICKET = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "email", "subject", "message"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "email": {"type": "string", "format": "email", "maxLength": 254},
+        "subject": {"type": "string", "minLength": 1, "maxLength": 200},
+        "message": {"type": "string", "minLength": 1, "maxLength": 10000},
+        "page_url": {"type": "string", "maxLength": 2000},
+        "locale": {"type": "string", "maxLength": 35},
+        "trail": TRAIL,
+        "website": {"type": "string", "description": "Honeypot: leave empty."},
+        "elapsed_ms": {"type": "number", "minimum": 1500,
+                       "description": "How long the form was open; faster is refused."},
+    },
+}
+THREAD_ENTRY = {
+    "type": "object",
+    "required": ["author", "author_name", "body", "at"],
+    "properties": {"author": {"enum": ["visitor", "agent"]}, "author_name": STR, "body": STR,
+                   "at": STR},
+}
+STATUS = {"enum": ["new", "open", "pending", "solved", "closed"]}
+TEXT500 = {"type": "string", "maxLength": 500}
+
+
+def _event(kind: str, required: list[str], **fields: Any) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": ["type", *required],
+            "properties": {"type": {"const": kind}, **fields}}
+
+
+EVENT_KINDS = [
+    _event("widget_open", [], page_url=TEXT500),
+    _event("search", ["query", "results"],
+           query={"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\w"},
+           results={"type": "integer", "minimum": 0, "maximum": 100000},
+           locale={"type": "string", "pattern": "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$"}),
+    _event("article_view", ["slug"],
+           slug={"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9/_.-]{0,199}$"},
+           source={"enum": ["search", "suggestion", "link", "api"]}),
+    _event("contact_open", []),
+]
+
+PATHS: dict[str, Any] = {
+    "/api/v1/search": {"get": {
+        "summary": "Search the knowledge base (built for a box that updates as you type)",
+        "parameters": [
+            _query("q", {"type": "string", "maxLength": 200}),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 20}),
+            _query("locale", {"type": "string", "maxLength": 20}),
+        ],
+        "responses": {"200": _json({
+            "type": "object", "required": ["query", "total", "results"],
+            "properties": {"query": STR, "total": {"type": "integer", "minimum": 0},
+                           "results": {"type": "array", "items": HIT}},
+        }, "Ranked hits; snippets are escaped text with <mark> around matches"),
+            **_errors(400, 429)},
+    }},
+    "/api/v1/suggestions": {"get": {
+        "summary": "Articles for the page the visitor is on",
+        "parameters": [_query("url", {"type": "string", "maxLength": 2000}),
+                       _query("limit", {"type": "integer", "minimum": 1, "maximum": 20})],
+        "responses": {"200": _json({
+            "type": "object", "required": ["url", "results"],
+            "properties": {"url": STR, "results": {"type": "array", "items": BRIEF}},
+        }, "Articles whose urls patterns match, then fallbacks"), **_errors(400, 429)},
+    }},
+    "/api/v1/articles/{slug}": {"get": {
+        "summary": "One article as sanitized HTML with its metadata",
+        "parameters": [_path("slug")],
+        "responses": {"200": _json({
+            "type": "object",
+            "required": ["slug", "title", "summary", "category", "tags", "url", "html", "related"],
+            "properties": {
+                **{k: STR for k in ("slug", "title", "summary", "category", "locale", "url",
+                                    "html", "updated", "redirect_to")},
+                "tags": {"type": "array", "items": STR},
+                "related": {"type": "array", "items": BRIEF},
+            },
+        }, "The article; redirect_to is set when the slug was an alias"), **_errors(404, 429)},
+    }},
+    "/api/v1/articles/{slug}/feedback": {"post": {
+        "summary": "Was this article helpful?",
+        "parameters": [_path("slug")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "required": ["helpful"],
+            "properties": {"helpful": {"type": "boolean"},
+                           "comment": {"type": "string", "maxLength": 1000},
+                           "session": STR},
+        }}}},
+        "responses": {"202": _json({"type": "object", "required": ["recorded"],
+                                    "properties": {"recorded": {"type": "boolean"}}}, "Recorded"),
+                      **_errors(400, 403, 404, 413, 415, 422, 429, 503)},
+    }},
+    "/api/v1/events": {"post": {
+        "summary": "Self-service events from the widget (no personal data)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["session", "events"],
+            "properties": {
+                "session": {"type": "string", "pattern": "^s_[A-Za-z0-9_-]{22}$"},
+                "events": {"type": "array", "minItems": 1, "maxItems": 20,
+                           "items": {"oneOf": EVENT_KINDS}},
+            },
+            "additionalProperties": False,
+        }}}},
+        "responses": {"202": _json({"type": "object", "required": ["accepted"],
+                                    "properties": {"accepted": {"type": "integer"}}}, "Stored"),
+                      **_errors(400, 403, 413, 415, 422, 429, 503, 507)},
+    }},
+    "/api/v1/tickets": {"post": {
+        "summary": "Open a ticket; the answer carries a secret token shown only once",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": NEW_TICKET}}},
+        "responses": {"201": _json({
+            "type": "object", "required": ["reference", "token", "status", "created_at"],
+            "properties": {"reference": STR, "token": STR, "status": STATUS, "created_at": STR},
+        }, "Created"), **_errors(400, 403, 413, 415, 422, 429, 503, 507)},
+    }},
+    "/api/v1/tickets/{reference}": {"get": {
+        "summary": "A ticket's status and public thread",
+        "security": BEARER,
+        "parameters": [_path("reference")],
+        "responses": {"200": _json({
+            "type": "object",
+            "required": ["reference", "subject", "status", "created_at", "thread", "can_rate"],
+            "properties": {"reference": STR, "subject": STR, "status": STATUS,
+                           "created_at": STR, "updated_at": STR,
+                           "thread": {"type": "array", "items": THREAD_ENTRY},
+                           "can_rate": {"type": "boolean"},
+                           "rating": {"type": ["object", "null"]}},
+        }, "The ticket"), **_errors(401, 404, 503)},
+    }},
+    "/api/v1/tickets/{reference}/messages": {"post": {
+        "summary": "The visitor adds a message",
+        "security": BEARER,
+        "parameters": [_path("reference")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "required": ["body"],
+            "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 10000}},
+        }}}},
+        "responses": {"201": _json(THREAD_ENTRY, "Added"),
+                      **_errors(400, 401, 403, 404, 413, 415, 422, 503, 507)},
+    }},
+    "/api/v1/tickets/{reference}/rating": {"post": {
+        "summary": "Rate a solved ticket: CSAT 1-5, optional CES 1-7 (once per resolution)",
+        "security": BEARER,
+        "parameters": [_path("reference")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "required": ["csat"],
+            "properties": {"csat": {"type": "integer", "minimum": 1, "maximum": 5},
+                           "ces": {"type": "integer", "minimum": 1, "maximum": 7},
+                           "nps": {"type": "integer", "minimum": 0, "maximum": 10},
+                           "comment": {"type": "string", "maxLength": 2000}},
+        }}}},
+        "responses": {"201": _json({"type": "object"}, "Recorded"),
+                      **_errors(400, 401, 403, 404, 409, 413, 415, 422, 503, 507)},
+    }},
+    "/healthz": {"get": {
+        "summary": "Liveness, article count and index generation",
+        "responses": {"200": _json({
+            "type": "object", "required": ["status", "articles", "index_generation"],
+            "properties": {"status": STR, "articles": {"type": "integer"},
+                           "index_generation": {"type": ["string", "null"]}},
+        }, "OK")},
+    }},
+}
+
+
+def spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Deskbell", "version": "1",
+                 "description": "Public JSON API of a Deskbell help widget server."},
+        "paths": PATHS,
+        "components": {
+            "schemas": {"Error": ERROR},
+            "securitySchemes": {"ticketToken": {"type": "http", "scheme": "bearer",
+                                                "description": "The token returned at creation"}},
+        },
+    }
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(spec())
+
+
+ROUTES = [Route("/openapi.json", openapi_json, methods=["GET"])]
