@@ -256,3 +256,12 @@ def test_webhook_posts_json_when_the_test_override_allows_a_local_server(receive
     url, received = receiver
     assert post_webhook(url, {"spikes": [{"topic": "billing"}]}, allow_private=True) == 204
     assert received == [{"spikes": [{"topic": "billing"}]}]
+
+
+def test_a_whole_number_sent_as_3_point_0_is_accepted_but_3_point_5_is_not():
+    _, events = parse_client_events({"session": sid(1), "events": [
+        {"type": "search", "query": "refund", "results": 3.0}]})
+    assert events[0].data["results"] == 3
+    with pytest.raises(ValidationFailed):
+        parse_client_events({"session": sid(1), "events": [
+            {"type": "search", "query": "refund", "results": 3.5}]})

@@ -122,15 +122,15 @@ def test_replies_statuses_and_ratings(tmp_path: Path) -> None:
     ticket, _ = store.reply(ref, "note", "Bo", "internal")
     assert ticket["first_reply_at"] == ticket["thread"][1]["at"]
     with pytest.raises(Conflict):
-        store.rate(ref, {"csat": 5, "ces": None, "comment": ""})
+        store.rate(ref, {"csat": 5, "ces": None, "nps": None, "comment": ""})
     store.set_status(ref, "solved")
-    assert store.rate(ref, {"csat": 4, "ces": 2, "comment": ""})["resolution"] == 1
+    assert store.rate(ref, {"csat": 4, "ces": 2, "nps": None, "comment": ""})["resolution"] == 1
     with pytest.raises(Conflict):
-        store.rate(ref, {"csat": 5, "ces": None, "comment": ""})
+        store.rate(ref, {"csat": 5, "ces": None, "nps": None, "comment": ""})
     store.reply(ref, "visitor", "Ana", "Broken again")
     assert store.get(ref)["status"] == "open"
     store.set_status(ref, "solved")
-    assert store.rate(ref, {"csat": 5, "ces": None, "comment": ""})["resolution"] == 2
+    assert store.rate(ref, {"csat": 5, "ces": None, "nps": None, "comment": ""})["resolution"] == 2
     store.set_status(ref, "closed")
     with pytest.raises(Conflict):
         store.reply(ref, "visitor", "Ana", "hello?")

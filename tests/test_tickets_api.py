@@ -193,11 +193,14 @@ def test_rating_only_once_per_resolution(api: TestClient) -> None:
     assert api.post(f"{URL}/{ref}/rating", json={"csat": 6}, headers=auth).status_code == 422
     assert api.post(f"{URL}/{ref}/rating", json={"csat": 4, "ces": 8},
                     headers=auth).status_code == 422
-    rated = api.post(f"{URL}/{ref}/rating", json={"csat": 4, "ces": 2}, headers=auth)
+    assert api.post(f"{URL}/{ref}/rating", json={"csat": 4, "nps": 11},
+                    headers=auth).status_code == 422
+    rated = api.post(f"{URL}/{ref}/rating", json={"csat": 4, "ces": 2, "nps": 9}, headers=auth)
     assert rated.status_code == 201
     assert api.post(f"{URL}/{ref}/rating", json={"csat": 5}, headers=auth).status_code == 409
     view = api.get(f"{URL}/{ref}", headers=auth).json()
     assert view["can_rate"] is False and view["rating"]["csat"] == 4
+    assert view["rating"]["nps"] == 9
 
 
 def test_category_comes_from_the_last_article_opened(client: TestClient) -> None:

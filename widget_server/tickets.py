@@ -310,16 +310,19 @@ def can_rate(ticket: Ticket) -> bool:
 def clean_rating(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _invalid({"body": "must be a JSON object"})
-    for key in sorted(body.keys() - {"csat", "ces", "comment"}):
+    for key in sorted(body.keys() - {"csat", "ces", "nps", "comment"}):
         raise _invalid({key: "unknown field"})
-    csat, ces = body.get("csat"), body.get("ces")
+    csat, ces, nps = body.get("csat"), body.get("ces"), body.get("nps")
     if isinstance(csat, bool) or not isinstance(csat, int) or not 1 <= csat <= 5:
         raise _invalid({"csat": "must be a whole number from 1 to 5"})
     if ces is not None and (isinstance(ces, bool) or not isinstance(ces, int)
                             or not 1 <= ces <= 7):
         raise _invalid({"ces": "must be a whole number from 1 to 7"})
-    comment = clean_text(body.get("comment") or "", "comment", 0, 1000, multiline=True)
-    return {"csat": csat, "ces": ces, "comment": comment}
+    if nps is not None and (isinstance(nps, bool) or not isinstance(nps, int)
+                            or not 0 <= nps <= 10):
+        raise _invalid({"nps": "must be a whole number from 0 to 10"})
+    comment = clean_text(body.get("comment") or "", "comment", 0, 2000, multiline=True)
+    return {"csat": csat, "ces": ces, "nps": nps, "comment": comment}
 
 
 def add_rating(ticket: Ticket, rating: dict[str, Any]) -> dict[str, Any]:

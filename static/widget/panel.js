@@ -24,6 +24,9 @@
     active: -1, items: [], seq: 0, ctrl: null, last: null, settled: '', formOpened: 0,
     debounce: 0, settle: 0, loading: 0, helpSeq: 0, identity: {}
   };
+  // Browsers that block storage in cross-site frames throw on access; then the panel keeps
+  // what it knows in memory, for as long as the host page stays open.
+  var memory = {};
   var trail = loadTrail();
   var policy = htmlPolicy();
 
@@ -46,10 +49,6 @@
   }
 
   function now() { return new Date().toISOString(); }
-
-  // Browsers that block storage in cross-site frames throw on access; then the panel keeps
-  // what it knows in memory, for as long as the host page stays open.
-  var memory = {};
 
   function readJSON(kind, key, fallback) {
     try {
@@ -211,7 +210,8 @@
     state.active = -1;
     q.removeAttribute('aria-activedescendant');
     results.replaceChildren.apply(results, items.map(function (it, i) {
-      var li = el('li', { id: 'r-' + i, role: 'option', 'aria-selected': 'false' }, [
+      // Articles may be in another language than the panel: let each pick its direction.
+      var li = el('li', { id: 'r-' + i, role: 'option', 'aria-selected': 'false', dir: 'auto' }, [
         el('span', { className: 't', text: it.title })
       ].concat(it.snippet || it.summary
         ? [el('span', { className: 's' }, it.snippet ? snippetNodes(it.snippet)
@@ -219,8 +219,11 @@
       li.addEventListener('click', function () { openResult(i); });
       return li;
     }));
-    results.hidden = listH.hidden = !items.length;
+    results.hidden = !items.length;
+    // Search results are named by the live count above them; suggestions by their heading.
+    listH.hidden = !items.length || source === 'search';
     listH.textContent = heading;
+    results.setAttribute('aria-labelledby', source === 'search' ? 'count' : 'list-h');
     q.setAttribute('aria-expanded', String(items.length > 0));
   }
 
@@ -341,7 +344,7 @@
   }
 
   function renderArticle(a, source) {
-    var body = el('div', { className: 'article' });
+    var body = el('div', { className: 'article', dir: 'auto' });
     body.innerHTML = policy ? policy.createHTML(a.html || '') : (a.html || '');
     body.querySelectorAll('a[href]').forEach(function (link) {
       var m = link.pathname.match(/^\/kb\/([\w-]+)\/?$/);
@@ -359,7 +362,7 @@
         on: function () { openArticle(r.slug, 'link'); } })]);
     });
     page.replaceChildren(
-      el('h2', { tabIndex: -1, text: a.title }), body, el('p', {}, [full]),
+      el('h2', { tabIndex: -1, text: a.title, dir: 'auto' }), body, el('p', {}, [full]),
       related.length ? el('h3', { className: 'sub', id: 'rel-h', text: t('related') }) : null,
       related.length ? el('ul', { className: 'links', 'aria-labelledby': 'rel-h' }, related) : null,
       voteBlock(a.slug));
@@ -541,7 +544,7 @@
   function renderTicket(entry, tk) {
     var thread = el('ul', { className: 'thread' }, (tk.thread || []).map(function (m) {
       var who = m.author === 'visitor' ? t('you') : (m.author_name || t('agent'));
-      return el('li', {}, [el('span', { className: 'who',
+      return el('li', { dir: 'auto' }, [el('span', { className: 'who',
         text: who + ' · ' + new Date(m.at).toLocaleString(LOCALE) }), doc.createTextNode(m.body)]);
     }));
     page.replaceChildren(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..errors import NotFound, ValidationFailed
+from ..errors import NotFound, StorageUnavailable, ValidationFailed
+from ..insights import SESSION_RE
 from ..search import SearchService
 from ..security import limiter
 from .common import check_origin, client_ip, int_param, query_param, read_json, reject_unknown
@@ -89,12 +91,15 @@ async def feedback(request: Request) -> JSONResponse:
         raise ValidationFailed("comment must be text of at most 1000 characters",
                                {"comment": "at most 1000 characters"})
     session = data.get("session")
-    if session is not None and not isinstance(session, str):
-        raise ValidationFailed("session must be text", {"session": "expected text"})
+    if session is not None and not (isinstance(session, str) and SESSION_RE.fullmatch(session)):
+        raise ValidationFailed("session must be s_ followed by 22 letters, digits, - or _",
+                               {"session": "not a widget session id"})
     events = request.app.state.events
-    if events is not None:
-        events.append(session, "vote", {"slug": canonical, "helpful": data["helpful"],
-                                        "reason": comment.strip()})
+    if events is None:
+        raise StorageUnavailable("Feedback is not being recorded on this server")
+    vote = {"slug": canonical, "helpful": data["helpful"], "reason": comment.strip()}
+    # append() fsyncs before we acknowledge: keep that off the event loop.
+    await run_in_threadpool(events.append, session, "vote", vote)
     return JSONResponse({"recorded": True}, status_code=202)
 
 
