@@ -1,8 +1,8 @@
 """Search quality on a real help center: success@3 and MRR@10 per query kind.
 
 Deskbell's search is compared with plain Whoosh defaults (title + body, StandardAnalyzer,
-MultifieldParser with its default AND grouping, BM25F) on the same articles and queries,
-measured in the same run.
+MultifieldParser with its default AND grouping, BM25F), and the same with OR grouping, on the
+same articles and queries, measured in the same run.
 
     .venv/bin/python -m benchmarks.search_quality [--corpus DIR] [--queries FILE] [--json OUT]
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, TEXT, Schema
-from whoosh.qparser import MultifieldParser
+from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
 
 from widget_server.articles import load_kb
 from widget_server.search import SearchService, reindex
@@ -32,7 +32,7 @@ DEFAULT_QUERIES = REPO / "benchmarks" / "queries" / "arduino.json"
 Searcher = Callable[[str], list[str]]
 
 
-def plain_whoosh(kb_dir: Path, work: Path) -> tuple[Searcher, Callable[[], None]]:
+def plain_whoosh(kb_dir: Path, work: Path, group: type = AndGroup) -> tuple[Searcher, Callable[[], None]]:
     kb = load_kb(kb_dir)
     ix = whoosh_index.create_in(str(work), Schema(slug=ID(stored=True), title=TEXT, body=TEXT))
     writer = ix.writer()
@@ -40,7 +40,7 @@ def plain_whoosh(kb_dir: Path, work: Path) -> tuple[Searcher, Callable[[], None]
         writer.add_document(slug=article.slug, title=article.title, body=article.render().text)
     writer.commit()
     searcher = ix.searcher()
-    parser = MultifieldParser(["title", "body"], ix.schema)
+    parser = MultifieldParser(["title", "body"], ix.schema, group=group)
 
     def search(q: str) -> list[str]:
         return [hit["slug"] for hit in searcher.search(parser.parse(q), limit=10)]
@@ -90,7 +90,10 @@ def main() -> None:
     slug_of = {a.path: a.slug for a in load_kb(args.corpus).articles}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, build in (("plain whoosh", plain_whoosh), ("deskbell", deskbell)):
+        builds = (("plain whoosh", plain_whoosh),
+                  ("plain whoosh or", lambda kb, w: plain_whoosh(kb, w, OrGroup)),
+                  ("deskbell", deskbell))
+        for name, build in builds:
             work = Path(tmp) / name.replace(" ", "-")
             work.mkdir()
             search, close = build(args.corpus, work)
@@ -98,10 +101,13 @@ def main() -> None:
             close()
     kinds = ["all", *sorted(k for k in results["deskbell"] if k != "all")]
     print(f"{len(queries)} queries on {args.corpus.name if args.corpus.name != 'content' else args.corpus.parent.name}")
-    print(f"{'kind':<10}{'n':>4}  {'plain s@3':>9} {'MRR':>6}  {'deskbell s@3':>12} {'MRR':>6}  {'ms p50':>6}")
+    print(f"{'kind':<10}{'n':>4}  {'plain s@3':>9} {'MRR':>6}  {'OR s@3':>6} {'MRR':>6}  "
+          f"{'deskbell s@3':>12} {'MRR':>6}  {'ms p50':>6}")
     for kind in kinds:
         p, d = results["plain whoosh"][kind], results["deskbell"][kind]
+        o = results["plain whoosh or"][kind]
         print(f"{kind:<10}{d['n']:>4}  {p['success@3']:>9.2f} {p['mrr@10']:>6.2f}  "
+              f"{o['success@3']:>6.2f} {o['mrr@10']:>6.2f}  "
               f"{d['success@3']:>12.2f} {d['mrr@10']:>6.2f}  {d['median_ms']:>6.1f}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))

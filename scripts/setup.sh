@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Deskbell into ./.venv. With --test, also what the tests need: the test extras,
-# Debian's Chromium (driven by Playwright) and axe-core from npm.
+# Debian's Chromium (driven by Playwright), axe-core from npm, PHP and WordPress builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +21,6 @@ if [ "${1:-}" = "--test" ]; then
   if [ -f package-lock.json ]; then
     npm ci --silent --no-audit --no-fund
   fi
+  scripts/setup-wordpress.sh
 fi
 .venv/bin/uv pip install --python .venv/bin/python -q -e ".${extras}"

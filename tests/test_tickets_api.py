@@ -225,6 +225,7 @@ def test_a_full_disk_answers_507_and_keeps_what_was_stored(api: TestClient,
     monkeypatch.undo()
     assert response.status_code == 507
     assert response.json()["error"]["code"] == "insufficient_storage"
+    assert "/" not in response.json()["error"]["message"]  # no server paths to visitors
     assert [t["subject"] for t in stored(api)] == ["First"]
 
 

@@ -97,3 +97,14 @@ def test_assets_exist_where_the_wheel_expects_them() -> None:
     for name in ("loader.js", "panel.js", "panel.css", *(f"i18n/{x}.json" for x in LOCALES)):
         assert (WIDGET / name).is_file(), name
     assert isinstance(WIDGET, Path)
+
+
+def test_demo_host_page_renders_the_snippet_with_a_nonce(client: TestClient) -> None:
+    templates = client.app.state.templates  # type: ignore[attr-defined]
+    html = templates.get_template("demo_host.html").render(
+        widget_url="http://127.0.0.1:8000/widget.js", site="default", mode="neutral",
+        locale="", color="#1d4ed8", csp_nonce="abc123",
+    )
+    assert 'src="http://127.0.0.1:8000/widget.js" data-site="default"' in html
+    assert html.count('nonce="abc123"') == 1
+    assert 'data-locale' not in html.split("<script async")[1]  # the page's lang decides

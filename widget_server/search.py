@@ -12,13 +12,21 @@ Public queries never reach Whoosh's query language: `build_query` turns words in
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import heapq
 import itertools
 import json
+import math
+import operator
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from html import escape
@@ -28,7 +36,6 @@ from urllib.parse import urlsplit
 
 import filelock
 from whoosh import index as whoosh_index
-from whoosh import query as Q
 from whoosh import scoring
 from whoosh.analysis import NgramFilter, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import ID, STORED, TEXT, Schema
@@ -302,14 +309,161 @@ class SearchResult:
     terms: list[str] = field(default_factory=list)
 
 
+_STEMMER = StemmingAnalyzer(stoplist=None)
+
+
+@functools.lru_cache(maxsize=20000)
 def _stem(word: str) -> str:
-    tokens = [t.text for t in StemmingAnalyzer(stoplist=None)(word)]
+    tokens = [t.text for t in _STEMMER(word)]
     return tokens[0] if tokens else word
 
 
-class _Or(Q.Or):
-    # Whoosh picks a preloading matcher for small indexes that costs more than it saves here.
-    matcher_type = Q.Or.DEFAULT_MATCHER
+# One word of the query: alternative (field, term, weight) triples whose scores add up.
+Clause = list[tuple[str, str, float]]
+STEMMED_FIELDS = ("title", "summary", "headings", "body", "keywords")
+RESULT_CACHE_SIZE = 1024  # ~15 MB of hits with snippets
+IMPACT_CACHE_POSTINGS = 400_000  # cache budget in units of ~100 bytes: about 40 MB
+# A word scores at most this many documents (its best ones): the few-ms budget of a query
+# holds at 50k articles, and a document past a common word's first 1000 would gain only that
+# word's smallest scores. Counting matches (`total`) still uses every posting.
+CHAMPIONS = 1000
+ANY_TEXT = "*"  # the stemmed text fields together, as BM25F sums them
+
+
+class _Term:
+    """One term's scores, and its champion list: the CHAMPIONS best documents, best first."""
+
+    __slots__ = ("best", "docs", "size")
+
+    def __init__(self, scores: dict[int, float]):
+        # Every matching docnum is kept as 4 bytes (for counting and filters); only the
+        # champions keep their scores as Python objects (~100 bytes each).
+        self.docs = array("i", scores)
+        if len(scores) > CHAMPIONS:
+            self.best = heapq.nlargest(CHAMPIONS, scores.items(), key=operator.itemgetter(1))
+        else:
+            self.best = sorted(scores.items(), key=operator.itemgetter(1), reverse=True)
+        self.size = len(self.docs) // 25 + len(self.best) + 1  # in units of ~100 bytes
+
+
+class Impacts:
+    """BM25F scores per (field, term), read lazily from Whoosh's postings and kept in memory.
+
+    Whoosh scores a query by walking a tree of Python matchers posting by posting, which costs
+    tens to hundreds of milliseconds at 10k articles for common words. The same BM25F score
+    for one term in one document never changes within a generation, so each posting list is
+    turned once into {docnum: score}; a query then adds a few dicts and takes the top hits.
+    """
+
+    def __init__(self, searcher: Any, B: float = 0.75, K1: float = 1.2):  # noqa: N803
+        self.reader = searcher.reader()
+        self.B, self.K1 = B, K1
+        self.doc_count = self.reader.doc_count_all()
+        self._leaves = [(leaf, offset, _deleted(leaf)) for leaf, offset in self.reader.leaf_readers()]
+        self._norms: dict[str, list[float]] = {}
+        self._cache: OrderedDict[tuple[str, str], dict[int, float]] = OrderedDict()
+        self._cached_postings = 0
+
+    def docs(self, field: str, term: str) -> array[int]:
+        """Every document with the term."""
+        return self._entry(field, term).docs
+
+    def best(self, field: str, term: str) -> list[tuple[int, float]]:
+        """The term's highest-scoring documents, best first, at most CHAMPIONS of them."""
+        return self._entry(field, term).best
+
+    def _entry(self, field: str, term: str) -> _Term:
+        key = (field, term)
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+            return found
+        entry = _Term(self._combined(term) if field == ANY_TEXT else self._read(field, term))
+        self._cache[key] = entry
+        self._cached_postings += entry.size
+        while self._cached_postings > IMPACT_CACHE_POSTINGS and len(self._cache) > 1:
+            _, dropped = self._cache.popitem(last=False)
+            self._cached_postings -= dropped.size
+        return entry
+
+    def _combined(self, stem: str) -> dict[int, float]:
+        # BM25F adds the per-field scores of a term: do it once per stem, not once per query.
+        total: dict[int, float] = {}
+        for field_name in STEMMED_FIELDS:
+            for docnum, score in self._read(field_name, stem).items():
+                total[docnum] = total.get(docnum, 0.0) + score
+        return total
+
+    def recent(self, count: int = 256) -> list[tuple[str, str]]:
+        """The most recently used (field, term) pairs, most recent first."""
+        return list(itertools.islice(reversed(self._cache), count))
+
+    def warm(self, keys: Iterable[tuple[str, str]]) -> None:
+        for field_name in STEMMED_FIELDS:
+            self._norm(field_name)
+        for key in keys:
+            self._entry(*key)
+
+    def _norm(self, field: str) -> list[float]:
+        # K1 * ((1 - B) + B * length / average length), per document, as BM25F has it.
+        norms = self._norms.get(field)
+        if norms is None:
+            lengths = [0] * self.doc_count
+            for leaf, offset, _ in self._leaves:
+                for docnum in range(leaf.doc_count_all()):
+                    lengths[offset + docnum] = leaf.doc_field_length(docnum, field, 0) or 0
+            average = (self.reader.field_length(field) / max(self.doc_count, 1)) or 1.0
+            k1, b = self.K1, self.B
+            norms = self._norms[field] = [k1 * ((1 - b) + b * n / average) for n in lengths]
+        return norms
+
+    def _read(self, field: str, term: str) -> dict[int, float]:
+        if (field, term) not in self.reader:
+            return {}
+        idf = math.log(self.doc_count / (self.reader.doc_frequency(field, term) + 1)) + 1
+        out: dict[int, float] = {}
+        if not self.reader.schema[field].scorable:
+            for ids, weights in self._blocks(field, term):
+                out.update(zip(ids, weights, strict=True))
+            return out
+        norms, k1 = self._norm(field), self.K1 + 1
+        for ids, weights in self._blocks(field, term):
+            out.update(zip(ids, [idf * w * k1 / (w + norms[d]) for d, w in zip(ids, weights, strict=True)],
+                           strict=True))
+        return out
+
+    def _blocks(self, field: str, term: str) -> Iterator[tuple[list[int], list[float]]]:
+        """(docnums, weights) a block at a time, deleted documents left out."""
+        for leaf, offset, deleted in self._leaves:
+            if (field, term) not in leaf:
+                continue
+            for ids, weights in _leaf_blocks(leaf.postings(field, term)):
+                pairs = [(offset + d, w) for d, w in zip(ids, weights, strict=True) if d not in deleted]
+                yield [d for d, _ in pairs], [w for _, w in pairs]
+
+
+def _deleted(leaf: Any) -> frozenset[int]:
+    if not leaf.has_deletions():
+        return frozenset()
+    return frozenset(d for d in range(leaf.doc_count_all()) if leaf.is_deleted(d))
+
+
+def _leaf_blocks(matcher: Any) -> Iterator[tuple[Any, Any]]:
+    # Whoosh's on-disk matcher decodes a whole block of ids and weights at once; reading those
+    # arrays is ~20x faster than stepping posting by posting. Other matchers take the slow road.
+    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            yield matcher._ids, matcher._weights
+            matcher._next_block()
+        return
+    ids, weights = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    yield ids, weights
 
 
 class Generation:
@@ -320,21 +474,28 @@ class Generation:
         self.path = index_dir / name
         self.index = whoosh_index.open_dir(str(self.path))
         self.searcher = self.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+        self.impacts = Impacts(self.searcher)
         self.catalog = _read_catalog(self.path)
         self.aliases = {alias: slug for slug, meta in self.catalog.items() for alias in meta["aliases"]}
-        self.locales = {meta["locale"] for meta in self.catalog.values()}
-        self._corrector = self.searcher.corrector("words")
+        self._corrector: Any = None
         self._word_cache: dict[str, list[str]] = {}
+        self._results: OrderedDict[tuple[str, int, str | None], SearchResult] = OrderedDict()
 
     def close(self) -> None:
         self.searcher.close()
         self.index.close()
+
+    def warm(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Load what the first queries will need: field lengths and the terms in recent use."""
+        self.impacts.warm(keys)
 
     def known(self, word: str) -> bool:
         return self.searcher.doc_frequency("words", word) > 0
 
     def corrections(self, word: str) -> list[str]:
         if word not in self._word_cache:
+            if self._corrector is None:
+                self._corrector = self.searcher.corrector("words")
             maxdist = 1 if len(word) <= 5 else 2
             suggestions = self._corrector.suggest(word, limit=3, maxdist=maxdist, prefix=1)
             if len(self._word_cache) > 5000:
@@ -342,75 +503,115 @@ class Generation:
             self._word_cache[word] = [s for s in suggestions if s != word]
         return self._word_cache[word]
 
-    def build_query(self, text: str, synonyms: Synonyms, prefix_last: bool = True) -> tuple[Q.Query | None, list[str]]:
-        """Words become Term queries; nothing the visitor types is parsed as query syntax."""
+    def build_query(self, text: str, synonyms: Synonyms,
+                    prefix_last: bool = True) -> tuple[list[Clause], list[str]]:
+        """Words become (field, term) lookups; nothing the visitor types is parsed as syntax."""
         words = query_words(text)
         if not words:
-            return None, []
+            return [], []
         content = [w for w in words if w not in STOP_WORDS] or words
         last_is_partial = prefix_last and not text[-1:].isspace() and words[-1] == content[-1]
-        clauses: list[Q.Query] = []
+        clauses: list[Clause] = []
         highlight: list[str] = []
         for position, word in enumerate(content):
             partial = last_is_partial and position == len(content) - 1
             clause, terms = self._word_clause(word, partial)
-            if clause is not None:
-                clauses.append(clause)
-                highlight.extend(terms)
+            clauses.append(clause)
+            highlight.extend(terms)
         for extra in synonyms.expand(text):
-            parts = [self._stemmed_clause(w, boost=0.8) for w in query_words(extra)]
-            clauses.append(Q.And(parts) if len(parts) > 1 else parts[0])
+            # A synonym phrase counts as one more word of the query, at a slight discount.
+            clauses.append([t for w in query_words(extra) for t in _stemmed(w, 0.8)])
             highlight.extend(query_words(extra))
-        if not clauses:
-            return None, []
-        return _Or(clauses, scale=0.9), highlight
+        return clauses, highlight
 
-    def _stemmed_clause(self, word: str, boost: float = 1.0) -> Q.Query:
-        stem = _stem(word)
-        fields = ("title", "summary", "headings", "body", "keywords")
-        return _Or([Q.Term(f, stem) for f in fields], boost=boost)
+    def _word_clause(self, word: str, partial: bool) -> tuple[Clause, list[str]]:
+        clause, terms = self._word_options(word, partial)
+        # Corrections often share a stem ("activate", "activation"): look each term up once.
+        weights: dict[tuple[str, str], float] = {}
+        for field_name, term, weight in clause:
+            weights[field_name, term] = weights.get((field_name, term), 0.0) + weight
+        return [(f, t, w) for (f, t), w in weights.items()], terms
 
-    def _word_clause(self, word: str, partial: bool) -> tuple[Q.Query | None, list[str]]:
-        options: list[Q.Query] = []
+    def _word_options(self, word: str, partial: bool) -> tuple[Clause, list[str]]:
+        options = _stemmed(word, 1.0)
         terms = [word]
-        exists = self.known(word)
-        options.append(self._stemmed_clause(word))
         if partial and len(word) >= 2:
-            options.append(Q.Term("edges", word[:15], boost=0.9))
-        if not exists and len(word) >= 4 and not word.isdigit():
+            options.append(("edges", word[:15], 0.9))
+        if len(word) >= 4 and not word.isdigit() and not self.known(word):
             fixes = self.corrections(word)
             for fixed in fixes:
-                options.append(self._stemmed_clause(fixed, boost=0.7))
+                options.extend(_stemmed(fixed, 0.7))
             terms.extend(fixes)
-        if not options:
-            return None, terms
-        return (options[0] if len(options) == 1 else _Or(options)), terms
+        return options, terms
+
+    def _score(self, clauses: list[Clause]) -> tuple[dict[int, float], int]:
+        """Scores of the candidate documents, and how many documents match at all."""
+        # Each word's alternatives add up (as Whoosh's Or does); a document that matches more of
+        # the query's words gets a coordination bonus, so "reset password" prefers articles
+        # about both over a long one that says "password" many times.
+        totals: dict[int, float] = {}
+        matched: dict[int, int] = {}
+        matching: set[int] = set()
+        for clause in clauses:
+            word: dict[int, float] = {}
+            for field_name, term, weight in clause:
+                matching.update(self.impacts.docs(field_name, term))
+                for docnum, score in self.impacts.best(field_name, term):
+                    word[docnum] = word.get(docnum, 0.0) + score * weight
+            for docnum, score in word.items():
+                totals[docnum] = totals.get(docnum, 0.0) + score
+                matched[docnum] = matched.get(docnum, 0) + 1
+        if len(clauses) > 1:
+            bonus = COORD_BONUS / (len(clauses) - 1)
+            for docnum, count in matched.items():
+                if count > 1:
+                    totals[docnum] *= 1.0 + bonus * (count - 1)
+        return totals, len(matching)
 
     def search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None = None) -> SearchResult:
-        query, terms = self.build_query(text, synonyms)
-        if query is None:
-            return SearchResult(query=text, total=0, hits=[])
-        # A page in a language the knowledge base lacks still gets answers, in any language.
-        filter_q = Q.Term("locale", locale) if locale in self.locales else None
-        results = self.searcher.search(query, limit=limit, filter=filter_q)
-        hits = []
-        for hit in results:
-            meta = self.catalog.get(hit["slug"])
-            if meta is None:
-                continue
-            hits.append(Hit(
-                slug=meta["slug"], title=meta["title"], url=f"/kb/{meta['slug']}",
-                snippet=make_snippet(hit["text"], terms, fallback=meta["summary"]),
-                category=meta["category"], summary=meta["summary"], score=hit.score or 0.0,
-            ))
-        # Counting every match exactly costs a second pass; past one page an estimate will do.
-        total = len(hits) if len(hits) < limit else max(len(hits), results.estimated_length())
+        key = (" ".join(query_words(text)) + (" " if text[-1:].isspace() else ""), limit, locale)
+        cached = self._results.get(key)
+        if cached is None:
+            cached = self._search(text, limit, synonyms, locale)
+            self._results[key] = cached
+            if len(self._results) > RESULT_CACHE_SIZE:
+                self._results.popitem(last=False)
+        else:
+            self._results.move_to_end(key)
+        return dataclasses.replace(cached, query=text)
+
+    def _search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None) -> SearchResult:
+        clauses, terms = self.build_query(text, synonyms)
+        totals, total = self._score(clauses) if clauses else ({}, 0)
+        allowed = set(self.impacts.docs("locale", locale)) if locale else None
+        if allowed:  # a knowledge base without that language answers in the languages it has
+            totals = {d: s for d, s in totals.items() if d in allowed}
+            total = len(totals)
+        top = heapq.nlargest(limit, totals.items(), key=operator.itemgetter(1))
+        hits = [hit for docnum, score in top if (hit := self._hit(docnum, score, terms))]
         return SearchResult(query=text, total=total, hits=hits, terms=terms)
+
+    def _hit(self, docnum: int, score: float, terms: list[str]) -> Hit | None:
+        stored = self.searcher.stored_fields(docnum)
+        meta = self.catalog.get(stored.get("slug", ""))
+        if meta is None:
+            return None
+        return Hit(
+            slug=meta["slug"], title=meta["title"], url=f"/kb/{meta['slug']}",
+            snippet=make_snippet(stored.get("text", ""), terms, fallback=meta["summary"]),
+            category=meta["category"], summary=meta["summary"], score=score,
+        )
 
     def document(self, slug: str) -> dict[str, Any] | None:
         stored: dict[str, Any] | None = self.searcher.document(slug=slug)
         return stored
 
+
+COORD_BONUS = 0.1
+
+
+def _stemmed(word: str, weight: float) -> Clause:
+    return [(ANY_TEXT, _stem(word), weight)]
 
 def make_snippet(text: str, terms: list[str], fallback: str = "", width: int = 220) -> str:
     """An escaped excerpt around the densest run of query words; matches wrapped in <mark>."""
@@ -443,6 +644,16 @@ def make_snippet(text: str, terms: list[str], fallback: str = "", width: int = 2
     return re.sub(r"\s+", " ", "".join(out)).strip()
 
 
+# One side thread opens new generations; searches never wait for it.
+_OPENER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskbell-index-open")
+
+
+def _open_warm(index_dir: Path, name: str, recent: list[tuple[str, str]]) -> Generation:
+    fresh = Generation(index_dir, name)
+    fresh.warm(recent)
+    return fresh
+
+
 class SearchService:
     """The server's view of the index: follows CURRENT and swaps generations without a gap."""
 
@@ -451,6 +662,7 @@ class SearchService:
         self.synonyms = synonyms or Synonyms()
         self.check_every = check_every
         self._generation: Generation | None = None
+        self._opening: tuple[str, Future[Generation]] | None = None
         self._checked_at = 0.0
         self.refresh(force=True)
 
@@ -460,6 +672,10 @@ class SearchService:
         return self._generation
 
     def refresh(self, force: bool = False) -> None:
+        """Follow CURRENT. A new generation is opened and warmed on a side thread while the old
+        one keeps answering, so no visitor's query pays for opening it; `force` (and
+        check_every=0) open it right here instead."""
+        self._adopt_opened()
         now = time.monotonic()
         if not force and now - self._checked_at < self.check_every:
             return
@@ -467,8 +683,30 @@ class SearchService:
         name = current_generation(self.index_dir)
         if name is None or (self._generation and self._generation.name == name):
             return
-        # Open the new generation completely before dropping the old one: no empty window.
-        fresh = Generation(self.index_dir, name)
+        if force or self.check_every <= 0 or self._generation is None:
+            self._swap(_open_warm(self.index_dir, name, []))
+        elif self._opening is None or self._opening[0] != name:
+            # The terms visitors used lately are read in this thread: the cache is not shared.
+            recent = self._generation.impacts.recent()
+            self._opening = (name, _OPENER.submit(_open_warm, self.index_dir, name, recent))
+
+    def _adopt_opened(self) -> None:
+        if self._opening is None or not self._opening[1].done():
+            return
+        _, future = self._opening
+        self._opening = None
+        try:
+            fresh = future.result()
+        except Exception:  # a generation pruned or broken meanwhile: the next check retries
+            self._checked_at = 0.0
+            return
+        if self._generation is None or fresh.name != self._generation.name:
+            self._swap(fresh)
+        else:
+            fresh.close()
+
+    def _swap(self, fresh: Generation) -> None:
+        # The new generation is complete before the old one is dropped: no empty window.
         old, self._generation = self._generation, fresh
         if old is not None:
             old.close()

@@ -2,8 +2,9 @@
 
 Layout under `<data_dir>/tickets/` (all files TinyDB-shaped JSON, written by AtomicJSONStorage):
 
-    p000001.json …   partitions of at most `partition_size` tickets; new tickets go to the
-                     newest one, so a write costs the same at 1,000 or 100,000 tickets
+    p000001.json …   partitions of about `partition_bytes` (128 KiB, some 60 tickets); new
+                     tickets go to the newest one, so a write costs the same at 1,000 or
+                     100,000 tickets; a full partition is only rewritten to change a ticket
     index/ab.json    256 small shards mapping reference -> partition number
     .lock            one filelock held across every read-modify-write, by every process
 
@@ -339,10 +340,11 @@ def add_rating(ticket: Ticket, rating: dict[str, Any]) -> dict[str, Any]:
 class TicketStore:
     """Tickets on disk, safe for any number of processes (see module docstring)."""
 
-    def __init__(self, data_dir: str | Path, *, partition_size: int = 250,
-                 lock_timeout: float = 30.0) -> None:
+    def __init__(self, data_dir: str | Path, *, partition_bytes: int = 128 * 1024,
+                 partition_size: int | None = None, lock_timeout: float = 30.0) -> None:
         self.root = Path(data_dir) / "tickets"
-        self.partition_size = partition_size
+        self.partition_bytes = partition_bytes
+        self.partition_size = partition_size  # a ticket-count cap too (tests use tiny ones)
         try:
             (self.root / "index").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -457,7 +459,10 @@ class TicketStore:
     def _head_for_insert(self) -> int:
         numbers = self._partitions()
         head = numbers[-1] if numbers else 1
-        if len(self._docs(head)) >= self.partition_size:
+        path = self._partition_path(head)
+        # The size is one stat; counting tickets would mean parsing the partition once more.
+        full = path.exists() and path.stat().st_size >= self.partition_bytes
+        if full or (self.partition_size and len(self._docs(head)) >= self.partition_size):
             head += 1
         return head
 

@@ -4,7 +4,7 @@
 
   var script = document.currentScript || document.querySelector('script[src*="/widget.js"]');
   var existing = window.Deskbell;
-  // Included twice (plugin plus paste): the first copy wins.
+  // Included twice: first copy wins.
   if (!script || (existing && existing.loaded)) return;
 
   var data = script.dataset;
@@ -21,7 +21,7 @@
   var handlers = {}, pending = [], host, root, button, label, frame, frameReady = false, isOpen = false, ready = false;
 
   function emit(name, detail) {
-    // A throwing handler must not stop the rest.
+    // Isolate throwing handlers.
     (handlers[name] || []).forEach(function (fn) {
       setTimeout(function () { fn(detail); });
     });
@@ -122,7 +122,7 @@
     frame.classList.toggle('o', open);
     button.setAttribute('aria-expanded', String(open));
     post(open ? 'open' : 'close');
-    if (open) frame.focus();
+    if (open && frameReady) frame.focus();
     else if (root.activeElement === frame || document.activeElement === host) button.focus();
     emit(open ? 'open' : 'close');
   }
@@ -133,6 +133,8 @@
     if (!msg || msg.deskbell !== 1) return;
     if (msg.type === 'ready') {
       frameReady = true;
+      // Focus given before load is lost on load.
+      if (isOpen) frame.focus();
       flush();
     } else if (msg.type === 'close') {
       show(false);
@@ -174,12 +176,12 @@
   window.Deskbell = api;
   window.addEventListener('message', onMessage);
   draw();
-  // Subscriptions first: 'ready' precedes what queued commands trigger.
+  // 'ready' precedes queued commands.
   queue.forEach(function (a) { if (a[0] === 'on') api.apply(null, a); });
   ready = true;
   emit('ready');
   queue.forEach(function (a) { if (a[0] !== 'on') api.apply(null, a); });
-  // Warm the panel while idle: the first open is instant.
+  // Preload when idle.
   (window.requestIdleCallback || function (fn) { setTimeout(fn, 1500); })(function () {
     if (host) ensureFrame();
   }, { timeout: 4000 });

@@ -22,7 +22,8 @@
   var state = {
     view: 'home', stack: [], opened: false, searched: false, suggestions: [],
     active: -1, items: [], seq: 0, ctrl: null, last: null, settled: '', formOpened: 0,
-    debounce: 0, settle: 0, loading: 0, helpSeq: 0, identity: {}
+    debounce: 0, settle: 0, loading: 0, helpSeq: 0, helpTimer: 0, identity: {},
+    wantSettle: false, pinned: false
   };
   // Browsers that block storage in cross-site frames throw on access; then the panel keeps
   // what it knows in memory, for as long as the host page stays open.
@@ -46,6 +47,10 @@
     });
     (kids || []).forEach(function (kid) { if (kid) node.appendChild(kid); });
     return node;
+  }
+
+  function fill(node, kids) {
+    node.replaceChildren.apply(node, kids.filter(Boolean)); // null would render as "null"
   }
 
   function now() { return new Date().toISOString(); }
@@ -209,7 +214,7 @@
     state.items = items.map(function (it) { return { item: it, source: source }; });
     state.active = -1;
     q.removeAttribute('aria-activedescendant');
-    results.replaceChildren.apply(results, items.map(function (it, i) {
+    fill(results, items.map(function (it, i) {
       // Articles may be in another language than the panel: let each pick its direction.
       var li = el('li', { id: 'r-' + i, role: 'option', 'aria-selected': 'false', dir: 'auto' }, [
         el('span', { className: 't', text: it.title })
@@ -332,13 +337,13 @@
   // ---------- articles ----------
 
   function openArticle(slug, source) {
-    page.replaceChildren(el('p', { className: 'muted', text: t('loading') }));
+    fill(page, [el('p', { className: 'muted', text: t('loading') })]);
     show('page', { focus: false });
     api('articles/' + encodeURIComponent(slug)).then(function (a) {
       renderArticle(a, source);
     }, function (err) {
-      page.replaceChildren(el('h2', { tabIndex: -1, text: err.status === 404
-        ? t('article_missing') : errorText(err) }));
+      fill(page, [el('h2', { tabIndex: -1, text: err.status === 404
+        ? t('article_missing') : errorText(err) })]);
       focusView();
     });
   }
@@ -346,6 +351,8 @@
   function renderArticle(a, source) {
     var body = el('div', { className: 'article', dir: 'auto' });
     body.innerHTML = policy ? policy.createHTML(a.html || '') : (a.html || '');
+    var lead = body.firstElementChild;
+    if (lead && /^H[1-3]$/.test(lead.tagName) && lead.textContent.trim() === a.title) lead.remove();
     body.querySelectorAll('a[href]').forEach(function (link) {
       var m = link.pathname.match(/^\/kb\/([\w-]+)\/?$/);
       if (m && link.origin === location.origin) {
@@ -361,11 +368,11 @@
       return el('li', {}, [el('button', { type: 'button', className: 'linkish', text: r.title,
         on: function () { openArticle(r.slug, 'link'); } })]);
     });
-    page.replaceChildren(
+    fill(page, [
       el('h2', { tabIndex: -1, text: a.title, dir: 'auto' }), body, el('p', {}, [full]),
       related.length ? el('h3', { className: 'sub', id: 'rel-h', text: t('related') }) : null,
       related.length ? el('ul', { className: 'links', 'aria-labelledby': 'rel-h' }, related) : null,
-      voteBlock(a.slug));
+      voteBlock(a.slug)]);
     focusView();
     remember('articles', { slug: a.slug, title: String(a.title).slice(0, 500),
       source: source, at: now() });
@@ -385,7 +392,7 @@
           kids.push(el('p', { text: t('sorry') }), el('button', { type: 'button',
             className: 'primary', text: t('contact_cta'), on: function () { show('contact'); } }));
         }
-        box.replaceChildren.apply(box, kids);
+        fill(box, kids);
         var next = box.querySelector('button');
         if (next) next.focus();
       }, function (err) {
@@ -443,7 +450,7 @@
         return el('li', {}, [el('button', { type: 'button', className: 'linkish', text: r.title,
           on: function () { openArticle(r.slug, 'suggestion'); } })]);
       });
-      box.querySelector('ul').replaceChildren.apply(box.querySelector('ul'), items);
+      fill(box.querySelector('ul'), items);
       box.hidden = !items.length;
     }, function () { box.hidden = true; });
   }
@@ -499,12 +506,12 @@
   }
 
   function showSent(reference) {
-    page.replaceChildren(
+    fill(page, [
       el('h2', { tabIndex: -1, text: t('sent_title') }),
       el('p', { text: t('sent_body', { ref: reference }) }),
       el('p', { className: 'ok', text: reference, id: 'ref' }),
       el('button', { type: 'button', className: 'secondary', text: t('my_requests'),
-        on: showRequests }));
+        on: showRequests })]);
     show('page', { reset: true });
   }
 
@@ -524,19 +531,19 @@
       return el('li', {}, [el('button', { type: 'button', className: 'linkish',
         text: x.subject + ' (' + x.reference + ')', on: function () { showTicket(x); } })]);
     });
-    page.replaceChildren(el('h2', { tabIndex: -1, text: t('my_requests') }), items.length
-      ? el('ul', { className: 'links' }, items) : el('p', { text: t('no_requests') }));
+    fill(page, [el('h2', { tabIndex: -1, text: t('my_requests') }), items.length
+      ? el('ul', { className: 'links' }, items) : el('p', { text: t('no_requests') })]);
     show('page');
   }
 
   function showTicket(entry) {
-    page.replaceChildren(el('p', { className: 'muted', text: t('loading') }));
+    fill(page, [el('p', { className: 'muted', text: t('loading') })]);
     show('page', { focus: false });
     api('tickets/' + encodeURIComponent(entry.reference), { token: entry.token }).then(function (tk) {
       renderTicket(entry, tk);
     }, function (err) {
-      page.replaceChildren(el('h2', { tabIndex: -1, text: t('request_missing') }),
-        el('p', { text: errorText(err) }));
+      fill(page, [el('h2', { tabIndex: -1, text: t('request_missing') }),
+        el('p', { text: errorText(err) })]);
       focusView();
     });
   }
@@ -547,13 +554,13 @@
       return el('li', { dir: 'auto' }, [el('span', { className: 'who',
         text: who + ' · ' + new Date(m.at).toLocaleString(LOCALE) }), doc.createTextNode(m.body)]);
     }));
-    page.replaceChildren(
+    fill(page, [
       el('h2', { tabIndex: -1, text: tk.subject }),
       el('p', {}, [doc.createTextNode(t('status') + ': '), el('span', { className: 'badge',
         text: t('status_' + tk.status) })]),
       el('p', { className: 'muted', text: tk.reference }),
       thread, replyForm(entry), tk.can_rate ? ratingForm(entry)
-        : tk.rating ? el('p', { className: 'ok', text: t('rated') }) : null);
+        : tk.rating ? el('p', { className: 'ok', text: t('rated') }) : null]);
     focusView();
   }
 
@@ -601,7 +608,7 @@
       if (ces.value) body.ces = Number(ces.value);
       api('tickets/' + encodeURIComponent(entry.reference) + '/rating', { method: 'POST',
         token: entry.token, body: body }).then(function () {
-        f.replaceChildren(el('p', { className: 'ok', role: 'status', text: t('rated') }));
+        fill(f, [el('p', { className: 'ok', role: 'status', text: t('rated') })]);
       }, function (e2) { err.textContent = errorText(e2); });
     });
     return f;
@@ -634,7 +641,8 @@
       if (state.view !== 'home') show('home', { reset: true, replace: true });
       q.value = String(v).slice(0, 200);
       runSearch();
-      onInput();
+      clearTimeout(state.settle);
+      state.settle = setTimeout(settleNow, 1500);
     },
     article: function (v) { openArticle(v, 'api'); },
     identify: function (v) {

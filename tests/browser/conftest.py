@@ -39,10 +39,13 @@ CHROMIUM_FLAGS = [
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+# Generous waits: other test suites may share these two cores. Waits end as soon as the
+# condition holds, so this only changes how long a real failure takes to report.
+playwright_api.expect.set_options(timeout=15_000)
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("DESKBELL_CHROMIUM"), shutil.which("chromium"),
+    for candidate in (os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"),
                       shutil.which("chromium-browser"), "/usr/bin/chromium"):
         if candidate and Path(candidate).is_file():
             return candidate
@@ -175,7 +178,7 @@ class HostSite:
 @pytest.fixture
 def context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(5000)
+    ctx.set_default_timeout(15000)
     yield ctx
     ctx.close()
 
@@ -200,11 +203,17 @@ def page(context: Any) -> Iterator[Any]:
     console = Console()
     tab.on("console", lambda msg: console.messages.append(msg.text))
     tab.on("pageerror", lambda exc: console.messages.append(f"pageerror: {exc}"))
+    if os.environ.get("WIDGET_TEST_CONSOLE"):  # debugging aid: log traffic, print at the end
+        tab.on("request", lambda r: console.messages.append(f"sent {r.url}"))
+        tab.on("requestfinished", lambda r: console.messages.append(f"done {r.url}"))
+        tab.on("requestfailed", lambda r: console.messages.append(f"failed {r.url} {r.failure}"))
     tab.console_log = console  # tests read tab.console_log.csp_violations()
     yield tab
-    if os.environ.get("DESKBELL_SHOW_CONSOLE"):
+    if os.environ.get("WIDGET_TEST_CONSOLE"):
         print("\n".join(console.messages))
     tab.close()
+    # Whatever a test checked, an uncaught error in the loader or the panel is a failure.
+    assert [m for m in console.messages if m.startswith("pageerror")] == []
 
 
 @pytest.fixture
@@ -227,4 +236,7 @@ def open_widget(page: Any, url: str) -> Any:
     frame = panel(page)
     frame.locator("#q").wait_for()
     playwright_api.expect(frame.locator("#q")).to_be_focused()
+    embed = next(f for f in page.frames if "/embed" in f.url)
+    # Not only the active element: the panel's document must hold the keyboard focus.
+    embed.wait_for_function("document.hasFocus()")
     return frame

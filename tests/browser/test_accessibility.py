@@ -12,12 +12,14 @@ from .conftest import AXE, HostSite, launcher, open_widget, panel
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
     # axe is injected as an inline script, which the panel's own CSP rightly refuses.
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-    ctx.set_default_timeout(5000)
+    ctx.set_default_timeout(15000)
     yield ctx
     ctx.close()
 

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import HostSite, LiveServer, open_widget
+
+pytestmark = pytest.mark.browser
 
 
 def type_like_a_person(locator: Any, text: str) -> None:
     # Real typing speed: the server refuses forms completed faster than a person can.
     locator.press_sequentially(text, delay=40)
+
+
+def send(frame: Any) -> str:
+    """Press Send; returns the reference shown, or fails with the message the visitor saw."""
+    frame.get_by_role("button", name="Send request").click()
+    outcome = frame.locator("#ref, #form-err:not(:empty)").first
+    expect(outcome).to_be_visible()
+    problems = frame.locator("#form-err, .field .err").all_inner_texts()
+    assert outcome.get_attribute("id") == "ref", problems
+    return str(outcome.inner_text())
 
 
 def test_contact_after_a_failed_search_carries_the_trail(
@@ -51,10 +64,8 @@ def test_contact_after_a_failed_search_carries_the_trail(
     # Articles matching the subject are offered before sending.
     expect(frame.locator("#may-help")).to_contain_text("Refunds and returns")
     type_like_a_person(frame.get_by_label("Message"), "Can I return a pallet?")
-    frame.get_by_role("button", name="Send request").click()
-
+    reference = send(frame)
     expect(frame.get_by_role("heading", name="Request sent")).to_be_focused()
-    reference = frame.locator("#ref").inner_text()
     assert reference.startswith("DB-")
 
     stored = live_server.app.state.tickets.get(reference)
@@ -78,8 +89,7 @@ def test_visitor_follows_replies_and_rates_the_answer(
     frame.get_by_label("Email").fill("alan@example.com")
     type_like_a_person(frame.get_by_label("Subject"), "Parcel not arrived")
     type_like_a_person(frame.get_by_label("Message"), "Order 42 is late. It was due on Monday.")
-    frame.get_by_role("button", name="Send request").click()
-    reference = frame.locator("#ref").inner_text()
+    reference = send(frame)
 
     store = live_server.app.state.tickets
     store.reply(reference, "agent", "Sam", "It left the warehouse today.", status="solved")

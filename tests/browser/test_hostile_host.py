@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import HostSite, launcher, panel
@@ -26,6 +27,8 @@ document.addEventListener('securitypolicyviolation', function (e) {
   window.__violations.push(e.violatedDirective + ' ' + e.blockedURI);
 });
 """
+
+pytestmark = pytest.mark.browser
 
 
 def strict_csp(server_url: str) -> str:

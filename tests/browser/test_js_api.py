@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import HostSite, launcher, panel
 
 QUEUE_STUB = ("<script>window.Deskbell = window.Deskbell || function () {"
               "(Deskbell.q = Deskbell.q || []).push(arguments) };</script>")
+
+pytestmark = pytest.mark.browser
 
 
 def test_calls_queued_before_the_loader_arrives_are_run(page: Any, shop: HostSite) -> None:

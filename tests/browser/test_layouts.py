@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import HostSite, launcher, open_widget
+
+pytestmark = pytest.mark.browser
 
 
 def test_arabic_page_gets_a_mirrored_arabic_widget(
@@ -43,7 +46,7 @@ def test_phone_gets_a_full_screen_panel(
 ) -> None:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                               has_touch=True, device_scale_factor=2)
-    ctx.set_default_timeout(5000)
+    ctx.set_default_timeout(15000)
     try:
         page = ctx.new_page()
         viewport = '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
-from .conftest import HostSite, launcher, open_widget, panel
+from .conftest import HostSite, LiveServer, launcher, open_widget, panel
+
+pytestmark = pytest.mark.browser
 
 
 def test_visitor_finds_and_rates_an_answer(page: Any, shop: HostSite) -> None:
@@ -38,3 +41,34 @@ def test_visitor_finds_and_rates_an_answer(page: Any, shop: HostSite) -> None:
     expect(launcher(page)).to_have_attribute("aria-expanded", "true")
     assert page.console_log.csp_violations() == []
     assert panel(page).locator("body").is_visible()
+
+
+def test_help_session_is_recorded_as_events_not_keystrokes(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    store = live_server.app.state.events
+    before = sum(1 for _ in store.iter_events())
+    frame = open_widget(page, shop.add("/pricing", shop.snippet()))
+    frame.locator("#q").press_sequentially("shipping costs", delay=30)
+    expect(frame.locator("#count")).to_have_text("1 article found")
+    frame.get_by_role("option").first.click()
+    expect(frame.get_by_role("button", name="Yes")).to_be_visible()
+    frame.get_by_role("button", name="No").click()
+    frame.locator(".vote").get_by_role("button", name="Contact us").click()
+    expect(frame.get_by_label("Name")).to_be_focused()
+
+    def session_events() -> list[dict[str, Any]]:
+        return [e for e in store.iter_events()][before:]
+
+    expected = ["widget_open", "search", "article_view", "contact_open"]
+    for _ in range(100):  # events are fire-and-forget: give the last one a moment to land
+        events = [e for e in session_events() if e["type"] != "vote"]
+        if len(events) >= len(expected):
+            break
+        page.wait_for_timeout(100)
+    assert [e["type"] for e in events] == expected  # one search, not one per keystroke
+    assert len({e["session"] for e in events}) == 1
+    assert events[0]["session"].startswith("s_")
+    assert events[1]["data"]["query"] == "shipping costs"
+    assert events[1]["data"]["results"] == 1
+    assert events[2]["data"] == {"slug": "billing/shipping-costs", "source": "search"}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -18,9 +19,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .. import mail
-from ..errors import DeskbellError, NotFound, StorageUnavailable, Unauthorized
+from ..errors import (
+    DeskbellError,
+    InsufficientStorage,
+    NotFound,
+    StorageUnavailable,
+    Unauthorized,
+)
 from ..events import SESSION_RE
 from ..security import limiter
+from ..ticket_storage import CorruptStore, StoreFull, StoreUnwritable
 from ..tickets import (
     Ticket,
     TicketStore,
@@ -38,6 +46,22 @@ from .common import check_origin, client_ip, read_json, reject_unknown
 
 NO_STORE = {"cache-control": "no-store"}
 log = logging.getLogger("deskbell.tickets")
+T = TypeVar("T")
+
+
+async def in_store(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking store call in a thread. Disk trouble is logged in full for the operator
+    and answered to the visitor without file paths."""
+    try:
+        return await run_in_threadpool(fn, *args)
+    except StoreFull as exc:
+        log.error("ticket store: %s", exc.message)
+        raise InsufficientStorage("The server is out of disk space; nothing was saved. "
+                                  "Please try again later.") from None
+    except (StoreUnwritable, CorruptStore) as exc:
+        log.error("ticket store: %s", exc.message)
+        raise StorageUnavailable("Tickets cannot be saved right now; nothing was saved. "
+                                 "Please try again later.") from None
 
 
 def store_of(request: Request) -> TicketStore:
@@ -72,7 +96,7 @@ async def create(request: Request) -> JSONResponse:
         return JSONResponse(fake, 201, headers=NO_STORE)
     fields = clean_new_ticket(body)
     ticket, token = new_ticket(fields, _category(request, fields["trail"]))
-    await run_in_threadpool(store_of(request).add, ticket)
+    await in_store(store_of(request).add, ticket)
     await run_in_threadpool(_record_event, request, ticket)
     task = None
     if mail.enabled(settings):
@@ -106,7 +130,7 @@ async def _authorized(request: Request) -> Ticket:
         raise Unauthorized("Send the ticket's token as Authorization: Bearer <token>",
                            headers={"WWW-Authenticate": "Bearer"})
     reference = request.path_params["reference"]
-    ticket = await run_in_threadpool(store_of(request).get, reference)
+    ticket = await in_store(store_of(request).get, reference)
     if not token_matches(ticket, token.strip()) or ticket is None:
         raise NotFound("No ticket with this reference and token")
     return ticket
@@ -133,7 +157,7 @@ async def message(request: Request) -> JSONResponse:
     data = await read_json(request)
     reject_unknown(data, {"body"})
     body = clean_text(data.get("body"), "body", 1, 10000, multiline=True)
-    _, entry = await run_in_threadpool(
+    _, entry = await in_store(
         store_of(request).reply, ticket["reference"], "visitor", ticket["name"], body)
     shown = {k: entry[k] for k in ("author", "author_name", "body", "at")}
     return JSONResponse(shown, 201, headers=NO_STORE)
@@ -143,7 +167,7 @@ async def rate(request: Request) -> JSONResponse:
     check_origin(request)
     ticket = await _authorized(request)
     rating = clean_rating(await read_json(request))
-    stored = await run_in_threadpool(store_of(request).rate, ticket["reference"], rating)
+    stored = await in_store(store_of(request).rate, ticket["reference"], rating)
     return JSONResponse(stored, 201, headers=NO_STORE)
 
 

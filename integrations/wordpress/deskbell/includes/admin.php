@@ -189,7 +189,7 @@ function deskbell_field_scope() {
 	) as $value => $label ) {
 		echo '<label><input type="radio" name="' . esc_attr( deskbell_field_name( 'scope' ) ) . '" value="' . esc_attr( $value ) . '"' . checked( $settings['scope'], $value, false ) . '> ' . esc_html( $label ) . '</label><br>';
 	}
-	foreach ( get_post_types( array( 'public' => true ), 'objects' ) as $type ) {
+	foreach ( deskbell_post_types() as $type ) {
 		$on = in_array( $type->name, (array) $settings['post_types'], true );
 		echo '<label style="margin-left:1.5em"><input type="checkbox" name="' . esc_attr( deskbell_field_name( 'post_types' ) ) . '[]" value="' . esc_attr( $type->name ) . '"' . checked( $on, true, false ) . '> ' . esc_html( $type->labels->name ) . '</label><br>';
 	}

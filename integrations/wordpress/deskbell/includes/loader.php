@@ -63,9 +63,11 @@ function deskbell_supports_strategy() {
  * @return string
  */
 function deskbell_identify_script( $user ) {
-	$who = wp_json_encode(
+	// WordPress stores display names HTML-encoded ("O&amp;Brien"); the widget wants text.
+	$name = html_entity_decode( $user->display_name, ENT_QUOTES | ENT_HTML5, 'UTF-8' );
+	$who  = wp_json_encode(
 		array(
-			'name'  => $user->display_name,
+			'name'  => $name,
 			'email' => $user->user_email,
 		),
 		JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT

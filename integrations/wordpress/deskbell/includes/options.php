@@ -124,9 +124,21 @@ function deskbell_sanitize_settings( $input ) {
 	$out['identify'] = ! empty( $input['identify'] );
 
 	$types             = isset( $input['post_types'] ) && is_array( $input['post_types'] ) ? $input['post_types'] : array();
-	$public            = get_post_types( array( 'public' => true ) );
+	$public            = wp_list_pluck( deskbell_post_types(), 'name' );
 	$out['post_types'] = array_values( array_intersect( array_map( 'sanitize_key', $types ), $public ) );
 	return $out;
+}
+
+/**
+ * Post types the widget can be limited to: public ones with pages of their own
+ * (attachments are left out: media pages are rarely where help is wanted).
+ *
+ * @return array<string, WP_Post_Type>
+ */
+function deskbell_post_types() {
+	$types = get_post_types( array( 'public' => true ), 'objects' );
+	unset( $types['attachment'] );
+	return $types;
 }
 
 /**

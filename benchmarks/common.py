@@ -1,0 +1,199 @@
+"""Shared benchmark plumbing: medians with spread, a real uvicorn server, cached indexes.
+
+Every figure is the median of repeated runs with the spread (min–max) beside it. The server
+runs as its own process (uvicorn, 127.0.0.1 only) and load comes from another process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.corpus import ARDUINO, cache_root, synthetic_kb
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+@dataclass
+class Figure:
+    """One reported number: median over runs, the spread, and what it is compared with."""
+
+    part: str
+    name: str
+    unit: str
+    runs: list[float]
+    baseline: str = ""
+    baseline_runs: list[float] = field(default_factory=list)
+    target: str = ""
+    met: bool | None = None
+    lower_is_better: bool = True
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs) if self.runs else float("nan")
+
+    @property
+    def baseline_median(self) -> float | None:
+        return statistics.median(self.baseline_runs) if self.baseline_runs else None
+
+    def check(self, limit: float) -> Figure:
+        self.met = self.median <= limit if self.lower_is_better else self.median >= limit
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "part": self.part, "name": self.name, "unit": self.unit, "median": self.median,
+            "min": min(self.runs, default=None), "max": max(self.runs, default=None),
+            "runs": self.runs, "baseline": self.baseline, "baseline_median": self.baseline_median,
+            "baseline_runs": self.baseline_runs, "target": self.target, "met": self.met,
+        }
+
+
+def fmt(value: float | None) -> str:
+    if value is None or value != value:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def spread(runs: Sequence[float]) -> str:
+    return f"{fmt(min(runs))}–{fmt(max(runs))}" if len(runs) > 1 else ""
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def print_table(figures: Iterable[Figure]) -> None:
+    header = f"{'part':<8} {'figure':<44} {'median':>10} {'spread':>15}  {'baseline (same run)':<34} {'target':<12}"
+    print(header)
+    print("-" * len(header))
+    for f in figures:
+        base = f"{f.baseline} {fmt(f.baseline_median)}" if f.baseline else ""
+        mark = {True: "ok", False: "MISSED", None: ""}[f.met]
+        target = f"{f.target} {mark}".strip()
+        print(f"{f.part:<8} {f.name + ' (' + f.unit + ')':<44} {fmt(f.median):>10} "
+              f"{spread(f.runs):>15}  {base:<34} {target:<12}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+BENCH_ENV = {
+    "DESKBELL_API_RATE_LIMIT": "1000000/second",
+    "DESKBELL_TICKET_RATE_LIMIT": "1000000/second",
+    "DESKBELL_EVENTS_RATE_LIMIT": "1000000/second",
+}
+
+
+@contextmanager
+def running_server(data_dir: Path, kb_dir: Path, timeout: float = 120.0) -> Iterator[Server]:
+    """uvicorn (uvloop + httptools) serving Deskbell plus a fixed-JSON route on 127.0.0.1."""
+    port = free_port()
+    env = {**os.environ, **BENCH_ENV, "DESKBELL_DATA_DIR": str(data_dir),
+           "DESKBELL_KB_DIR": str(kb_dir), "PYTHONPATH": str(REPO)}
+    cmd = [PYTHON, "-m", "uvicorn", "--factory", "benchmarks.server:app", "--host", "127.0.0.1",
+           "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    process = subprocess.Popen(cmd, cwd=REPO, env=env)
+    try:
+        _wait_ready(process, port, timeout)
+        yield Server(process, port)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"benchmark server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("benchmark server did not start in time")
+
+
+def load(port: int, paths: list[str], *, concurrency: int = 1, max_seconds: float = 30.0,
+         max_requests: int | None = None, method: str = "GET",
+         bodies: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run benchmarks.loadgen in its own process and return its JSON report."""
+    job = {"port": port, "paths": paths, "concurrency": concurrency, "max_seconds": max_seconds,
+           "max_requests": max_requests or len(paths), "method": method, "bodies": bodies}
+    out = subprocess.run([PYTHON, "-m", "benchmarks.loadgen"], input=json.dumps(job).encode(),
+                         capture_output=True, cwd=REPO, check=True, timeout=max_seconds + 60)
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report
+
+
+def index_for(size: int | None) -> tuple[Path, Path, float | None]:
+    """(kb_dir, data_dir, build seconds or None if cached) for the arduino KB or a synthetic one.
+
+    Indexes are cached beside the synthetic KBs and rebuilt when the index code changes.
+    """
+    kb_dir = ARDUINO if size is None else synthetic_kb(size)
+    data_dir = cache_root() / f"data-{size or 'arduino'}"
+    stamp = data_dir / ".index-code"
+    code = _index_code_hash()
+    from widget_server.search import current_generation, reindex
+
+    if stamp.is_file() and stamp.read_text() == code and current_generation(data_dir / "index"):
+        return kb_dir, data_dir, None
+    started = time.perf_counter()
+    reindex(kb_dir, data_dir / "index", full=True)
+    stamp.write_text(code)
+    return kb_dir, data_dir, time.perf_counter() - started
+
+
+def _index_code_hash() -> str:
+    from widget_server import articles, search
+
+    source = inspect.getsource(search.make_schema) + inspect.getsource(search._document)
+    source += inspect.getsource(articles)
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
