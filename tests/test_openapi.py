@@ -18,7 +18,6 @@ from widget_server.openapi import PATHS
 from widget_server.search import reindex
 from widget_server.settings import Settings
 
-
 OPERATIONS = [(path, method) for path, item in PATHS.items() for method in item]
 
 

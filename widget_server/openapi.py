@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .tickets import EMAIL_PATTERN
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -65,27 +67,51 @@ HIT = {
     "properties": {**{k: STR for k in ("slug", "title", "url", "snippet", "category", "summary")},
                    "score": {"type": "number"}},
 }
+# Mirrors tickets.clean_text: no control characters (C0, DEL, C1) and not only blank space.
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+HTTP_URL = "^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\\u0000-\\u001f\\u007f-\\u009f]*)?$"
+TRAIL_TEXT = {"type": "string", "maxLength": 500, "pattern": NO_CONTROL}
+AT = {"type": "string", "format": "date-time"}
+
+
+def _items(**fields: Any) -> dict[str, Any]:
+    return {"type": "array", "maxItems": 50, "items": {
+        "type": "object", "additionalProperties": False, "properties": fields}}
+
+
 TRAIL = {
     "type": "object",
     "description": "What the visitor tried before writing: searches, articles, votes.",
+    "additionalProperties": False,
     "properties": {
-        "session": STR, "page_url": STR,
-        "searches": {"type": "array", "maxItems": 50, "items": {"type": "object"}},
-        "articles": {"type": "array", "maxItems": 50, "items": {"type": "object"}},
-        "votes": {"type": "array", "maxItems": 50, "items": {"type": "object"}},
+        "session": {"type": "string", "pattern": "^(?:s_[A-Za-z0-9_-]{8,64})?$"},
+        "page_url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
+        "searches": _items(q=TRAIL_TEXT, results={"type": "integer", "minimum": 0,
+                                                  "maximum": 10**9}, at=AT),
+        "articles": _items(slug=TRAIL_TEXT, title=TRAIL_TEXT, at=AT,
+                           source={"enum": ["search", "suggestion", "link", "api"]}),
+        "votes": _items(slug=TRAIL_TEXT, helpful={"type": "boolean"}, at=AT),
     },
 }
+# Single-line fields: no control characters and something besides blank space.
+LINE = ("^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f]"
+        "[^\\u0000-\\u001f\\u007f-\\u009f]*$")
+# Multi-line text: tabs and line breaks allowed, other control characters not.
+_TEXT_CHAR = "[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]"
+TEXT = f"^{_TEXT_CHAR}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_TEXT_CHAR}*$"
 NEW_TICKET = {
     "type": "object",
     "additionalProperties": False,
     "required": ["name", "email", "subject", "message"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "email": {"type": "string", "format": "email", "maxLength": 254},
-        "subject": {"type": "string", "minLength": 1, "maxLength": 200},
-        "message": {"type": "string", "minLength": 1, "maxLength": 10000},
-        "page_url": {"type": "string", "maxLength": 2000},
-        "locale": {"type": "string", "maxLength": 35},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": LINE},
+        "email": {"type": "string", "format": "email", "maxLength": 254,
+                  "pattern": EMAIL_PATTERN},
+        "subject": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": LINE},
+        "message": {"type": "string", "minLength": 1, "maxLength": 10000, "pattern": TEXT},
+        "page_url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
+        "locale": {"type": "string", "maxLength": 35,
+                   "pattern": "^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$"},
         "trail": TRAIL,
         "website": {"type": "string", "description": "Honeypot: leave empty."},
         "elapsed_ms": {"type": "number", "minimum": 1500,
@@ -164,7 +190,7 @@ PATHS: dict[str, Any] = {
             "type": "object", "additionalProperties": False, "required": ["helpful"],
             "properties": {"helpful": {"type": "boolean"},
                            "comment": {"type": "string", "maxLength": 1000},
-                           "session": STR},
+                           "session": {"type": "string", "pattern": "^s_[A-Za-z0-9_-]{22}$"}},
         }}}},
         "responses": {"202": _json({"type": "object", "required": ["recorded"],
                                     "properties": {"recorded": {"type": "boolean"}}}, "Recorded"),
@@ -213,7 +239,8 @@ PATHS: dict[str, Any] = {
         "parameters": [_path("reference")],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False, "required": ["body"],
-            "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 10000}},
+            "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 10000,
+                                    "pattern": TEXT}},
         }}}},
         "responses": {"201": _json(THREAD_ENTRY, "Added"),
                       **_errors(400, 401, 403, 404, 413, 415, 422, 503, 507)},
@@ -227,7 +254,8 @@ PATHS: dict[str, Any] = {
             "properties": {"csat": {"type": "integer", "minimum": 1, "maximum": 5},
                            "ces": {"type": "integer", "minimum": 1, "maximum": 7},
                            "nps": {"type": "integer", "minimum": 0, "maximum": 10},
-                           "comment": {"type": "string", "maxLength": 2000}},
+                           "comment": {"type": "string", "maxLength": 2000,
+                                       "pattern": "^" + _TEXT_CHAR + "*$"}},
         }}}},
         "responses": {"201": _json({"type": "object"}, "Recorded"),
                       **_errors(400, 401, 403, 404, 409, 413, 415, 422, 503, 507)},

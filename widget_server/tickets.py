@@ -67,11 +67,14 @@ def token_matches(ticket: Ticket | None, token: str) -> bool:
 
 # ---------------------------------------------------------------- validation of visitor input
 
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\u00a0-\uffff-]+@"
-    r"(?:[A-Za-z0-9\u00a0-\uffff](?:[A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?\.)+"
-    r"[A-Za-z\u00a0-\uffff]{2,63}$"
-)
+# Letters beyond ASCII are welcome in addresses, but not blank space, controls or surrogates.
+_U = "\u00a1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e\u2060-\u2fff" \
+     "\u3001-\ud7ff\ue000-\uffff"
+_LOCAL = f"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{_U}-]+"
+_LABEL = f"[A-Za-z0-9{_U}](?:[A-Za-z0-9{_U}-]*[A-Za-z0-9{_U}])?"
+# One pattern for the server and the OpenAPI spec: a dotted domain, at most 64 chars before @.
+EMAIL_PATTERN = f"^(?=[^@]{{1,64}}@){_LOCAL}(?:\\.{_LOCAL})*@(?:{_LABEL}\\.)+[A-Za-z{_U}]{{2,63}}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
 _SESSION = re.compile(r"^s_[A-Za-z0-9_-]{8,64}$")
 _SINGLE_LINE_OK: set[str] = set()
@@ -120,11 +123,9 @@ def clean_text(value: Any, field: str, lo: int, hi: int, *, multiline: bool = Fa
 
 def clean_email(value: Any) -> str:
     text = clean_text(value, "email", 3, 254)
-    if text.count("@") != 1 or not _EMAIL.match(text) or ".." in text:
+    if not _EMAIL.match(text):
         raise _invalid({"email": "must be an email address"})
     local, domain = text.split("@")
-    if len(local) > 64 or local.startswith(".") or local.endswith("."):
-        raise _invalid({"email": "must be an email address"})
     return f"{local}@{domain.lower()}"
 
 
@@ -148,10 +149,18 @@ def _trail_time(value: Any, field: str) -> str:
     return text
 
 
+def whole(value: Any) -> int | None:
+    """An integer, also when JSON spells it 7.0 (JSON Schema counts that as an integer)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _trail_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
+    number = whole(value)
+    if number is None or not 0 <= number <= 10**9:
         raise _invalid({field: "must be a whole number >= 0"})
-    return value
+    return number
 
 
 def _trail_bool(value: Any, field: str) -> bool:
@@ -313,14 +322,12 @@ def clean_rating(body: Any) -> dict[str, Any]:
         raise _invalid({"body": "must be a JSON object"})
     for key in sorted(body.keys() - {"csat", "ces", "nps", "comment"}):
         raise _invalid({key: "unknown field"})
-    csat, ces, nps = body.get("csat"), body.get("ces"), body.get("nps")
-    if isinstance(csat, bool) or not isinstance(csat, int) or not 1 <= csat <= 5:
+    csat, ces, nps = whole(body.get("csat")), whole(body.get("ces")), whole(body.get("nps"))
+    if csat is None or not 1 <= csat <= 5:
         raise _invalid({"csat": "must be a whole number from 1 to 5"})
-    if ces is not None and (isinstance(ces, bool) or not isinstance(ces, int)
-                            or not 1 <= ces <= 7):
+    if body.get("ces") is not None and (ces is None or not 1 <= ces <= 7):
         raise _invalid({"ces": "must be a whole number from 1 to 7"})
-    if nps is not None and (isinstance(nps, bool) or not isinstance(nps, int)
-                            or not 0 <= nps <= 10):
+    if body.get("nps") is not None and (nps is None or not 0 <= nps <= 10):
         raise _invalid({"nps": "must be a whole number from 0 to 10"})
     comment = clean_text(body.get("comment") or "", "comment", 0, 2000, multiline=True)
     return {"csat": csat, "ces": ces, "nps": nps, "comment": comment}

@@ -33,23 +33,10 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURE_KB = REPO / "tests" / "data" / "kb"
 ARTIFACTS = REPO / "test-artifacts"
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-
 playwright_api = pytest.importorskip("playwright.sync_api")
 # Generous waits: other test suites may share these two cores. Waits end as soon as the
 # condition holds, so this only changes how long a real failure takes to report.
 playwright_api.expect.set_options(timeout=15_000)
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"),
-                      shutil.which("chromium-browser"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -100,19 +87,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
     yield LiveServer(f"http://127.0.0.1:{port}", app, base / "data")
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Chromium is required in CI (install the 'chromium' package)")
-        pytest.skip("Chromium is not installed")
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 class HostPages(ThreadingHTTPServer):

@@ -43,10 +43,6 @@ BUILDS = Path(os.environ.get("DESKBELL_WP_CACHE", Path.home() / ".cache/deskbell
 # The oldest and newest releases in @wp-playground/wordpress-builds@0.9.19 (6.2.6, 6.5.5).
 VERSIONS = ("6.2", "6.5")
 OWNER = ("owner", "owner-" + secrets.token_hex(8), "owner@example.com")
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PAGES = {
     "search": "[deskbell_search]",
@@ -289,19 +285,6 @@ def wordpress(request: pytest.FixtureRequest, php: str, wp_ports: dict[str, int]
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    path = next((p for p in (os.environ.get("DESKBELL_CHROMIUM"), shutil.which("chromium"),
-                             "/usr/bin/chromium") if p and Path(p).is_file()), None)
-    if path is None:
-        missing("Chromium is not installed")
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def _loopback_only(route: Any) -> None:
