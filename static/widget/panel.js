@@ -485,10 +485,16 @@
     if (first) { formErr.textContent = t('fix_fields'); first.focus(); return; }
     send.disabled = true;
     send.textContent = t('sending');
-    var body = { page_url: PAGE, trail: trail, locale: LOCALE,
-      website: field('website').value, elapsed_ms: Date.now() - state.formOpened };
+    var body = { page_url: PAGE, trail: trail, locale: LOCALE, website: field('website').value };
     ['name', 'email', 'subject', 'message'].forEach(function (k) { body[k] = field(k).value.trim(); });
-    api('tickets', { method: 'POST', body: body }).then(function (res) {
+    // The server refuses forms sent faster than a person can (bots); a form prefilled by
+    // identify/prefill can be that fast, so a person's send just waits out the difference.
+    new Promise(function (go) {
+      setTimeout(go, Math.max(0, 1600 - (Date.now() - state.formOpened)));
+    }).then(function () {
+      body.elapsed_ms = Date.now() - state.formOpened;
+      return api('tickets', { method: 'POST', body: body });
+    }).then(function (res) {
       saveTicket({ reference: res.reference, token: res.token, subject: body.subject,
         created_at: res.created_at });
       field('subject').value = field('message').value = '';

@@ -95,3 +95,22 @@ def test_double_include_draws_one_launcher_and_destroy_removes_everything(
     expect(page.locator("deskbell-widget")).to_have_count(0)
     assert page.evaluate("typeof window.Deskbell") == "undefined"
     assert page.locator("iframe").count() == 0
+
+
+def test_a_fully_prefilled_form_sent_at_once_is_accepted(page: Any, shop: HostSite,
+                                                         live_server: Any) -> None:
+    # identify + prefill fill every field: a person may press Send immediately, faster than
+    # the server's bot timer allows; the panel waits out the difference instead of failing.
+    url = shop.add("/account", QUEUE_STUB + """<script>
+        Deskbell('identify', {name: 'Grace Hopper', email: 'grace@example.com'});
+        Deskbell('prefill', {subject: 'Invoice copy', message: 'Please resend invoice 77'});
+        </script>""" + shop.snippet(mode="ask-first"))
+    page.goto(url)
+    launcher(page).click()
+    frame = panel(page)
+    expect(frame.get_by_label("Subject")).to_have_value("Invoice copy")
+    frame.get_by_role("button", name="Send request").click()
+    reference = frame.locator("#ref")
+    expect(reference).to_be_visible()
+    stored = live_server.app.state.tickets.get(reference.inner_text())
+    assert stored["subject"] == "Invoice copy" and stored["email"] == "grace@example.com"
