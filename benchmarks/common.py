@@ -194,6 +194,7 @@ def index_for(size: int | None) -> tuple[Path, Path, float | None]:
 def _index_code_hash() -> str:
     from widget_server import articles, search
 
-    source = inspect.getsource(search.make_schema) + inspect.getsource(search._document)
+    source = "".join(inspect.getsource(f) for f in (
+        search.make_schema, search._document, search._prepare, search._stem_tokens))
     source += inspect.getsource(articles)
     return hashlib.sha256(source.encode()).hexdigest()[:16]

@@ -19,7 +19,7 @@ from . import resources
 from .errors import DeskbellError, error_body
 from .events import EventStore
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from .search import SearchService, Synonyms
+from .search import SearchService, Synonyms, current_generation
 from .settings import Settings, load_settings
 from .tickets import TicketStore
 
@@ -72,6 +72,24 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _render_error(request, 500, "internal_error", "Something went wrong on our side.")
 
 
+class ResilientSearch(SearchService):
+    """A SearchService that survives an unreadable index generation: search answers 503
+    (run deskbell reindex) instead of the server failing to start, and the next good
+    generation is picked up as usual."""
+
+    _broken: str | None = None
+
+    def refresh(self, force: bool = False) -> None:
+        try:
+            super().refresh(force)
+        except Exception as exc:  # whatever a damaged Whoosh or catalog file raises
+            name = current_generation(self.index_dir)
+            if name != self._broken:  # log once per generation, not once per request
+                log.error("search index %s/%s is unreadable (%s); run deskbell reindex --full",
+                          self.index_dir, name, exc)
+                self._broken = name
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     from .routes import all_routes  # routes import app helpers; keep the cycle one-way
@@ -95,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.templates = make_templates(settings)
     synonyms_path = settings.synonyms_file or None
-    app.state.search = SearchService(settings.index_dir, Synonyms.load(synonyms_path))
+    app.state.search = ResilientSearch(settings.index_dir, Synonyms.load(synonyms_path))
     app.state.events = EventStore.from_settings(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
     app.state.tickets = TicketStore(settings.data_dir)

@@ -62,6 +62,10 @@ class StorageUnavailable(DeskbellError):
     status, code = 503, "storage_unavailable"
 
 
+class IndexUnavailable(DeskbellError):
+    status, code = 503, "index_unavailable"
+
+
 class InsufficientStorage(DeskbellError):
     status, code = 507, "insufficient_storage"
 

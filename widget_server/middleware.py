@@ -50,6 +50,9 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+MAX_HEADER_BYTES = 32 * 1024
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -58,6 +61,11 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        # uvicorn's httptools parser has no header cap; refuse before any route sees them.
+        if sum(len(n) + len(v) for n, v in scope.get("headers", [])) > MAX_HEADER_BYTES:
+            await self._refuse(scope, send, 431, "headers_too_large",
+                               f"Request headers are larger than {MAX_HEADER_BYTES} bytes")
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":

@@ -39,7 +39,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     words = {400: "Malformed request", 401: "Missing token", 403: "Origin not allowed",
              404: "Not found", 409: "Not possible in the current state", 413: "Body too large",
              415: "Body is not JSON", 422: "A field is invalid", 429: "Rate limited",
-             503: "Storage unavailable", 507: "Disk full"}
+             503: "Storage or search index unavailable", 507: "Disk full"}
     return {str(s): _json({"$ref": "#/components/schemas/Error"}, words[s]) for s in statuses}
 
 
@@ -158,7 +158,7 @@ PATHS: dict[str, Any] = {
             "properties": {"query": STR, "total": {"type": "integer", "minimum": 0},
                            "results": {"type": "array", "items": HIT}},
         }, "Ranked hits; snippets are escaped text with <mark> around matches"),
-            **_errors(400, 429)},
+            **_errors(400, 429, 503)},
     }},
     "/api/v1/suggestions": {"get": {
         "summary": "Articles for the page the visitor is on",
@@ -167,7 +167,7 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json({
             "type": "object", "required": ["url", "results"],
             "properties": {"url": STR, "results": {"type": "array", "items": BRIEF}},
-        }, "Articles whose urls patterns match, then fallbacks"), **_errors(400, 429)},
+        }, "Articles whose urls patterns match, then fallbacks"), **_errors(400, 429, 503)},
     }},
     "/api/v1/articles/{slug}": {"get": {
         "summary": "One article as sanitized HTML with its metadata",
@@ -181,7 +181,8 @@ PATHS: dict[str, Any] = {
                 "tags": {"type": "array", "items": STR},
                 "related": {"type": "array", "items": BRIEF},
             },
-        }, "The article; redirect_to is set when the slug was an alias"), **_errors(404, 429)},
+        }, "The article; redirect_to is set when the slug was an alias"),
+            **_errors(404, 429, 503)},
     }},
     "/api/v1/articles/{slug}/feedback": {"post": {
         "summary": "Was this article helpful?",
@@ -231,7 +232,7 @@ PATHS: dict[str, Any] = {
                            "thread": {"type": "array", "items": THREAD_ENTRY},
                            "can_rate": {"type": "boolean"},
                            "rating": {"type": ["object", "null"]}},
-        }, "The ticket"), **_errors(401, 404, 503)},
+        }, "The ticket"), **_errors(401, 404, 429, 503)},
     }},
     "/api/v1/tickets/{reference}/messages": {"post": {
         "summary": "The visitor adds a message",
@@ -243,7 +244,7 @@ PATHS: dict[str, Any] = {
                                     "pattern": TEXT}},
         }}}},
         "responses": {"201": _json(THREAD_ENTRY, "Added"),
-                      **_errors(400, 401, 403, 404, 413, 415, 422, 503, 507)},
+                      **_errors(400, 401, 403, 404, 413, 415, 422, 429, 503, 507)},
     }},
     "/api/v1/tickets/{reference}/rating": {"post": {
         "summary": "Rate a solved ticket: CSAT 1-5, optional CES 1-7 (once per resolution)",
@@ -258,7 +259,7 @@ PATHS: dict[str, Any] = {
                                        "pattern": "^" + _TEXT_CHAR + "*$"}},
         }}}},
         "responses": {"201": _json({"type": "object"}, "Recorded"),
-                      **_errors(400, 401, 403, 404, 409, 413, 415, 422, 503, 507)},
+                      **_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)},
     }},
     "/healthz": {"get": {
         "summary": "Liveness, article count and index generation",

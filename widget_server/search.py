@@ -18,15 +18,18 @@ import heapq
 import itertools
 import json
 import math
+import multiprocessing
 import operator
 import os
 import re
 import shutil
+import threading
 import time
 from array import array
-from collections import OrderedDict
+from bisect import bisect_left
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from html import escape
@@ -39,8 +42,19 @@ from whoosh import index as whoosh_index
 from whoosh import scoring
 from whoosh.analysis import NgramFilter, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.lang.porter import stem as porter_stem
+from whoosh.support.levenshtein import damerau_levenshtein
 
-from .articles import Article, load_kb
+from .articles import (
+    Article,
+    Problem,
+    Rendered,
+    content_hash,
+    cross_check,
+    iter_markdown_files,
+    load_kb,
+    parse_article,
+)
 
 # Stop words are dropped from queries (not from the index): "how do i reset my password"
 # should rank by "reset" and "password", not by "how" and "i".
@@ -54,18 +68,18 @@ _EDGE = StandardAnalyzer(stoplist=None) | NgramFilter(minsize=2, maxsize=15, at=
 
 
 def make_schema() -> Schema:
+    # phrase=False: queries are bags of words, so term frequencies are all BM25F needs; not
+    # storing positions makes every posting cheaper to write and the index smaller.
     stem = StemmingAnalyzer(stoplist=None)
     return Schema(
         slug=ID(stored=True, unique=True),
-        title=TEXT(analyzer=stem, field_boost=4.0),
-        summary=TEXT(analyzer=stem, field_boost=2.0),
-        headings=TEXT(analyzer=stem, field_boost=1.5),
-        body=TEXT(analyzer=stem),
-        keywords=TEXT(analyzer=stem, field_boost=2.5),
-        # Unstemmed words with a spelling graph: typo correction looks words up here.
-        words=TEXT(analyzer=StandardAnalyzer(stoplist=None), spelling=True),
+        title=TEXT(analyzer=stem, field_boost=4.0, phrase=False),
+        summary=TEXT(analyzer=stem, field_boost=2.0, phrase=False),
+        headings=TEXT(analyzer=stem, field_boost=1.5, phrase=False),
+        body=TEXT(analyzer=stem, phrase=False),
+        keywords=TEXT(analyzer=stem, field_boost=2.5, phrase=False),
         # Word beginnings of titles, headings, summary and keywords: the as-you-type prefix.
-        edges=TEXT(analyzer=_EDGE, field_boost=1.5),
+        edges=TEXT(analyzer=_EDGE, field_boost=1.5, phrase=False),
         category=ID(stored=True),
         locale=ID(stored=True),
         html=STORED(),
@@ -73,18 +87,60 @@ def make_schema() -> Schema:
     )
 
 
-def _document(article: Article) -> dict[str, Any]:
-    rendered = article.render()
-    keywords = " ".join([*article.tags, *(a.replace("/", " ").replace("-", " ") for a in article.aliases)])
+def _keywords(tags: Iterable[str], aliases: Iterable[str]) -> str:
+    return " ".join([*tags, *(a.replace("/", " ").replace("-", " ") for a in aliases)])
+
+
+def _document(article: Article, rendered: Rendered) -> dict[str, Any]:
+    keywords = _keywords(article.tags, article.aliases)
     headings = " ".join(rendered.headings)
     edges = " ".join([article.title, article.summary, headings, keywords])
     return {
         "slug": article.slug, "title": article.title, "summary": article.summary,
         "headings": headings, "body": rendered.text, "keywords": keywords,
-        "words": " ".join([article.title, article.summary, keywords, rendered.text]),
         "edges": edges, "category": article.category.lower(), "locale": article.locale,
         "html": rendered.html, "text": rendered.text,
     }
+
+
+def _word_counts(title: str, summary: str, keywords: str, text: str) -> Counter[str]:
+    """The unstemmed words of one article, as typo correction sees them."""
+    return Counter(_WORD.findall(f"{title}\n{summary}\n{keywords}\n{text}".lower()))
+
+
+def _prepare(article: Article) -> tuple[dict[str, Any], Counter[str]]:
+    """One article's document for Whoosh's writer, its text fields already analyzed (tokens
+    as lists, which the writer takes as they are), and its word counts.
+
+    Rendering and analysis are most of a build's cost and independent per article, so large
+    builds run this in worker processes while the writer only files postings.
+    """
+    document = _document(article, article.render())
+    counts = _word_counts(article.title, article.summary, document["keywords"], document["text"])
+    for name in _STEMMED_ANALYZED:
+        document[name] = _stem_tokens(document[name])
+    document["edges"] = [t.text for t in _EDGE(document["edges"], mode="index") if not t.stopped]
+    return document, counts
+
+
+# What StemmingAnalyzer(stoplist=None) does, without a Token object per word: the same token
+# pattern, lowercase, the same Porter stemmer. A test holds the two to the same output.
+_TOKEN = re.compile(r"[\w\*]+(?:\.?[\w\*]+)*")
+_STEM_CACHE: dict[str, str] = {}
+_STEMMED_ANALYZED = ("title", "summary", "headings", "body", "keywords")
+
+
+def _stem_tokens(text: str) -> list[str]:
+    cache = _STEM_CACHE
+    out = []
+    for token in _TOKEN.findall(text):
+        stemmed = cache.get(token)
+        if stemmed is None:
+            if len(cache) > 200_000:  # a bound for pathological input; words repeat a lot
+                cache.clear()
+            stemmed = cache[token] = porter_stem(token.lower())
+        out.append(stemmed)
+    return out
 
 
 # ---------------------------------------------------------------- building generations
@@ -162,14 +218,48 @@ def reindex(
         raise ReindexBusy("another reindex is running (index is busy); try again when it ends") from None
     try:
         if articles is None:
-            kb = load_kb(kb_dir)
-            skipped = [str(p) for p in kb.problems if p.severity == "error"]
-            articles = kb.public()
+            articles, problems = _load(kb_dir, index_dir, full)
+            skipped = [str(p) for p in problems if p.severity == "error"]
         else:
             skipped = []
         return _build(index_dir, _unique(articles, skipped), full, progress, skipped, started)
     finally:
         lock.release()
+
+
+def _load(kb_dir: Path, index_dir: Path, full: bool) -> tuple[list[Article], list[Problem]]:
+    """The knowledge base's public articles, parsing only files that changed since the live
+    generation: an unchanged file (same bytes) is taken from the catalog as it was indexed."""
+    previous = None if full else current_generation(index_dir)
+    if previous is None:
+        kb = load_kb(kb_dir)
+        return kb.public(), kb.problems
+    if not Path(kb_dir).is_dir():
+        raise FileNotFoundError(f"knowledge base folder not found: {kb_dir}")
+    indexed = {meta["path"]: meta for meta in _read_catalog(index_dir / previous).values()}
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for path in iter_markdown_files(kb_dir):
+        raw = path.read_bytes()
+        relative = path.relative_to(kb_dir)
+        meta = indexed.get(relative.as_posix())
+        if meta is not None and meta["hash"] == content_hash(raw):
+            articles.append(_from_catalog(meta))
+            continue
+        article, found = parse_article(raw, relative)
+        problems.extend(found)
+        if article is not None and not article.draft:
+            articles.append(article)
+    # Unchanged bodies were link-checked when they changed; slugs and related are checked all.
+    problems.extend(cross_check(articles))
+    return articles, problems
+
+
+def _from_catalog(meta: dict[str, Any]) -> Article:
+    # The body is left out: an unchanged article is neither rendered nor indexed again.
+    fields = {f.name for f in dataclasses.fields(Article)} - {"body", "body_line", "content_hash"}
+    return Article(**{name: meta[name] for name in fields if name in meta},
+                   content_hash=meta["hash"])
 
 
 def _unique(articles: Iterable[Article], skipped: list[str]) -> list[Article]:
@@ -196,21 +286,27 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
     name = _next_name(index_dir)
     work = index_dir / f"{name}.tmp"
     if old_catalog is not None:
-        shutil.copytree(index_dir / previous, work)  # incremental: start from the live copy
+        _copy_generation(index_dir / previous, work)  # incremental: start from the live copy
         ix = whoosh_index.open_dir(str(work))
+        vocabulary = _read_words(work)
     else:
         work.mkdir()
         ix = whoosh_index.create_in(str(work), make_schema())
-        old_catalog = {}
+        old_catalog, vocabulary = {}, Counter()
     by_slug = {a.slug: a for a in articles}
     changed = [a for a in articles if old_catalog.get(a.slug, {}).get("hash") != a.content_hash]
     removed = [slug for slug in old_catalog if slug not in by_slug]
-    writer = ix.writer(procs=1, limitmb=256)
+    _forget_words(vocabulary, ix, old_catalog, [*removed, *(a.slug for a in changed)])
+    # compound=False: Whoosh copies a compound segment file into memory on open (about the
+    # index's size); separate files are read through the OS page cache instead.
+    writer = ix.writer(procs=1, limitmb=256, compound=False)
     try:
         for slug in removed:
             writer.delete_by_term("slug", slug)
-        for done, article in enumerate(changed, start=1):
-            writer.update_document(**_document(article))
+        add = writer.update_document if old_catalog else writer.add_document
+        for done, (document, counts) in enumerate(_prepared(changed), start=1):
+            add(**document)
+            vocabulary.update(counts)
             if progress:
                 progress(done, len(changed))
         writer.commit(optimize=len(changed) > 0 and not old_catalog)
@@ -219,6 +315,7 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
         raise
     catalog = {a.slug: a.meta() for a in articles}
     _write_atomic(work / "catalog.json", json.dumps(catalog, ensure_ascii=False))
+    _write_atomic(work / WORDS_FILE, json.dumps(+vocabulary, ensure_ascii=False))
     ix.close()
     _fsync_tree(work)
     os.rename(work, index_dir / name)
@@ -229,6 +326,57 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
         removed=len(removed), skipped=skipped, seconds=time.perf_counter() - started,
         full=not previous or full,
     )
+
+
+WORDS_FILE = "words.json"  # unstemmed word -> how often the knowledge base uses it
+PREPARE_IN_PARALLEL = 200  # below this many articles, starting worker processes costs more
+
+
+def _prepared(articles: list[Article]) -> Iterator[tuple[dict[str, Any], Counter[str]]]:
+    """_prepare for each article, in order: in worker processes when there are many."""
+    workers = min(2, os.cpu_count() or 1)
+    # Workers are forked (spawn would re-run the caller's script); forking is only safe while
+    # no other thread may hold a lock, so a threaded caller prepares here instead.
+    if len(articles) < PREPARE_IN_PARALLEL or workers < 2 or threading.active_count() > 1:
+        yield from map(_prepare, articles)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(_prepare, articles, chunksize=32)
+
+
+def _copy_generation(source: Path, target: Path) -> None:
+    # Whoosh never rewrites a segment file once written (a new TOC names the new set), so the
+    # copy can share them by hard link: an incremental run copies no index data.
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
+    # The catalog and word counts are replaced with new files, never written in place.
+
+
+def _read_words(gen_dir: Path) -> Counter[str]:
+    try:
+        with open(gen_dir / WORDS_FILE, encoding="utf-8") as fh:
+            return Counter(json.load(fh))
+    except FileNotFoundError:
+        return Counter()
+
+
+def _forget_words(vocabulary: Counter[str], ix: Any, catalog: dict[str, dict[str, Any]],
+                  slugs: list[str]) -> None:
+    """Subtract the words of articles about to be replaced or removed."""
+    stale = [slug for slug in slugs if slug in catalog]
+    if not stale or not vocabulary:
+        return
+    with ix.searcher() as searcher:
+        for slug in stale:
+            meta = catalog[slug]
+            text = (searcher.document(slug=slug) or {}).get("text", "")
+            vocabulary.subtract(_word_counts(meta["title"], meta["summary"],
+                                             _keywords(meta["tags"], meta["aliases"]), text))
 
 
 def _fsync_tree(path: Path) -> None:
@@ -322,7 +470,7 @@ def _stem(word: str) -> str:
 Clause = list[tuple[str, str, float]]
 STEMMED_FIELDS = ("title", "summary", "headings", "body", "keywords")
 RESULT_CACHE_SIZE = 1024  # ~15 MB of hits with snippets
-IMPACT_CACHE_POSTINGS = 400_000  # cache budget in units of ~100 bytes: about 40 MB
+IMPACT_CACHE_BYTES = 24_000_000  # a few thousand terms' scores
 # A word scores at most this many documents (its best ones): the few-ms budget of a query
 # holds at 50k articles, and a document past a common word's first 1000 would gain only that
 # word's smallest scores. Counting matches (`total`) still uses every posting.
@@ -333,17 +481,19 @@ ANY_TEXT = "*"  # the stemmed text fields together, as BM25F sums them
 class _Term:
     """One term's scores, and its champion list: the CHAMPIONS best documents, best first."""
 
-    __slots__ = ("best", "docs", "size")
+    __slots__ = ("best_ids", "best_scores", "docs", "size")
 
     def __init__(self, scores: dict[int, float]):
-        # Every matching docnum is kept as 4 bytes (for counting and filters); only the
-        # champions keep their scores as Python objects (~100 bytes each).
+        # Flat arrays, not Python tuples: 4 bytes per matching docnum (for counting and
+        # filters) and 12 per champion, about a tenth of (int, float) tuples in a list.
         self.docs = array("i", scores)
         if len(scores) > CHAMPIONS:
-            self.best = heapq.nlargest(CHAMPIONS, scores.items(), key=operator.itemgetter(1))
+            best = heapq.nlargest(CHAMPIONS, scores.items(), key=operator.itemgetter(1))
         else:
-            self.best = sorted(scores.items(), key=operator.itemgetter(1), reverse=True)
-        self.size = len(self.docs) // 25 + len(self.best) + 1  # in units of ~100 bytes
+            best = sorted(scores.items(), key=operator.itemgetter(1), reverse=True)
+        self.best_ids = array("i", [d for d, _ in best])
+        self.best_scores = array("d", [score for _, score in best])
+        self.size = 4 * len(self.docs) + 12 * len(best) + 300  # bytes, with object overhead
 
 
 class Impacts:
@@ -368,9 +518,10 @@ class Impacts:
         """Every document with the term."""
         return self._entry(field, term).docs
 
-    def best(self, field: str, term: str) -> list[tuple[int, float]]:
+    def best(self, field: str, term: str) -> Iterator[tuple[int, float]]:
         """The term's highest-scoring documents, best first, at most CHAMPIONS of them."""
-        return self._entry(field, term).best
+        entry = self._entry(field, term)
+        return zip(entry.best_ids, entry.best_scores, strict=True)
 
     def _entry(self, field: str, term: str) -> _Term:
         key = (field, term)
@@ -381,7 +532,7 @@ class Impacts:
         entry = _Term(self._combined(term) if field == ANY_TEXT else self._read(field, term))
         self._cache[key] = entry
         self._cached_postings += entry.size
-        while self._cached_postings > IMPACT_CACHE_POSTINGS and len(self._cache) > 1:
+        while self._cached_postings > IMPACT_CACHE_BYTES and len(self._cache) > 1:
             _, dropped = self._cache.popitem(last=False)
             self._cached_postings -= dropped.size
         return entry
@@ -466,6 +617,59 @@ def _leaf_blocks(matcher: Any) -> Iterator[tuple[Any, Any]]:
     yield ids, weights
 
 
+class Vocabulary:
+    """The knowledge base's unstemmed words and how often each is used; corrects typos.
+
+    A correction is a word within 1 edit (2 for words longer than 5 letters; a swap of two
+    neighbours counts as one) that starts with the same letter, the most used first. Candidates
+    come from a symmetric-delete index: a word and every form of it with one letter deleted,
+    kept as sorted hashes in two flat arrays (a few MB at 50k words), so a lookup is a few
+    dozen binary searches instead of a scan of the vocabulary.
+    """
+
+    def __init__(self, counts: dict[str, int]):
+        self.counts = counts
+        self._words: list[str] = []
+        self._keys = array("q")
+        self._ids = array("i")
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.counts
+
+    def corrections(self, word: str, limit: int = 3) -> list[str]:
+        if not self._words and self.counts:
+            self._index()
+        maxdist = 1 if len(word) <= 5 else 2
+        found = {
+            candidate for key in _deletes(word, maxdist) for candidate in self._lookup(hash(key))
+            if candidate != word and candidate[:1] == word[:1]
+            and damerau_levenshtein(word, candidate, maxdist) <= maxdist
+        }
+        return sorted(found, key=lambda w: (-self.counts[w], w))[:limit]
+
+    def _lookup(self, key: int) -> Iterator[str]:
+        at = bisect_left(self._keys, key)
+        while at < len(self._keys) and self._keys[at] == key:
+            yield self._words[self._ids[at]]
+            at += 1
+
+    def _index(self) -> None:
+        self._words = [w for w in self.counts if len(w) > 1 and not w.isdigit()]
+        pairs = sorted((hash(key), i) for i, w in enumerate(self._words) for key in _deletes(w, 1))
+        self._keys = array("q", (k for k, _ in pairs))
+        self._ids = array("i", (i for _, i in pairs))
+
+
+def _deletes(word: str, depth: int) -> set[str]:
+    """The word and every string made from it by deleting up to `depth` letters."""
+    out = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))} - out
+        out |= frontier
+    return out
+
+
 class Generation:
     """One opened index generation: a searcher and the catalog. Used from one thread at a time."""
 
@@ -477,7 +681,7 @@ class Generation:
         self.impacts = Impacts(self.searcher)
         self.catalog = _read_catalog(self.path)
         self.aliases = {alias: slug for slug, meta in self.catalog.items() for alias in meta["aliases"]}
-        self._corrector: Any = None
+        self.vocabulary = Vocabulary(_read_words(self.path))
         self._word_cache: dict[str, list[str]] = {}
         self._results: OrderedDict[tuple[str, int, str | None], SearchResult] = OrderedDict()
 
@@ -486,21 +690,19 @@ class Generation:
         self.index.close()
 
     def warm(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Load what the first queries will need: field lengths and the terms in recent use."""
+        """Load what the first queries will need: field lengths, the terms in recent use and the
+        typo index."""
         self.impacts.warm(keys)
+        self.vocabulary.corrections("warm")
 
     def known(self, word: str) -> bool:
-        return self.searcher.doc_frequency("words", word) > 0
+        return word in self.vocabulary
 
     def corrections(self, word: str) -> list[str]:
         if word not in self._word_cache:
-            if self._corrector is None:
-                self._corrector = self.searcher.corrector("words")
-            maxdist = 1 if len(word) <= 5 else 2
-            suggestions = self._corrector.suggest(word, limit=3, maxdist=maxdist, prefix=1)
             if len(self._word_cache) > 5000:
                 self._word_cache.clear()
-            self._word_cache[word] = [s for s in suggestions if s != word]
+            self._word_cache[word] = self.vocabulary.corrections(word)
         return self._word_cache[word]
 
     def build_query(self, text: str, synonyms: Synonyms,

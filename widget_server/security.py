@@ -30,6 +30,9 @@ from .errors import RateLimited
 SESSION_COOKIE = "deskbell_admin"
 SESSION_SECONDS = 12 * 3600
 LOGIN_RATE = "10/15 minutes"
+# Failed ticket look-ups per IP: a visitor mistypes a few; a guesser is stopped long before
+# 60-bit references could be found.
+LOOKUP_FAIL_RATE = "20/10 minutes"
 
 
 class RateLimit:
@@ -53,6 +56,11 @@ class RateLimit:
             f"Too many requests; try again in {wait} seconds",
             {"retry_after": wait}, headers={"Retry-After": str(wait)},
         )
+
+    def check(self, key: str) -> None:
+        """RateLimited if `key` has no hits left, without spending one."""
+        if not self._limiter.test(self.item, self.scope, key):
+            self.hit(key)
 
     def reset(self, key: str) -> None:
         self._limiter.clear(self.item, self.scope, key)
@@ -163,6 +171,7 @@ def safe_next(target: str | None, default: str = "/admin/") -> str:
 
 __all__ = [
     "LOGIN_RATE",
+    "LOOKUP_FAIL_RATE",
     "SESSION_COOKIE",
     "SESSION_SECONDS",
     "AdminPassword",

@@ -191,14 +191,22 @@ def test_stored_ticket_has_server_values_only(open_client: TestClient) -> None:
     assert stored["token_hash"] != created["token"]
 
 
+def raw_status(port: int, request_line: bytes) -> bytes:
+    """The status code of a hand-written request (clients refuse to send such URLs)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request_line + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        answer = sock.recv(4096)
+    return answer.split(b" ", 2)[1] if answer else b"closed"
+
+
 def test_huge_query_strings_and_headers_are_refused_by_uvicorn(live) -> None:  # type: ignore[no-untyped-def]
     server = live()
     with httpx.Client(base_url=server.url, timeout=10) as http:
         long_query = http.get("/api/v1/search", params={"q": "a" * 3000})
         assert long_query.status_code == 400  # our own cap on q
-        huge_url = http.get("/api/v1/search?q=" + "a" * 200_000)
-        assert huge_url.status_code in {400, 414, 431}
-        with pytest.raises(httpx.RemoteProtocolError):
-            # h11's 64 KiB header limit: uvicorn drops the connection instead of reading on
-            http.get("/healthz", headers={"x-padding": "a" * 200_000})
+        assert raw_status(server.port, b"GET /api/v1/search?q=" + b"a" * 200_000) in {
+            b"400", b"414", b"431"}
+        # uvicorn with httptools reads any header size; Deskbell refuses them before routing
+        padded = http.get("/api/v1/search?q=a", headers={"x-padding": "a" * 200_000})
+        assert padded.status_code == 431
         assert http.get("/healthz").status_code == 200  # and still serves everyone else

@@ -13,7 +13,16 @@ from ..errors import NotFound, StorageUnavailable, ValidationFailed
 from ..insights import SESSION_RE
 from ..search import SearchService
 from ..security import limiter
-from .common import check_origin, client_ip, int_param, query_param, read_json, reject_unknown
+from ..tickets import clean_text
+from .common import (
+    check_origin,
+    client_ip,
+    int_param,
+    query_param,
+    read_json,
+    reject_unknown,
+    search_service,
+)
 
 JSON_CACHE = {"cache-control": "no-store"}
 
@@ -22,8 +31,7 @@ def _search(request: Request) -> SearchService:
     """The search service, after counting this request against the caller's API rate."""
     rate = request.app.state.settings.api_rate_limit
     limiter(request.app.state, "api", rate).hit(client_ip(request))
-    service: SearchService = request.app.state.search
-    return service
+    return search_service(request)
 
 
 async def search(request: Request) -> JSONResponse:
@@ -86,10 +94,8 @@ async def feedback(request: Request) -> JSONResponse:
     reject_unknown(data, {"helpful", "comment", "session"})
     if not isinstance(data.get("helpful"), bool):
         raise ValidationFailed("helpful must be true or false", {"helpful": "expected true or false"})
-    comment = data.get("comment", "")
-    if not isinstance(comment, str) or len(comment) > 1000:
-        raise ValidationFailed("comment must be text of at most 1000 characters",
-                               {"comment": "at most 1000 characters"})
+    # Same rules as ticket text: a lone surrogate or control character is refused, not stored.
+    comment = clean_text(data.get("comment", ""), "comment", 0, 1000, multiline=True)
     session = data.get("session")
     if session is not None and not (isinstance(session, str) and SESSION_RE.fullmatch(session)):
         raise ValidationFailed("session must be s_ followed by 22 letters, digits, - or _",
@@ -97,7 +103,7 @@ async def feedback(request: Request) -> JSONResponse:
     events = request.app.state.events
     if events is None:
         raise StorageUnavailable("Feedback is not being recorded on this server")
-    vote = {"slug": canonical, "helpful": data["helpful"], "reason": comment.strip()}
+    vote = {"slug": canonical, "helpful": data["helpful"], "reason": comment}
     # append() fsyncs before we acknowledge: keep that off the event loop.
     await run_in_threadpool(events.append, session, "vote", vote)
     return JSONResponse({"recorded": True}, status_code=202)

@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from ..errors import BadRequest, Forbidden, UnsupportedMediaType, ValidationFailed
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    IndexUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from ..search import SearchService
 
 MAX_JSON_DEPTH = 20
 
@@ -100,3 +107,12 @@ def check_origin(request: Request) -> None:
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def search_service(request: Request) -> SearchService:
+    """The search service, or a 503 that names the fix when no index generation is readable."""
+    service: SearchService = request.app.state.search
+    if service.generation is None:
+        raise IndexUnavailable("Search is not available yet: run deskbell reindex to build the "
+                               "search index")
+    return service

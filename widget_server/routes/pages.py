@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..errors import NotFound
-from ..search import SearchService, current_generation
+from ..search import SearchService
 from .api import article_payload
-from .common import query_param
+from .common import query_param, search_service
 
 
 def _service(request: Request) -> SearchService:
@@ -26,7 +26,7 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
 
 async def kb_index(request: Request) -> Response:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for meta in _service(request).catalog.values():
+    for meta in search_service(request).catalog.values():
         groups[meta["category"] or "General"].append(meta)
     categories = [
         (name, sorted(items, key=lambda m: m["title"].lower()))
@@ -37,7 +37,7 @@ async def kb_index(request: Request) -> Response:
 
 async def kb_article(request: Request) -> Response:
     slug = request.path_params["slug"].strip("/")
-    payload = article_payload(_service(request), slug)
+    payload = article_payload(search_service(request), slug)
     if payload is None:
         raise NotFound("There is no article at this address.")
     if "redirect_to" in payload:
@@ -48,13 +48,15 @@ async def kb_article(request: Request) -> Response:
 async def kb_search(request: Request) -> Response:
     settings = request.app.state.settings
     q = query_param(request, "q", max_length=settings.query_max_length).strip()
-    result = _service(request).search(q, limit=settings.search_max_results) if q else None
+    service = search_service(request)
+    result = service.search(q, limit=settings.search_max_results) if q else None
     return _render(request, "kb/search.html", {"q": q, "result": result})
 
 
 async def healthz(request: Request) -> JSONResponse:
     service = _service(request)
-    generation = current_generation(service.index_dir)
+    serving = service.generation  # the generation answering searches, not just named on disk
+    generation = serving.name if serving else None
     body = {"status": "ok", "articles": len(service.catalog), "index_generation": generation}
     return JSONResponse(body, headers={"cache-control": "no-store"})
 

@@ -27,7 +27,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..events import SESSION_RE
-from ..security import limiter
+from ..security import LOOKUP_FAIL_RATE, limiter
 from ..ticket_storage import CorruptStore, StoreFull, StoreUnwritable
 from ..tickets import (
     Ticket,
@@ -129,9 +129,12 @@ async def _authorized(request: Request) -> Ticket:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send the ticket's token as Authorization: Bearer <token>",
                            headers={"WWW-Authenticate": "Bearer"})
+    guard = limiter(request.app.state, "ticket-lookup", LOOKUP_FAIL_RATE)
+    guard.check(client_ip(request))
     reference = request.path_params["reference"]
     ticket = await in_store(store_of(request).get, reference)
     if not token_matches(ticket, token.strip()) or ticket is None:
+        guard.hit(client_ip(request))  # only misses count: a guesser is stopped, a visitor not
         raise NotFound("No ticket with this reference and token")
     return ticket
 
