@@ -71,6 +71,8 @@ def test_parallel_preparation_indexes_what_the_plain_path_does(
     reindex(kb, tmp_path / "plain")
     monkeypatch.setattr(search, "PREPARE_IN_PARALLEL", 1)
     monkeypatch.setattr(search.os, "cpu_count", lambda: 2)
+    # The suite's live servers run threads; the workers here only render fixture articles.
+    monkeypatch.setattr(search, "_may_fork", lambda: True)
     pools: list[object] = []
 
     def recording_pool(*args: object, **kwargs: object) -> object:

@@ -332,12 +332,17 @@ WORDS_FILE = "words.json"  # unstemmed word -> how often the knowledge base uses
 PREPARE_IN_PARALLEL = 200  # below this many articles, starting worker processes costs more
 
 
+def _may_fork() -> bool:
+    # Forking is only safe while no other thread may hold a lock.
+    return threading.active_count() == 1
+
+
 def _prepared(articles: list[Article]) -> Iterator[tuple[dict[str, Any], Counter[str]]]:
     """_prepare for each article, in order: in worker processes when there are many."""
     workers = min(2, os.cpu_count() or 1)
     # Workers are forked (spawn would re-run the caller's script); forking is only safe while
     # no other thread may hold a lock, so a threaded caller prepares here instead.
-    if len(articles) < PREPARE_IN_PARALLEL or workers < 2 or threading.active_count() > 1:
+    if len(articles) < PREPARE_IN_PARALLEL or workers < 2 or not _may_fork():
         yield from map(_prepare, articles)
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
