@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,8 @@ from starlette.testclient import TestClient
 
 from widget_server.app import create_app
 from widget_server.tickets import TicketStore
+
+from .test_pages import elements
 
 PASSWORD = "correct horse battery staple"
 HOSTILE = {
@@ -58,21 +59,6 @@ def log_in(client: TestClient) -> str:
 def admin(anon: TestClient) -> TestClient:
     log_in(anon)
     return anon
-
-
-class Elements(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = Elements()
-    parser.feed(html)
-    return parser.tags
 
 
 def open_ticket(client: TestClient, body: dict) -> str:

@@ -31,8 +31,7 @@ def test_owner_sets_up_the_widget_and_hostile_values_stay_inert(
 ) -> None:
     wordpress.run_php("delete_option('deskbell_settings');")
     page = tab.page
-    log_in(page, wordpress)
-    page.goto(wordpress.url + "/wp-admin/options-general.php?page=deskbell")
+    log_in(page, wordpress, "/wp-admin/options-general.php?page=deskbell")
     expect(page.get_by_role("heading", name="Deskbell", exact=True)).to_be_visible()
 
     page.get_by_label("Server URL").fill(deskbell.url + "/")
@@ -158,8 +157,7 @@ def test_search_block_is_offered_in_the_editor(tab: Tab, wordpress: WordPress,
                                                deskbell: Deskbell) -> None:
     wordpress.configure(server_url=deskbell.url)
     page = tab.page
-    log_in(page, wordpress)
-    page.goto(wordpress.url + "/wp-admin/post-new.php?post_type=page")
+    log_in(page, wordpress, "/wp-admin/post-new.php?post_type=page")
     page.wait_for_function("() => window.wp && wp.blocks && wp.blocks.getBlockType('deskbell/search')")
     assert page.evaluate("() => wp.blocks.getBlockType('deskbell/search').title") == "Deskbell search"
     page.evaluate("() => wp.data.dispatch('core/block-editor')"
