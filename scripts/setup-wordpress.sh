@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what the WordPress plugin test needs: PHP with SQLite (Debian packages) and real
-# WordPress builds with the SQLite integration (the @wp-playground/wordpress-builds npm
-# package), unpacked into a cache folder. Idempotent: a second run only checks and exits.
+# Install what the WordPress plugin test needs: PHP with SQLite and WordPress 6.1 with its
+# default theme (Debian packages; the web server they pull in is never started), and real
+# WordPress 6.2-6.5 builds with the SQLite integration (the @wp-playground/wordpress-builds
+# npm package), unpacked into a cache folder. Idempotent: a second run only checks and exits.
 # The cache folder is $DESKBELL_WP_CACHE, default ~/.cache/deskbell/wordpress.
 set -euo pipefail
 
@@ -14,6 +15,13 @@ if ! command -v php >/dev/null 2>&1 || ! grep -qi '^pdo_sqlite$' <<<"$(php -m)";
   echo "Installing PHP with SQLite (Debian packages) for the WordPress test..."
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq php-cli php-sqlite3 >/dev/null
+fi
+
+if [ ! -f /usr/share/wordpress/wp-content/themes/twentytwentythree/style.css ]; then
+  echo "Installing WordPress 6.1 (Debian package) for the oldest-version test..."
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    wordpress wordpress-theme-twentytwentythree >/dev/null
 fi
 
 marker="$cache/package/.deskbell-$WP_BUILDS_VERSION"

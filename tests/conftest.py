@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
@@ -54,6 +61,51 @@ def client(indexed: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@contextmanager
+def tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size`, so ENOSPC and EROFS come from the kernel, not from a stub."""
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                           str(mount_point)], capture_output=True, text=True)
+    if made.returncode != 0:
+        message = f"cannot mount a tmpfs here (needs root): {made.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(app: Starlette) -> Iterator[str]:
+    """Serve `app` through real uvicorn on a loopback port in a thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning", ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Deskbell test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -73,7 +125,7 @@ def browser() -> Iterator[Any]:
     """One real Chromium for the whole run (Playwright's sync API allows one driver at a time)."""
     path = chromium_path()
     if path is None:
-        if os.environ.get("CI", "").lower() == "true":
+        if IN_CI:
             pytest.fail("Chromium is required in CI (install the 'chromium' package)")
         pytest.skip("Chromium is not installed")
     from playwright.sync_api import sync_playwright

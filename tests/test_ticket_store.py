@@ -25,6 +25,8 @@ from widget_server.tickets import (
     token_matches,
 )
 
+from .conftest import tmpfs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -207,17 +209,8 @@ def test_kill_9_mid_write_keeps_every_acknowledged_ticket(tmp_path: Path, round_
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 KiB tmpfs, so ENOSPC and EROFS come from the kernel, not from a stub."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
-                          capture_output=True)
-    if made.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path / "tiny", "256k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_a_really_full_disk_keeps_every_acknowledged_ticket(tiny_disk: Path) -> None:

@@ -15,21 +15,14 @@ from starlette.testclient import TestClient
 from widget_server.app import create_app
 from widget_server.search import reindex
 
+from ..conftest import tmpfs
 from .conftest import GOOD_TICKET, OPEN_LIMITS
 
 
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
-                          capture_output=True)
-    if made.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path / "disk", "8m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def remount(point: Path, mode: str) -> None:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
+from tests.conftest import served
 from widget_server.app import create_app
 from widget_server.search import reindex
 from widget_server.settings import load_settings
@@ -52,12 +50,6 @@ class LiveServer:
     data_dir: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory,
                 host_pages: HostPages) -> Iterator[LiveServer]:
@@ -73,20 +65,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
     )
     reindex(kb, settings.index_dir)
     app = create_app(settings)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws="none", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the Deskbell test server did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", app, base / "data")
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield LiveServer(url, app, base / "data")
 
 
 class HostPages(ThreadingHTTPServer):

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 
-from tests.browser.conftest import ARTIFACTS, FIXTURE_KB, _free_port
+from tests.browser.conftest import ARTIFACTS, FIXTURE_KB
+from tests.conftest import served
 from tests.insights_seed import seed
 from widget_server.app import create_app
 from widget_server.events import EventStore
@@ -33,17 +31,8 @@ def insights_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(settings)
     if app.state.events is None:
         app.state.events = EventStore.from_settings(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(),
-                                           log_level="warning", ws="none", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 def test_an_admin_sees_spikes_figures_and_charts_without_csp_errors(

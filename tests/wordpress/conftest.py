@@ -1,7 +1,9 @@
 """A real WordPress on loopback with the Deskbell plugin, a real Deskbell server, Chromium.
 
-WordPress comes from the @wp-playground/wordpress-builds npm package (real release zips
-with the SQLite integration, no database server), unpacked by scripts/setup-wordpress.sh.
+WordPress comes from two places, both set up by scripts/setup-wordpress.sh: Debian's
+`wordpress` package (6.1, the oldest release here and the plugin's minimum) and the
+@wp-playground/wordpress-builds npm package (release zips up to 6.5, the newest release here).
+Every version runs on SQLite through the SQLite integration plugin, so no database server.
 Each version is installed once per session into a temp folder: the plugin zip is built with
 `deskbell wordpress-plugin`, WordPress is installed and the plugin activated by small PHP
 scripts, and `php -S` serves it. Deskbell runs under uvicorn on another loopback port with
@@ -15,9 +17,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 import urllib.request
 import zipfile
@@ -28,13 +28,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 from starlette.applications import Starlette
 
 from cli.main import main as deskbell_cli
+from tests.conftest import IN_CI, free_port, served
 from widget_server.app import create_app
 from widget_server.search import reindex
 from widget_server.settings import load_settings
@@ -42,10 +42,11 @@ from widget_server.settings import load_settings
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_KB = REPO / "tests" / "data" / "kb"
 BUILDS = Path(os.environ.get("DESKBELL_WP_CACHE", Path.home() / ".cache/deskbell/wordpress")) / "package"
-# The oldest and newest releases in @wp-playground/wordpress-builds@0.9.19 (6.2.6, 6.5.5).
-VERSIONS = ("6.2", "6.5")
+DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
+# The oldest release here (Debian bookworm's 6.1.9), the oldest and newest in
+# @wp-playground/wordpress-builds@0.9.19 (6.2.6, 6.5.5; its 6.6 is only a release candidate).
+VERSIONS = ("6.1", "6.2", "6.5")
 OWNER = ("owner", "owner-" + secrets.token_hex(8), "owner@example.com")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PAGES = {
     "search": "[deskbell_search]",
     "block": '<!-- wp:deskbell/search {"limit":3} /-->',
@@ -66,12 +67,6 @@ def missing(what: str) -> None:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(url: str, seconds: float = 20) -> None:
@@ -96,13 +91,15 @@ def php() -> str:
         missing("php has no pdo_sqlite")
     if not (BUILDS / "src" / "wordpress").is_dir():
         missing(f"WordPress builds are not unpacked in {BUILDS}")
+    if not (DEBIAN_WORDPRESS / "wp-includes" / "version.php").is_file():
+        missing(f"Debian's wordpress package is not installed ({DEBIAN_WORDPRESS})")
     return str(path)
 
 
 @pytest.fixture(scope="session")
 def wp_ports() -> dict[str, int]:
     """Ports chosen up front: Deskbell must know every WordPress origin it will be framed by."""
-    return {version: _free_port() for version in VERSIONS}
+    return {version: free_port() for version in VERSIONS}
 
 
 @dataclass
@@ -124,19 +121,8 @@ def deskbell(tmp_path_factory: pytest.TempPathFactory, wp_ports: dict[str, int])
     )
     reindex(kb, settings.index_dir)
     app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="none", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the Deskbell test server did not start")
-        time.sleep(0.05)
-    yield Deskbell(f"http://127.0.0.1:{port}", app)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield Deskbell(url, app)
 
 
 @pytest.fixture(scope="session")
@@ -197,11 +183,20 @@ def php_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _unpack(version: str, root: Path, port: int, plugin_zip: Path) -> None:
+def _copy_wordpress(version: str, root: Path) -> None:
+    if version == "6.1":
+        # Debian's files, its links into /usr/share/javascript and php-getid3 resolved.
+        shutil.copytree(DEBIAN_WORDPRESS, root, symlinks=False, dirs_exist_ok=True)
+        (root / "wp-content" / "database").mkdir(exist_ok=True)
+        return
     with zipfile.ZipFile(BUILDS / "src" / "wordpress" / f"wp-{version}.zip") as zf:
         zf.extractall(root)
     # The zips leave out static files; the package keeps them beside.
     shutil.copytree(BUILDS / "public" / f"wp-{version}", root, dirs_exist_ok=True)
+
+
+def _unpack(version: str, root: Path, port: int, plugin_zip: Path) -> None:
+    _copy_wordpress(version, root)
     plugins = root / "wp-content" / "plugins"
     unpacked = root.parent / f"sqlite-{version}"
     with zipfile.ZipFile(BUILDS / "src" / "sqlite-database-integration" /
@@ -271,6 +266,8 @@ def wordpress(request: pytest.FixtureRequest, php: str, wp_ports: dict[str, int]
         user=php_string(user), email=php_string(email), password=php_string(password),
         pages=php_string(json.dumps(PAGES))), installing=True)
     site.pages = json.loads(installed.strip().splitlines()[-1])
+    running = site.run_php("echo get_bloginfo('version');").strip()
+    assert running.startswith(version + "."), f"expected WordPress {version}, found {running}"
     # Its own process group: php -S forks workers that outlive their parent otherwise.
     server = subprocess.Popen(
         [php, "-S", f"127.0.0.1:{port}", "-t", str(root)], cwd=root,
