@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -389,13 +390,24 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
     return re.sub(r"\n\s*\n+", "\n", text).strip(), parser.headings
 
 
+_CONVERTERS = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    # Building a converter costs about a third of converting an article; one per thread
+    # (an instance is not thread-safe), reset between documents as the markdown docs advise.
+    md: markdown.Markdown | None = getattr(_CONVERTERS, "md", None)
+    if md is None:
+        md = _CONVERTERS.md = markdown.Markdown(
+            extensions=["tables", "fenced_code", "sane_lists", "toc"],
+            extension_configs={"toc": {"permalink": False}},
+            output_format="html",
+        )
+    return md.reset()
+
+
 def render_markdown(body: str) -> Rendered:
-    md = markdown.Markdown(
-        extensions=["tables", "fenced_code", "sane_lists", "toc"],
-        extension_configs={"toc": {"permalink": False}},
-        output_format="html",
-    )
-    html = sanitize_html(md.convert(body))
+    html = sanitize_html(_converter().convert(body))
     text, headings = html_to_text(html)
     return Rendered(html=html, text=text, headings=headings)
 

@@ -299,7 +299,7 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
     _forget_words(vocabulary, ix, old_catalog, [*removed, *(a.slug for a in changed)])
     # compound=False: Whoosh copies a compound segment file into memory on open (about the
     # index's size); separate files are read through the OS page cache instead.
-    writer = ix.writer(procs=1, limitmb=256, compound=False)
+    writer = ix.writer(procs=1, limitmb=512, compound=False)
     try:
         for slug in removed:
             writer.delete_by_term("slug", slug)
