@@ -6,12 +6,12 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import NotFound, StorageUnavailable, ValidationFailed
 from ..insights import SESSION_RE
-from ..search import SearchService
+from ..search import SearchService, encode_json
 from ..security import limiter
 from ..tickets import clean_text
 from .common import (
@@ -40,8 +40,9 @@ async def search(request: Request) -> JSONResponse:
     limit = int_param(request, "limit", 10, 1, settings.search_max_results)
     locale = query_param(request, "locale", max_length=20).strip() or None
     result = _search(request).search(q, limit=limit, locale=locale)
-    body = {"query": q, "total": result.total, "results": [h.as_dict() for h in result.hits]}
-    return JSONResponse(body, headers=JSON_CACHE)
+    body = b'{"query":%s,"total":%d,"results":%s}' % (encode_json(q), result.total,
+                                                       result.hits_json)
+    return Response(body, media_type="application/json", headers=JSON_CACHE)
 
 
 def _brief(meta: dict[str, Any]) -> dict[str, Any]:
