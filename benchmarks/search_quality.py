@@ -4,7 +4,10 @@ Deskbell's search is compared with plain Whoosh defaults (title + body, Standard
 MultifieldParser with its default AND grouping, BM25F), and the same with OR grouping, on the
 same articles and queries, measured in the same run.
 
-    .venv/bin/python -m benchmarks.search_quality [--corpus DIR] [--queries FILE] [--json OUT]
+    .venv/bin/python -m benchmarks.search_quality [--queries FILE] [--corpus DIR] [--json OUT]
+
+Query sets: benchmarks/queries/arduino.json (default) and duckduckgo.json; each names its
+corpus, found under ../shared/corpora/ unless --corpus says otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ from widget_server.articles import load_kb
 from widget_server.search import SearchService, reindex
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "arduino-help" / "content"
+CORPORA = REPO.parent / "shared" / "corpora"
+# Where each corpus keeps its articles (duckduckgo-help's 31 redirect stubs have no title:
+# reindex skips them with a reason, as it would any untitled file).
+CORPUS_DIRS = {"arduino-help": CORPORA / "arduino-help" / "content",
+               "duckduckgo-help": CORPORA / "duckduckgo-help" / "_docs"}
 DEFAULT_QUERIES = REPO / "benchmarks" / "queries" / "arduino.json"
 
 Searcher = Callable[[str], list[str]]
@@ -82,11 +89,14 @@ def score(search: Searcher, queries: list[dict], slug_of: dict[str, str]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="the articles' folder (default: the one the query set names)")
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_quality.json")
     args = parser.parse_args()
-    queries = json.loads(args.queries.read_text())["queries"]
+    query_set = json.loads(args.queries.read_text())
+    queries = query_set["queries"]
+    args.corpus = args.corpus or CORPUS_DIRS[query_set["corpus"]]
     slug_of = {a.path: a.slug for a in load_kb(args.corpus).articles}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +110,7 @@ def main() -> None:
             results[name] = score(search, queries, slug_of)
             close()
     kinds = ["all", *sorted(k for k in results["deskbell"] if k != "all")]
-    print(f"{len(queries)} queries on {args.corpus.name if args.corpus.name != 'content' else args.corpus.parent.name}")
+    print(f"{len(queries)} queries on {query_set['corpus']}")
     print(f"{'kind':<10}{'n':>4}  {'plain s@3':>9} {'MRR':>6}  {'OR s@3':>6} {'MRR':>6}  "
           f"{'deskbell s@3':>12} {'MRR':>6}  {'ms p50':>6}")
     for kind in kinds:

@@ -186,3 +186,23 @@ def test_killed_reindex_leaves_old_index_serving(indexed: Settings) -> None:
 def test_locale_filter_falls_back_when_kb_lacks_the_language(service: SearchService) -> None:
     assert top(service, "refund") == "billing/refunds"
     assert service.search("refund", limit=3, locale="de").hits[0].slug == "billing/refunds"
+
+
+def test_dotted_names_are_found_as_written(kb_dir: Path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    # The index keeps "duck.ai" as one word; a visitor typing it must find the article that
+    # names it before articles that only say "duck" and "ai" apart.
+    (kb_dir / "ai-chat.md").write_text(
+        "---\ntitle: Chat limits\n---\nHow many messages you can send on duck.ai each day.\n")
+    (kb_dir / "ducks.md").write_text(
+        "---\ntitle: Duck facts\n---\nA duck is a bird. The ai is a sloth. Duck, ai, duck.\n")
+    settings = make_settings()
+    reindex(Path(settings.kb_dir), settings.index_dir)
+    svc = SearchService(settings.index_dir)
+    try:
+        assert top(svc, "duck.ai") == "ai-chat"
+        assert top(svc, "more duck.ai messages") == "ai-chat"
+        assert top(svc, "duck ai") == "ducks"  # the cache must not mix the two spellings
+        assert top(svc, "duck.ai") == "ai-chat"
+        assert "<mark>duck.ai</mark>" in svc.search("duck.ai", limit=1).hits[0].snippet
+    finally:
+        svc.close()

@@ -433,8 +433,15 @@ class Synonyms:
 
 
 def query_words(text: str, max_words: int = 12) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(text)]
-    return words[:max_words]
+    """The query's words, lower case; a name written with dots ("duck.ai", "v2.1") stays one
+    word, as the index keeps it."""
+    return [w.lower() for w in _QUERY_WORD.findall(text)][:max_words]
+
+
+_QUERY_WORD = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
+# A dotted name counts mostly as itself; its parts add a little, for text that writes them
+# apart (or an index built before the name appeared).
+DOTTED_PARTS_WEIGHT = 0.2
 
 
 @dataclass
@@ -749,6 +756,13 @@ class Generation:
         return [(f, t, w) for (f, t), w in weights.items()], terms
 
     def _word_options(self, word: str, partial: bool) -> tuple[Clause, list[str]]:
+        if "." in word:
+            parts = word.split(".")
+            options = _stemmed(word, 1.0) + [
+                t for part in parts for t in _stemmed(part, DOTTED_PARTS_WEIGHT / len(parts))]
+            if partial:
+                options.append(("edges", parts[-1][:15], DOTTED_PARTS_WEIGHT))
+            return options, [word, *parts]
         options = _stemmed(word, 1.0)
         terms = [word]
         if partial and len(word) >= 2:
