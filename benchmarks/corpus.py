@@ -25,7 +25,7 @@ RECIPE = "1"  # bump when the generation recipe changes, so cached sets are rebu
 
 
 def cache_root() -> Path:
-    base = os.environ.get("DESKBELL_BENCH_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    base = os.environ.get("BENCH_CACHE") or os.environ.get("XDG_CACHE_HOME")
     return Path(base) / "deskbell-bench" if base else Path("/tmp/deskbell-bench")
 
 

@@ -3,11 +3,11 @@
 # default theme (Debian packages; the web server they pull in is never started), and real
 # WordPress 6.2-6.5 builds with the SQLite integration (the @wp-playground/wordpress-builds
 # npm package), unpacked into a cache folder. Idempotent: a second run only checks and exits.
-# The cache folder is $DESKBELL_WP_CACHE, default ~/.cache/deskbell/wordpress.
+# The cache folder is $WORDPRESS_BUILDS_CACHE, default ~/.cache/deskbell/wordpress.
 set -euo pipefail
 
 WP_BUILDS_VERSION="0.9.19"
-cache="${DESKBELL_WP_CACHE:-$HOME/.cache/deskbell/wordpress}"
+cache="${WORDPRESS_BUILDS_CACHE:-$HOME/.cache/deskbell/wordpress}"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # (php -m is read whole first: grep -q closing the pipe early would fail under pipefail)

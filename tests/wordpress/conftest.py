@@ -41,7 +41,7 @@ from widget_server.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_KB = REPO / "tests" / "data" / "kb"
-BUILDS = Path(os.environ.get("DESKBELL_WP_CACHE", Path.home() / ".cache/deskbell/wordpress")) / "package"
+BUILDS = Path(os.environ.get("WORDPRESS_BUILDS_CACHE", Path.home() / ".cache/deskbell/wordpress")) / "package"
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
 # The oldest release here (Debian bookworm's 6.1.9), the oldest and newest in
 # @wp-playground/wordpress-builds@0.9.19 (6.2.6, 6.5.5; its 6.6 is only a release candidate).
