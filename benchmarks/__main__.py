@@ -56,7 +56,7 @@ def _quality() -> list[Figure]:
 
 
 def _tickets(quick: bool) -> list[Figure]:
-    sizes = [1000] if quick else [1000, 100_000]
+    sizes = [1000] if quick else [1000, 10_000, 100_000]
     rows = [bench_tickets.run(size, 10 if quick else 25) for size in sizes]
     figures = [Figure("tickets", f"store add p50, {r['stored'] // 1000}k stored", "ms",
                       [r["ticketstore_ms"]], "TinyDB insert", [r["tinydb_ms"]]) for r in rows]

@@ -1,7 +1,7 @@
 """Ticket creation through HTTP: POST /api/v1/tickets on a real uvicorn server.
 
 The store is pre-filled directly on disk (bench_tickets.build_ticket_store) with 1k and (in
-the full run) 100k tickets, then tickets are created one at a time by the load generator;
+the full run) 10k and 100k tickets, then tickets are created one at a time by the load generator;
 p50/p95 latency per size. Baseline in the same run: the fixed-JSON route on the same server.
 """
 
