@@ -34,7 +34,7 @@ def _search(request: Request) -> SearchService:
     return search_service(request)
 
 
-async def search(request: Request) -> JSONResponse:
+async def search(request: Request) -> Response:
     settings = request.app.state.settings
     q = query_param(request, "q", max_length=settings.query_max_length).strip()
     limit = int_param(request, "limit", 10, 1, settings.search_max_results)
