@@ -39,15 +39,14 @@ def _fetch(port: int, path: str) -> bytes:
         return body
 
 
-# The page notes when the launcher's element enters the DOM and when the next frame is painted
-# (the browser draws it then), and how many requests the widget has made at that moment.
+# The page notes when the frame after the launcher's element enters the DOM is painted (the
+# browser draws the launcher then), and how many requests the widget has made by that moment.
 HOST_PAGE = """<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>
 <script>
 window.bench = {{}};
 new MutationObserver(function (records, observer) {{
   if (!document.querySelector('deskbell-widget')) return;
   observer.disconnect();
-  bench.inserted = performance.now();
   requestAnimationFrame(function () {{
     bench.painted = performance.now();
     bench.requests = performance.getEntriesByType('resource')

@@ -96,8 +96,8 @@ def main() -> None:
     args = parser.parse_args()
     query_set = json.loads(args.queries.read_text())
     queries = query_set["queries"]
-    args.corpus = args.corpus or CORPUS_DIRS[query_set["corpus"]]
-    slug_of = {a.path: a.slug for a in load_kb(args.corpus).articles}
+    corpus = args.corpus or CORPUS_DIRS[query_set["corpus"]]
+    slug_of = {a.path: a.slug for a in load_kb(corpus).articles}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         builds = (("plain whoosh", plain_whoosh),
@@ -106,7 +106,7 @@ def main() -> None:
         for name, build in builds:
             work = Path(tmp) / name.replace(" ", "-")
             work.mkdir()
-            search, close = build(args.corpus, work)
+            search, close = build(corpus, work)
             results[name] = score(search, queries, slug_of)
             close()
     kinds = ["all", *sorted(k for k in results["deskbell"] if k != "all")]

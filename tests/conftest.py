@@ -64,6 +64,13 @@ def client(indexed: Settings) -> Iterator[TestClient]:
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def unavailable(message: str) -> None:
+    """A test's real dependency is missing: a failure in CI, a skip on a developer's machine."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @contextmanager
 def tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
     """A real tmpfs of `size`, so ENOSPC and EROFS come from the kernel, not from a stub."""
@@ -71,10 +78,7 @@ def tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
                            str(mount_point)], capture_output=True, text=True)
     if made.returncode != 0:
-        message = f"cannot mount a tmpfs here (needs root): {made.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"cannot mount a tmpfs here (needs root): {made.stderr.strip()}")
     try:
         yield mount_point
     finally:
@@ -125,9 +129,7 @@ def browser() -> Iterator[Any]:
     """One real Chromium for the whole run (Playwright's sync API allows one driver at a time)."""
     path = chromium_path()
     if path is None:
-        if IN_CI:
-            pytest.fail("Chromium is required in CI (install the 'chromium' package)")
-        pytest.skip("Chromium is not installed")
+        unavailable("Chromium is not installed (the 'chromium' package)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

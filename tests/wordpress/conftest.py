@@ -34,7 +34,7 @@ from playwright.sync_api import expect
 from starlette.applications import Starlette
 
 from cli.main import main as deskbell_cli
-from tests.conftest import IN_CI, free_port, served
+from tests.conftest import free_port, served, unavailable
 from widget_server.app import create_app
 from widget_server.search import reindex
 from widget_server.settings import load_settings
@@ -63,10 +63,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def missing(what: str) -> None:
-    message = f"{what} (run scripts/setup-wordpress.sh)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"{what} (run scripts/setup-wordpress.sh)")
 
 
 def _wait_for(url: str, seconds: float = 20) -> None:
