@@ -461,12 +461,32 @@ class Hit:
         }
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The best passage of the best article, quoted exactly: the sanitized HTML of one section."""
+
+    slug: str
+    title: str
+    heading: str  # the section's heading; "" for the text before the first heading
+    anchor: str  # the heading's id in the article's HTML; "" for the opening section
+    html: str
+    confidence: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slug": self.slug, "title": self.title, "heading": self.heading,
+                "anchor": self.anchor, "html": self.html, "confidence": round(self.confidence, 3)}
+
+
 @dataclass
 class SearchResult:
     query: str
     total: int
     hits: list[Hit]
     terms: list[str] = field(default_factory=list)
+    # How sure the ranking is that the first hit answers the query (0..1, calibrated per
+    # knowledge base); the answer is only given when it clears the generation's threshold.
+    confidence: float = 0.0
+    answer: Answer | None = None
     # The hits as the API's JSON array, encoded once per cached result: on a search box that
     # updates on every keystroke most answers come from the cache, and encoding them again
     # was a sixth of the API's time per request (profiled under load).
