@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-ARDUINO = REPO.parent / "shared" / "corpora" / "arduino-help" / "content"
+ARDUINO = REPO / "benchmarks" / "corpora" / "arduino-help" / "content"
 RECIPE = "1"  # bump when the generation recipe changes, so cached sets are rebuilt
 
 

@@ -7,7 +7,7 @@ same articles and queries, measured in the same run.
     .venv/bin/python -m benchmarks.search_quality [--queries FILE] [--corpus DIR] [--json OUT]
 
 Query sets: benchmarks/queries/arduino.json (default) and duckduckgo.json; each names its
-corpus, found under ../shared/corpora/ unless --corpus says otherwise.
+corpus, found under benchmarks/corpora/ unless --corpus says otherwise.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from widget_server.articles import load_kb
 from widget_server.search import SearchService, reindex
 
 REPO = Path(__file__).resolve().parent.parent
-CORPORA = REPO.parent / "shared" / "corpora"
+CORPORA = REPO / "benchmarks" / "corpora"
 # Where each corpus keeps its articles (duckduckgo-help's 31 redirect stubs have no title:
 # reindex skips them with a reason, as it would any untitled file).
 CORPUS_DIRS = {"arduino-help": CORPORA / "arduino-help" / "content",
-               "duckduckgo-help": CORPORA / "duckduckgo-help" / "_docs"}
+               "duckduckgo-help": CORPORA / "duckduckgo-help" / "_docs",
+               "disroot-howto": CORPORA / "disroot-howto" / "pages"}
 DEFAULT_QUERIES = REPO / "benchmarks" / "queries" / "arduino.json"
 
 Searcher = Callable[[str], list[str]]
