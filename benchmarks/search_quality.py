@@ -1,13 +1,24 @@
-"""Search quality on a real help center: success@3 and MRR@10 per query kind.
+"""Search quality on real help centers: success@1, success@3, MRR@10 per query kind, answered
+rate for answerable queries and abstain rate for off-topic ones, per search configuration.
 
-Deskbell's search is compared with plain Whoosh defaults (title + body, StandardAnalyzer,
-MultifieldParser with its default AND grouping, BM25F), and the same with OR grouping, on the
-same articles and queries, measured in the same run.
+Scoring is widget_server.evaluation's, the same as `deskbell eval`. Configurations, measured on
+the same articles and queries in the same run:
 
-    .venv/bin/python -m benchmarks.search_quality [--queries FILE] [--corpus DIR] [--json OUT]
+- plain whoosh: Whoosh defaults (title + body, StandardAnalyzer, MultifieldParser with its
+  default AND grouping, BM25F);
+- plain whoosh or: the same with OR grouping;
+- deskbell: Deskbell's search, built with the normal reindex.
 
-Query sets: benchmarks/queries/arduino.json (default) and duckduckgo.json; each names its
-corpus, found under benchmarks/corpora/ unless --corpus says otherwise.
+Plain Whoosh has no answer card: for it "answered" means it returned any hit, so its abstain
+rate is the share of off-topic queries with no results at all. For Deskbell, "answered" means
+the search gave a quoted answer (`SearchResult.answer`).
+
+    .venv/bin/python -m benchmarks.search_quality [--queries FILE ...] [--corpus DIR] [--json OUT]
+
+Query sets (benchmarks/queries/): arduino.json, duckduckgo.json, disroot.json; all three by
+default. Each names its corpus, found under benchmarks/corpora/ unless --corpus says otherwise
+(only with one --queries). --json writes {config: {kind: figures}} for one set, and
+{set: {config: {kind: figures}}} for several.
 """
 
 from __future__ import annotations
@@ -17,111 +28,153 @@ import json
 import statistics
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.fields import ID, TEXT, Schema
+from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
+from whoosh.qparser.syntax import GroupNode
 
-from widget_server.articles import load_kb
-from widget_server.search import SearchService, reindex
+from widget_server.articles import KnowledgeBase, load_kb
+from widget_server.evaluation import (
+    ALL,
+    EvalQuery,
+    Evaluation,
+    Ranking,
+    Searcher,
+    deskbell_searcher,
+    evaluate,
+    load_queries,
+    temporary_index,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO / "benchmarks" / "corpora"
+QUERIES = REPO / "benchmarks" / "queries"
 # Where each corpus keeps its articles (duckduckgo-help's 31 redirect stubs have no title:
 # reindex skips them with a reason, as it would any untitled file).
 CORPUS_DIRS = {"arduino-help": CORPORA / "arduino-help" / "content",
                "duckduckgo-help": CORPORA / "duckduckgo-help" / "_docs",
                "disroot-howto": CORPORA / "disroot-howto" / "pages"}
-DEFAULT_QUERIES = REPO / "benchmarks" / "queries" / "arduino.json"
-
-Searcher = Callable[[str], list[str]]
+DEFAULT_SETS = [QUERIES / "arduino.json", QUERIES / "duckduckgo.json", QUERIES / "disroot.json"]
 
 
-def plain_whoosh(kb_dir: Path, work: Path, group: type = AndGroup) -> tuple[Searcher, Callable[[], None]]:
-    kb = load_kb(kb_dir)
-    ix = whoosh_index.create_in(str(work), Schema(slug=ID(stored=True), title=TEXT, body=TEXT))
-    writer = ix.writer()
-    for article in kb.public():
-        writer.add_document(slug=article.slug, title=article.title, body=article.render().text)
-    writer.commit()
-    searcher = ix.searcher()
-    parser = MultifieldParser(["title", "body"], ix.schema, group=group)
+@contextmanager
+def plain_whoosh(kb: KnowledgeBase, group: type[GroupNode] = AndGroup) -> Iterator[Searcher]:
+    with tempfile.TemporaryDirectory(prefix="plain-whoosh-") as work:
+        schema = Schema(slug=ID(stored=True), name=STORED, title=TEXT, body=TEXT)
+        ix = whoosh_index.create_in(work, schema)
+        writer = ix.writer()
+        for article in kb.public():
+            writer.add_document(slug=article.slug, name=article.title, title=article.title,
+                                body=article.render().text)
+        writer.commit()
+        parser = MultifieldParser(["title", "body"], ix.schema, group=group)
+        with ix.searcher() as searcher:
 
-    def search(q: str) -> list[str]:
-        return [hit["slug"] for hit in searcher.search(parser.parse(q), limit=10)]
+            def search(q: str) -> Ranking:
+                hits = list(searcher.search(parser.parse(q), limit=10))
+                return Ranking(slugs=[h["slug"] for h in hits], titles=[h["name"] for h in hits],
+                               answered=bool(hits))
 
-    return search, searcher.close
-
-
-def deskbell(kb_dir: Path, work: Path) -> tuple[Searcher, Callable[[], None]]:
-    reindex(kb_dir, work / "index")
-    service = SearchService(work / "index")
-
-    def search(q: str) -> list[str]:
-        return [hit.slug for hit in service.search(q, limit=10).hits]
-
-    return search, service.close
+            yield search
 
 
-def score(search: Searcher, queries: list[dict], slug_of: dict[str, str]) -> dict[str, dict]:
-    by_kind: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
-    for item in queries:
-        wanted = {slug_of[a] for a in item["answers"]}
+@contextmanager
+def deskbell(kb: KnowledgeBase) -> Iterator[Searcher]:
+    with temporary_index(kb) as service:
+        yield deskbell_searcher(service)
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    build: Callable[[KnowledgeBase], Any]  # a context manager yielding a Searcher
+
+
+# One line per configuration: a new ranking is one more entry here.
+CONFIGS = [
+    Config("plain whoosh", plain_whoosh),
+    Config("plain whoosh or", lambda kb: plain_whoosh(kb, OrGroup)),
+    Config("deskbell", deskbell),
+]
+
+
+def timed(search: Searcher, elapsed: list[float]) -> Searcher:
+    def run(q: str) -> Ranking:
         started = time.perf_counter()
-        ranked = search(item["q"])
-        elapsed = (time.perf_counter() - started) * 1000
-        rank = next((i for i, slug in enumerate(ranked, start=1) if slug in wanted), None)
-        hit3 = int(rank is not None and rank <= 3)
-        by_kind[item["kind"]].append((hit3, 1 / rank if rank else 0.0, elapsed))
-        by_kind["all"].append((hit3, 1 / rank if rank else 0.0, elapsed))
-    return {
-        kind: {
-            "n": len(rows),
-            "success@3": sum(r[0] for r in rows) / len(rows),
-            "mrr@10": sum(r[1] for r in rows) / len(rows),
-            "median_ms": statistics.median(r[2] for r in rows),
-        }
-        for kind, rows in by_kind.items()
-    }
+        ranking = search(q)
+        elapsed.append((time.perf_counter() - started) * 1000)
+        return ranking
+
+    return run
+
+
+def run_config(config: Config, kb: KnowledgeBase,
+               queries: list[EvalQuery]) -> tuple[Evaluation, float]:
+    elapsed: list[float] = []
+    with config.build(kb) as search:
+        evaluation = evaluate(timed(search, elapsed), queries)
+    return evaluation, statistics.median(elapsed)
+
+
+def as_json(evaluation: Evaluation, median_ms: float) -> dict[str, dict[str, Any]]:
+    out = {kind: figures.as_dict() for kind, figures in evaluation.by_kind.items()}
+    out[ALL]["median_ms"] = median_ms
+    return out
+
+
+def _cell(value: float | None) -> str:
+    return "    -" if value is None else f"{value:5.2f}"
+
+
+def print_table(name: str, corpus: str, results: dict[str, tuple[Evaluation, float]]) -> None:
+    first = next(iter(results.values()))[0]
+    kinds = [k for k in first.by_kind if k != ALL] + [ALL]
+    total = len(first.outcomes)
+    print(f"\n{name}: {total} queries on {corpus}")
+    print("  s@1, s@3, MRR@10 and answered over answerable queries (n); abstain over offtopic")
+    print(f"  {'kind':<10}{'n':>4}  {'config':<17}{'s@1':>6}{'s@3':>6}{'MRR':>6}"
+          f"{'answ':>6}{'abst':>6}{'ms p50':>8}")
+    for kind in kinds:
+        for i, (config, (evaluation, ms)) in enumerate(results.items()):
+            f = evaluation.by_kind[kind]
+            n = f.answerable or f.no_answer
+            label = f"{kind:<10}{n:>4}" if i == 0 else " " * 14
+            timing = f"{ms:>8.1f}" if kind == ALL else ""
+            print(f"  {label}  {config:<17}{_cell(f.success_at_1):>6}{_cell(f.success_at_3):>6}"
+                  f"{_cell(f.mrr_at_10):>6}{_cell(f.answered):>6}{_cell(f.abstain):>6}{timing}")
+
+
+def run_set(path: Path, corpus_dir: Path | None) -> dict[str, dict[str, Any]]:
+    corpus = json.loads(path.read_text(encoding="utf-8"))["corpus"]
+    kb = load_kb(corpus_dir or CORPUS_DIRS[corpus])
+    queries = load_queries(path, kb)
+    results = {config.name: run_config(config, kb, queries) for config in CONFIGS}
+    print_table(path.name, corpus, results)
+    return {name: as_json(evaluation, ms) for name, (evaluation, ms) in results.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--queries", type=Path, action="append", default=None,
+                        help="a query set (repeatable; default: all three)")
     parser.add_argument("--corpus", type=Path, default=None,
                         help="the articles' folder (default: the one the query set names)")
-    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
-    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_quality.json")
+    parser.add_argument("--json", type=Path,
+                        default=REPO / "benchmarks" / "results" / "search_quality.json")
     args = parser.parse_args()
-    query_set = json.loads(args.queries.read_text())
-    queries = query_set["queries"]
-    corpus = args.corpus or CORPUS_DIRS[query_set["corpus"]]
-    slug_of = {a.path: a.slug for a in load_kb(corpus).articles}
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        builds = (("plain whoosh", plain_whoosh),
-                  ("plain whoosh or", lambda kb, w: plain_whoosh(kb, w, OrGroup)),
-                  ("deskbell", deskbell))
-        for name, build in builds:
-            work = Path(tmp) / name.replace(" ", "-")
-            work.mkdir()
-            search, close = build(corpus, work)
-            results[name] = score(search, queries, slug_of)
-            close()
-    kinds = ["all", *sorted(k for k in results["deskbell"] if k != "all")]
-    print(f"{len(queries)} queries on {query_set['corpus']}")
-    print(f"{'kind':<10}{'n':>4}  {'plain s@3':>9} {'MRR':>6}  {'OR s@3':>6} {'MRR':>6}  "
-          f"{'deskbell s@3':>12} {'MRR':>6}  {'ms p50':>6}")
-    for kind in kinds:
-        p, d = results["plain whoosh"][kind], results["deskbell"][kind]
-        o = results["plain whoosh or"][kind]
-        print(f"{kind:<10}{d['n']:>4}  {p['success@3']:>9.2f} {p['mrr@10']:>6.2f}  "
-              f"{o['success@3']:>6.2f} {o['mrr@10']:>6.2f}  "
-              f"{d['success@3']:>12.2f} {d['mrr@10']:>6.2f}  {d['median_ms']:>6.1f}")
+    sets: list[Path] = args.queries or DEFAULT_SETS
+    if args.corpus and len(sets) > 1:
+        parser.error("--corpus needs exactly one --queries")
+    results = {path.stem: run_set(path, args.corpus) for path in sets}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
+    payload = next(iter(results.values())) if len(results) == 1 else results
+    args.json.write_text(json.dumps(payload, indent=2))
 
 
 if __name__ == "__main__":
