@@ -1,6 +1,7 @@
 /*! Deskbell panel: search, articles, contact form and the visitor's requests, inside the
  * widget iframe (our origin, so the API is same-origin). DOM is built from elements and
- * textContent; the only HTML inserted is the server's sanitized article body. */
+ * textContent; the only HTML inserted is the server's sanitized article body (or one section
+ * of it, quoted as an answer). */
 (function () {
   'use strict';
 
@@ -18,6 +19,7 @@
   var $ = function (id) { return doc.getElementById(id); };
   var q = $('q'), results = $('results'), count = $('count'), listH = $('list-h');
   var page = $('v-page'), form = $('contact'), back = $('back');
+  var answerBox = $('answer'), nores = $('nores'), main = $('main');
 
   var state = {
     view: 'home', stack: [], opened: false, searched: false, suggestions: [],
@@ -51,6 +53,10 @@
 
   function fill(node, kids) {
     node.replaceChildren.apply(node, kids.filter(Boolean)); // null would render as "null"
+  }
+
+  function setHTML(node, html) { // the server's sanitized article HTML, or a section of it
+    node.innerHTML = policy ? policy.createHTML(html || '') : (html || '');
   }
 
   function now() { return new Date().toISOString(); }
@@ -180,7 +186,7 @@
 
   function updateFoot() {
     var offer = MODE === 'neutral' || (MODE === 'self-service' && state.searched);
-    $('foot').hidden = !(offer && state.view === 'home');
+    $('foot').hidden = !(offer && state.view === 'home' && nores.hidden);
   }
 
   function requestClose() {
@@ -235,9 +241,12 @@
   function showSuggestions() {
     state.seq++;
     clearTimeout(state.loading);
-    $('nores').hidden = true;
+    nores.hidden = true;
     count.textContent = '';
+    renderAnswer(null);
+    said('');
     renderList(state.suggestions, t('suggested'), 'suggestion');
+    updateFoot();
   }
 
   function loadSuggestions() {
@@ -271,7 +280,7 @@
     api(url, { signal: state.ctrl.signal }).then(function (data) {
       if (mine !== state.seq) return; // a newer query is on its way
       clearTimeout(state.loading);
-      renderResults(text, data.results || [], data.total || 0);
+      renderResults(text, data);
     }, function (err) {
       if (mine !== state.seq || err.name === 'AbortError') return;
       clearTimeout(state.loading);
@@ -279,13 +288,63 @@
     });
   }
 
-  function renderResults(text, list, total) {
-    state.last = { q: text, results: total };
+  function renderResults(text, data) {
+    var list = data.results || [], total = data.total || 0;
+    state.last = { q: text, results: total, answer: data.answer || null, none: !list.length };
     count.textContent = total === 1 ? t('results_one') : t('results_many', { n: total });
     renderList(list, count.textContent, 'search');
-    $('nores').hidden = list.length > 0;
-    $('nores-text').textContent = t('no_results', { q: text });
+    renderAnswer(state.last.answer);
+    verdict();
     if (state.wantSettle) settleNow();
+  }
+
+  function said(text) { // a second live region: the count still says only the count
+    if ($('said').textContent !== text) $('said').textContent = text;
+  }
+
+  function answerSource(a) { return a.heading ? a.title + ' › ' + a.heading : a.title; }
+
+  function renderAnswer(a) {
+    answerBox.hidden = !a;
+    if (!a) return fill(answerBox, []);
+    var quote = el('blockquote', { className: 'quote article clip', dir: 'auto',
+      cite: '/kb/' + a.slug + (a.anchor ? '#' + a.anchor : '') });
+    setHTML(quote, a.html);
+    var lead = quote.firstElementChild;
+    if (lead && /^H[1-6]$/.test(lead.tagName) && lead.textContent.trim() === a.heading) lead.remove();
+    quote.querySelectorAll('[id]').forEach(function (n) { n.removeAttribute('id'); });
+    wireLinks(quote);
+    var from = t('answer_from', { source: '\n' }).split('\n');
+    fill(answerBox, [
+      el('h2', { id: 'answer-h', className: 'sub', text: t('answer_h') }),
+      el('figure', {}, [el('figcaption', { id: 'answer-src' }, [doc.createTextNode(from[0]),
+        el('cite', { dir: 'auto', text: answerSource(a) }), doc.createTextNode(from[1] || '')]),
+      quote]),
+      el('button', { type: 'button', className: 'primary', text: t('answer_read'),
+        'aria-describedby': 'answer-src', on: function () {
+          settleNow();
+          openArticle(a.slug, 'search', a.anchor);
+        } })]);
+    // A long section shows in part, and in full once focus enters it.
+    if (quote.scrollHeight <= quote.clientHeight + 2) quote.classList.remove('clip');
+    quote.addEventListener('focusin', function () { quote.classList.remove('clip'); });
+  }
+
+  function verdict() {
+    // "No exact answer" only once the query is settled: never flashed while typing.
+    var last = state.last, text = q.value.trim(), current = !!last && last.q === text;
+    var honest = current && !last.answer && state.settled === text, closest = honest && !last.none;
+    nores.hidden = !honest;
+    if (honest) {
+      $('nores-text').textContent = last.none
+        ? t('no_results', { q: text }) + ' ' + t('no_results_hint') : t('no_answer_hint');
+    }
+    listH.hidden = !closest;
+    if (closest) listH.textContent = t('closest');
+    results.setAttribute('aria-labelledby', closest ? 'list-h' : 'count');
+    said(current && last.answer ? t('answer_said', { source: answerSource(last.answer) })
+      : honest ? t('no_answer') : '');
+    updateFoot();
   }
 
   function settleNow() {
@@ -297,7 +356,7 @@
     if (!state.last || state.last.q !== text) { state.wantSettle = true; return; }
     state.settled = text;
     state.searched = true;
-    updateFoot();
+    verdict();
     remember('searches', { q: text.slice(0, 500), results: state.last.results, at: now() });
     track({ type: 'search', query: text, results: state.last.results, locale: LOCALE });
     toHost('event', 'search', { query: text, results: state.last.results });
@@ -336,11 +395,11 @@
 
   // ---------- articles ----------
 
-  function openArticle(slug, source) {
+  function openArticle(slug, source, anchor) {
     fill(page, [el('p', { className: 'muted', text: t('loading') })]);
     show('page', { focus: false });
     api('articles/' + encodeURIComponent(slug)).then(function (a) {
-      renderArticle(a, source);
+      renderArticle(a, source, anchor);
     }, function (err) {
       fill(page, [el('h2', { tabIndex: -1, text: err.status === 404
         ? t('article_missing') : errorText(err) })]);
@@ -348,11 +407,7 @@
     });
   }
 
-  function renderArticle(a, source) {
-    var body = el('div', { className: 'article', dir: 'auto' });
-    body.innerHTML = policy ? policy.createHTML(a.html || '') : (a.html || '');
-    var lead = body.firstElementChild;
-    if (lead && /^H[1-3]$/.test(lead.tagName) && lead.textContent.trim() === a.title) lead.remove();
+  function wireLinks(body) {
     body.querySelectorAll('a[href]').forEach(function (link) {
       var m = link.pathname.match(/^\/kb\/([\w-]+)\/?$/);
       if (m && link.origin === location.origin) {
@@ -362,6 +417,14 @@
         link.rel = 'noopener noreferrer';
       }
     });
+  }
+
+  function renderArticle(a, source, anchor) {
+    var body = el('div', { className: 'article', dir: 'auto' });
+    setHTML(body, a.html);
+    var lead = body.firstElementChild;
+    if (lead && /^H[1-3]$/.test(lead.tagName) && lead.textContent.trim() === a.title) lead.remove();
+    wireLinks(body);
     var full = el('a', { href: a.url || '/kb/' + a.slug, target: '_blank', rel: 'noopener',
       text: t('read_full') + ' ' }, [el('span', { className: 'sr', text: t('new_tab') })]);
     var related = (a.related || []).map(function (r) {
@@ -373,11 +436,23 @@
       related.length ? el('h3', { className: 'sub', id: 'rel-h', text: t('related') }) : null,
       related.length ? el('ul', { className: 'links', 'aria-labelledby': 'rel-h' }, related) : null,
       voteBlock(a.slug)]);
-    focusView();
+    if (!goTo(body, anchor)) focusView();
     remember('articles', { slug: a.slug, title: String(a.title).slice(0, 500),
       source: source, at: now() });
     track({ type: 'article_view', slug: a.slug, source: source });
     toHost('event', 'article-viewed', { slug: a.slug, title: a.title });
+  }
+
+  function goTo(body, anchor) {
+    // Scroll the panel's own scroller (never the host page) to the quoted section; focus it.
+    var target = anchor && Array.prototype.find.call(body.querySelectorAll('[id]'),
+      function (n) { return n.id === anchor; });
+    if (!target) return false;
+    target.tabIndex = -1;
+    target.classList.add('target');
+    target.focus({ preventScroll: true });
+    main.scrollTop += target.getBoundingClientRect().top - main.getBoundingClientRect().top - 8;
+    return true;
   }
 
   function voteBlock(slug) {
