@@ -24,14 +24,9 @@ from whoosh import query as Q
 
 from benchmarks.common import Figure, index_for, load, percentile, rss_mb, running_server
 from benchmarks.stream import as_you_type, load_queries
-from widget_server.search import (
-    ANY_TEXT,
-    STEMMED_FIELDS,
-    Generation,
-    Synonyms,
-    current_generation,
-    reindex,
-)
+from widget_server.search import Generation, Synonyms, current_generation, reindex
+from widget_server.search.engine import ANY_TEXT
+from widget_server.search.schema import STEMMED_FIELDS
 
 WARMUP_SHARE = 0.3
 CONCURRENCY = 8

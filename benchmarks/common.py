@@ -192,9 +192,10 @@ def index_for(size: int | None) -> tuple[Path, Path, float | None]:
 
 
 def _index_code_hash() -> str:
-    from widget_server import articles, search
+    from widget_server import articles, text
+    from widget_server.search import schema
 
     source = "".join(inspect.getsource(f) for f in (
-        search.make_schema, search._document, search._prepare, search._stem_tokens))
+        schema.make_schema, schema._document, schema.prepare, text.stem_tokens, text.stem))
     source += inspect.getsource(articles)
     return hashlib.sha256(source.encode()).hexdigest()[:16]

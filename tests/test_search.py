@@ -148,15 +148,15 @@ def test_server_follows_new_generation_without_gap(indexed: Settings) -> None:
 
 
 def _slow_reindex(kb: str, index_dir: str) -> None:
-    from widget_server import search
+    from widget_server.search import schema
 
-    original = search._document
+    original = schema._document
 
     def slow(article):  # type: ignore[no-untyped-def]
         time.sleep(0.3)
         return original(article)
 
-    search._document = slow
+    schema._document = slow
     reindex(Path(kb), Path(index_dir), full=True)
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from widget_server import search
 from widget_server.articles import load_kb
-from widget_server.search import SearchService, _stem_tokens, make_schema, reindex
+from widget_server.search import SearchService, build, reindex
+from widget_server.search.schema import make_schema
 from widget_server.settings import Settings
+from widget_server.text import stem_tokens
 
 
 def slugs(index_dir: Path, query: str) -> list[str]:
@@ -48,13 +49,13 @@ def test_words_of_a_removed_article_are_no_longer_offered_as_corrections(indexed
 def test_an_unchanged_file_is_not_parsed_again(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     kb = Path(indexed.kb_dir)
     parsed: list[str] = []
-    original = search.parse_article
+    original = build.parse_article
 
     def counting(raw: bytes, relative: Path):  # type: ignore[no-untyped-def]
         parsed.append(relative.as_posix())
         return original(raw, relative)
 
-    monkeypatch.setattr(search, "parse_article", counting)
+    monkeypatch.setattr(build, "parse_article", counting)
     (kb / "billing" / "refunds.md").write_text("---\ntitle: Refunds\n---\nNow about cashback.\n")
     result = reindex(kb, indexed.index_dir)
     # The draft is never indexed, so it is read again; every other unchanged file is not.
@@ -69,17 +70,17 @@ def test_parallel_preparation_indexes_what_the_plain_path_does(
 ) -> None:
     kb = Path(settings.kb_dir)
     reindex(kb, tmp_path / "plain")
-    monkeypatch.setattr(search, "PREPARE_IN_PARALLEL", 1)
-    monkeypatch.setattr(search.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(build, "PREPARE_IN_PARALLEL", 1)
+    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
     # The suite's live servers run threads; the workers here only render fixture articles.
-    monkeypatch.setattr(search, "_may_fork", lambda: True)
+    monkeypatch.setattr(build, "_may_fork", lambda: True)
     pools: list[object] = []
 
     def recording_pool(*args: object, **kwargs: object) -> object:
         pools.append(args)
         return ProcessPoolExecutor(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(search, "ProcessPoolExecutor", recording_pool)
+    monkeypatch.setattr(build, "ProcessPoolExecutor", recording_pool)
     reindex(kb, tmp_path / "parallel")
     assert pools, "the build did not use worker processes"
     for query in ["pasword", "refunding", "two-fac", "express delivery", "vouchers"]:
@@ -87,10 +88,10 @@ def test_parallel_preparation_indexes_what_the_plain_path_does(
 
 
 def test_fast_tokens_match_whoosh_stemming_analyzer() -> None:
-    # The index is built with _stem_tokens while queries are stemmed by Whoosh: they must agree.
+    # The index is built with stem_tokens while queries are stemmed by Whoosh: they must agree.
     analyzer = make_schema()["body"].analyzer
     texts = [a.render().text for a in load_kb(Path(__file__).parent / "data" / "kb").articles]
     texts.append("Héllo WORLD v1.2.3 **Settings** foo_bar İstanbul naïve 3.14 x*y ﬁle running")
     for text in texts:
         expected = [t.text for t in analyzer(text, mode="index") if not t.stopped]
-        assert _stem_tokens(text) == expected
+        assert stem_tokens(text) == expected

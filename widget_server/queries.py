@@ -6,14 +6,13 @@ their content words, then merges spellings within a small edit distance.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from whoosh.lang.porter import stem
+from .text import content_words, edit_distance, stem, words
 
 MAX_TEXT = 500
 MAX_QUERY = 200
@@ -48,32 +47,9 @@ def public_page_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))[:MAX_TEXT]
 
 
-_STOPWORDS = frozenset(
-    "a an and are can do does for from how i in is it my of on or the to what when where why "
-    "with you your me not".split()
-)
-
-
 def query_key(query: str) -> str:
     """Stemmed content words of a normalized query: "refunds" and "refund" share a key."""
-    words = re.findall(r"\w+", query)
-    content = [w for w in words if w not in _STOPWORDS] or words
-    return " ".join(stem(w) for w in content)
-
-
-def edit_distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance, giving up (returning limit + 1) once it must exceed limit."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        if min(current) > limit:
-            return limit + 1
-        previous = current
-    return previous[-1]
+    return " ".join(stem(w) for w in content_words(words(query)))
 
 
 def _tolerance(key: str) -> int:

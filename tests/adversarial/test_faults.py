@@ -14,9 +14,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from widget_server import search
 from widget_server.app import create_app
-from widget_server.search import SearchService, current_generation, reindex
+from widget_server.search import SearchService, current_generation, reindex, schema
 from widget_server.settings import Settings
 from widget_server.tickets import TicketStore, new_ticket
 
@@ -99,13 +98,13 @@ def test_kill_9_during_creates_status_changes_and_erasures(tmp_path: Path) -> No
 
 
 def _slow_reindex(kb_dir: Path, index_dir: Path) -> None:
-    original = search._document
+    original = schema._document
 
     def slow(article):  # type: ignore[no-untyped-def]
         time.sleep(0.03)  # stretch the build so the kill lands inside it
         return original(article)
 
-    search._document = slow
+    schema._document = slow
     reindex(kb_dir, index_dir, full=True)
 
 

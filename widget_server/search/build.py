@@ -1,0 +1,276 @@
+"""Building an index generation aside and swapping it in whole.
+
+A reindex takes the lock, writes `gen-N.tmp` (from scratch, or incrementally from hard links
+to the live generation), fsyncs it, renames it to `gen-N`, then points CURRENT at it. A crash
+anywhere before the last step leaves the old generation serving. Old generations are pruned,
+keeping the one a server may still be answering from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+from whoosh import index as whoosh_index
+
+from ..articles import (
+    Article,
+    Problem,
+    content_hash,
+    cross_check,
+    iter_markdown_files,
+    load_kb,
+    parse_article,
+)
+from .layout import (
+    CATALOG_FILE,
+    CURRENT_FILE,
+    LOCK_FILE,
+    WORDS_FILE,
+    current_generation,
+    next_name,
+    read_catalog,
+    read_words,
+)
+from .schema import keywords, make_schema, prepare, word_counts
+
+PREPARE_IN_PARALLEL = 200  # below this many articles, starting worker processes costs more
+
+
+class ReindexBusy(RuntimeError):
+    """Another reindex holds the lock."""
+
+
+@dataclass
+class ReindexResult:
+    generation: str
+    indexed: int
+    unchanged: int
+    removed: int
+    skipped: list[str]
+    seconds: float
+    full: bool
+
+    def summary(self) -> str:
+        mode = "full" if self.full else "incremental"
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        return (
+            f"{self.generation}: {self.indexed} indexed, {self.unchanged} unchanged, "
+            f"{self.removed} removed{skipped} ({mode}, {self.seconds:.1f}s)"
+        )
+
+
+def reindex(
+    kb_dir: Path,
+    index_dir: Path,
+    *,
+    full: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    articles: list[Article] | None = None,
+) -> ReindexResult:
+    """Build a new generation from kb_dir and make it current. Raises ReindexBusy."""
+    started = time.perf_counter()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(index_dir / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise ReindexBusy("another reindex is running (index is busy); try again when it ends") from None
+    try:
+        if articles is None:
+            articles, problems = _load(kb_dir, index_dir, full)
+            skipped = [str(p) for p in problems if p.severity == "error"]
+        else:
+            skipped = []
+        return _build(index_dir, _unique(articles, skipped), full, progress, skipped, started)
+    finally:
+        lock.release()
+
+
+def _load(kb_dir: Path, index_dir: Path, full: bool) -> tuple[list[Article], list[Problem]]:
+    """The knowledge base's public articles, parsing only files that changed since the live
+    generation: an unchanged file (same bytes) is taken from the catalog as it was indexed."""
+    previous = None if full else current_generation(index_dir)
+    if previous is None:
+        kb = load_kb(kb_dir)
+        return kb.public(), kb.problems
+    if not Path(kb_dir).is_dir():
+        raise FileNotFoundError(f"knowledge base folder not found: {kb_dir}")
+    indexed = {meta["path"]: meta for meta in read_catalog(index_dir / previous).values()}
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for path in iter_markdown_files(kb_dir):
+        raw = path.read_bytes()
+        relative = path.relative_to(kb_dir)
+        meta = indexed.get(relative.as_posix())
+        if meta is not None and meta["hash"] == content_hash(raw):
+            articles.append(_from_catalog(meta))
+            continue
+        article, found = parse_article(raw, relative)
+        problems.extend(found)
+        if article is not None and not article.draft:
+            articles.append(article)
+    # Unchanged bodies were link-checked when they changed; slugs and related are checked all.
+    problems.extend(cross_check(articles))
+    return articles, problems
+
+
+def _from_catalog(meta: dict[str, Any]) -> Article:
+    # The body is left out: an unchanged article is neither rendered nor indexed again.
+    fields = {f.name for f in dataclasses.fields(Article)} - {"body", "body_line", "content_hash"}
+    return Article(**{name: meta[name] for name in fields if name in meta},
+                   content_hash=meta["hash"])
+
+
+def _unique(articles: Iterable[Article], skipped: list[str]) -> list[Article]:
+    seen: set[str] = set()
+    out = []
+    for article in articles:
+        if article.draft:
+            continue
+        if article.slug in seen:
+            skipped.append(f"{article.path}: duplicate slug {article.slug!r} (not indexed)")
+            continue
+        seen.add(article.slug)
+        out.append(article)
+    return out
+
+
+def _build(index_dir: Path, articles: list[Article], full: bool,
+           progress: Callable[[int, int], None] | None, skipped: list[str],
+           started: float) -> ReindexResult:
+    for stale in index_dir.glob("gen-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    previous = current_generation(index_dir)
+    old_catalog = read_catalog(index_dir / previous) if previous and not full else None
+    name = next_name(index_dir)
+    work = index_dir / f"{name}.tmp"
+    if old_catalog is not None:
+        _copy_generation(index_dir / previous, work)  # incremental: start from the live copy
+        ix = whoosh_index.open_dir(str(work))
+        vocabulary = read_words(work)
+    else:
+        work.mkdir()
+        ix = whoosh_index.create_in(str(work), make_schema())
+        old_catalog, vocabulary = {}, Counter()
+    by_slug = {a.slug: a for a in articles}
+    changed = [a for a in articles if old_catalog.get(a.slug, {}).get("hash") != a.content_hash]
+    removed = [slug for slug in old_catalog if slug not in by_slug]
+    _forget_words(vocabulary, ix, old_catalog, [*removed, *(a.slug for a in changed)])
+    # compound=False: Whoosh copies a compound segment file into memory on open (about the
+    # index's size); separate files are read through the OS page cache instead.
+    writer = ix.writer(procs=1, limitmb=512, compound=False)
+    try:
+        for slug in removed:
+            writer.delete_by_term("slug", slug)
+        add = writer.update_document if old_catalog else writer.add_document
+        for done, (document, counts) in enumerate(_prepared(changed), start=1):
+            add(**document)
+            vocabulary.update(counts)
+            if progress:
+                progress(done, len(changed))
+        writer.commit(optimize=len(changed) > 0 and not old_catalog)
+    except BaseException:
+        writer.cancel()
+        raise
+    catalog = {a.slug: a.meta() for a in articles}
+    _write_atomic(work / CATALOG_FILE, json.dumps(catalog, ensure_ascii=False))
+    _write_atomic(work / WORDS_FILE, json.dumps(+vocabulary, ensure_ascii=False))
+    ix.close()
+    _fsync_tree(work)
+    os.rename(work, index_dir / name)
+    _write_atomic(index_dir / CURRENT_FILE, name + "\n")
+    _prune(index_dir, keep={name, previous})
+    return ReindexResult(
+        generation=name, indexed=len(changed), unchanged=len(articles) - len(changed),
+        removed=len(removed), skipped=skipped, seconds=time.perf_counter() - started,
+        full=not previous or full,
+    )
+
+
+def _may_fork() -> bool:
+    # Forking is only safe while no other thread may hold a lock.
+    return threading.active_count() == 1
+
+
+def _prepared(articles: list[Article]) -> Iterator[tuple[dict[str, Any], Counter[str]]]:
+    """`prepare` for each article, in order: in worker processes when there are many."""
+    workers = min(2, os.cpu_count() or 1)
+    # Workers are forked (spawn would re-run the caller's script); forking is only safe while
+    # no other thread may hold a lock, so a threaded caller prepares here instead.
+    if len(articles) < PREPARE_IN_PARALLEL or workers < 2 or not _may_fork():
+        yield from map(prepare, articles)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(prepare, articles, chunksize=32)
+
+
+def _copy_generation(source: Path, target: Path) -> None:
+    # Whoosh never rewrites a segment file once written (a new TOC names the new set), so the
+    # copy can share them by hard link: an incremental run copies no index data.
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
+    # The catalog and word counts are replaced with new files, never written in place.
+
+
+def _forget_words(vocabulary: Counter[str], ix: Any, catalog: dict[str, dict[str, Any]],
+                  slugs: list[str]) -> None:
+    """Subtract the words of articles about to be replaced or removed."""
+    stale = [slug for slug in slugs if slug in catalog]
+    if not stale or not vocabulary:
+        return
+    with ix.searcher() as searcher:
+        for slug in stale:
+            meta = catalog[slug]
+            text = (searcher.document(slug=slug) or {}).get("text", "")
+            vocabulary.subtract(word_counts(meta["title"], meta["summary"],
+                                            keywords(meta["tags"], meta["aliases"]), text))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_tree(path: Path) -> None:
+    for child in path.iterdir():
+        with open(child, "rb") as fh:
+            os.fsync(fh.fileno())
+    _fsync_dir(path)
+
+
+def _prune(index_dir: Path, keep: set[str | None]) -> None:
+    # The previous generation stays: a server may still be answering from it for a moment.
+    for gen in index_dir.glob("gen-*"):
+        if gen.name not in keep and not gen.name.endswith(".tmp"):
+            shutil.rmtree(gen, ignore_errors=True)

@@ -1,0 +1,40 @@
+"""The excerpt shown under a hit: the densest run of query words, escaped, matches marked."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from html import escape
+
+from ..text import stem_word
+
+
+def make_snippet(text: str, terms: list[str], fallback: str = "", width: int = 220) -> str:
+    """An escaped excerpt around the densest run of query words; matches wrapped in <mark>."""
+    if not text:
+        return escape(fallback)
+    stems = sorted({stem_word(t) for t in terms if len(t) > 1} | {t for t in terms if len(t) > 1},
+                   key=len, reverse=True)
+    alternatives = "|".join(map(re.escape, stems))
+    pattern = re.compile(rf"\b(?:{alternatives})\w*", re.I) if stems else None
+    starts = [m.start() for m in itertools.islice(pattern.finditer(text), 500)] if pattern else []
+    begin = 0
+    if starts:
+        # The window that starts at the match with the most other matches within `width` chars.
+        best = max(range(len(starts)), key=lambda i: sum(1 for s in starts[i:i + 12] if s - starts[i] < width))
+        begin = max(0, starts[best] - 40)
+        while begin > 0 and not text[begin - 1].isspace():
+            begin -= 1
+    end = min(len(text), begin + width)
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    window = text[begin:end]
+    out: list[str] = ["… " if begin else ""]
+    cursor = 0
+    for match in pattern.finditer(window) if pattern else ():
+        out.append(escape(window[cursor : match.start()]))
+        out.append(f"<mark>{escape(match.group())}</mark>")
+        cursor = match.end()
+    out.append(escape(window[cursor:]))
+    out.append(" …" if end < len(text) else "")
+    return re.sub(r"\s+", " ", "".join(out)).strip()

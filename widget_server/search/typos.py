@@ -1,0 +1,62 @@
+"""Typo correction: the knowledge base's unstemmed words, and the nearest ones to a misspelling."""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
+
+from ..text import edit_distance
+
+
+class Vocabulary:
+    """The knowledge base's unstemmed words and how often each is used; corrects typos.
+
+    A correction is a word within 1 edit (2 for words longer than 5 letters; a swap of two
+    neighbours counts as one) that starts with the same letter, the most used first. Candidates
+    come from a symmetric-delete index: a word and every form of it with one letter deleted,
+    kept as sorted hashes in two flat arrays (a few MB at 50k words), so a lookup is a few
+    dozen binary searches instead of a scan of the vocabulary.
+    """
+
+    def __init__(self, counts: Mapping[str, int]):
+        self.counts = counts
+        self._words: list[str] = []
+        self._keys = array("q")
+        self._ids = array("i")
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.counts
+
+    def corrections(self, word: str, limit: int = 3) -> list[str]:
+        if not self._words and self.counts:
+            self._index()
+        maxdist = 1 if len(word) <= 5 else 2
+        found = {
+            candidate for key in _deletes(word, maxdist) for candidate in self._lookup(hash(key))
+            if candidate != word and candidate[:1] == word[:1]
+            and edit_distance(word, candidate, maxdist, swaps=True) <= maxdist
+        }
+        return sorted(found, key=lambda w: (-self.counts[w], w))[:limit]
+
+    def _lookup(self, key: int) -> Iterator[str]:
+        at = bisect_left(self._keys, key)
+        while at < len(self._keys) and self._keys[at] == key:
+            yield self._words[self._ids[at]]
+            at += 1
+
+    def _index(self) -> None:
+        self._words = [w for w in self.counts if len(w) > 1 and not w.isdigit()]
+        pairs = sorted((hash(key), i) for i, w in enumerate(self._words) for key in _deletes(w, 1))
+        self._keys = array("q", (k for k, _ in pairs))
+        self._ids = array("i", (i for _, i in pairs))
+
+
+def _deletes(word: str, depth: int) -> set[str]:
+    """The word and every string made from it by deleting up to `depth` letters."""
+    out = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))} - out
+        out |= frontier
+    return out
