@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import IO, Any
 import click
 
 from widget_server import mail
+from widget_server.durable import replacing
 from widget_server.errors import DeskbellError
 from widget_server.settings import Settings
 from widget_server.tickets import STATUSES, Ticket, TicketStore, clean_text
@@ -221,14 +221,11 @@ def _selected(store: TicketStore, since: datetime | None, status: str | None
 
 
 def _write_file(path: Path, fmt: str, found: Iterable[Ticket]) -> int:
-    """Write aside and rename, so a failed export never leaves half a file behind."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Written aside and renamed, so a failed export never leaves half a file behind."""
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
+        with replacing(path, newline="") as out:
             count = write_tickets(found, fmt, out)
-        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
     return count
 

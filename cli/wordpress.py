@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import click
 
 from widget_server import resources
+from widget_server.durable import replacing
 
 # Fixed timestamp: the same plugin always builds the same bytes.
 ZIP_TIME = (2026, 1, 1, 0, 0, 0)
@@ -36,18 +35,12 @@ def write_plugin_zip(output: Path, root: Path | None = None) -> int:
         raise FileNotFoundError(f"the WordPress plugin is missing from {root}")
     files = plugin_files(root)
     # Written aside and renamed, so a failed run never leaves half a zip behind.
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=".deskbell-", suffix=".zip")
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in files:
-                info = zipfile.ZipInfo(f"deskbell/{path.relative_to(root).as_posix()}", ZIP_TIME)
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, path.read_bytes())
-        os.replace(tmp, output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with replacing(output, binary=True) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in files:
+            info = zipfile.ZipInfo(f"deskbell/{path.relative_to(root).as_posix()}", ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
     return len(files)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from widget_server import ticket_storage
+from widget_server import durable
 from widget_server.errors import Conflict, NotFound
 from widget_server.ticket_storage import CorruptStore, StoreFull, StoreUnwritable
 from widget_server.tickets import (
@@ -91,7 +91,7 @@ def test_a_full_disk_leaves_stored_tickets_untouched(tmp_path: Path, monkeypatch
     def full(fd: int, data: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ticket_storage.os, "write", full)
+    monkeypatch.setattr(durable.os, "write", full)
     with pytest.raises(StoreFull, match="no space left"):
         make(store, subject="Second")
     with pytest.raises(StoreFull):
@@ -109,7 +109,7 @@ def test_a_read_only_data_dir_is_a_clear_error(tmp_path: Path, monkeypatch) -> N
     def read_only(*args: object, **kwargs: object) -> int:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(ticket_storage.os, "open", read_only)
+    monkeypatch.setattr(durable.os, "open", read_only)
     with pytest.raises(StoreUnwritable, match="Read-only file system"):
         make(store)
     monkeypatch.undo()

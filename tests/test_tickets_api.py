@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from widget_server import ticket_storage
+from widget_server import durable
 from widget_server.app import create_app
 from widget_server.ticket_storage import CorruptStore
 from widget_server.tickets import TicketStore
@@ -220,7 +220,7 @@ def test_a_full_disk_answers_507_and_keeps_what_was_stored(api: TestClient,
     def full(fd: int, data: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ticket_storage.os, "write", full)
+    monkeypatch.setattr(durable.os, "write", full)
     response = api.post(URL, json=form(subject="Second"))
     monkeypatch.undo()
     assert response.status_code == 507

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from tinydb.storages import Storage
 
+from .durable import fsync_dir, write_atomic
 from .errors import InsufficientStorage, StorageUnavailable
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -54,15 +54,6 @@ def storage_error(path: Path, exc: OSError) -> InsufficientStorage | StorageUnav
     return StoreUnwritable(f"cannot write {path} ({reason}); the ticket store is unchanged")
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in `directory` durable (POSIX needs the directory itself fsynced)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def read_json(path: Path) -> Any | None:
     """The parsed content of `path`, None if it does not exist; CorruptStore if unparsable."""
     try:
@@ -80,48 +71,14 @@ def read_json(path: Path) -> Any | None:
     return data
 
 
-def _write_aside(tmp: Path, payload: bytes) -> None:
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(payload)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _keep_backup(path: Path) -> None:
-    """Point `<path>.bak` at the current generation (hard link: no copy, atomic swap)."""
-    if not path.exists():
-        return
-    staging = path.with_name(path.name + ".bak.tmp")
-    staging.unlink(missing_ok=True)
-    os.link(path, staging)
-    os.replace(staging, path.with_name(path.name + ".bak"))
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace `path` with `data` so that a crash leaves either the old or the new file."""
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_aside(tmp, payload)
-        _keep_backup(path)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        write_atomic(path, payload, permissions=0o600, backup=True)
     except OSError as exc:
-        _discard(tmp)
         raise storage_error(path, exc) from exc
-
-
-def _discard(tmp: Path) -> None:
-    try:
-        tmp.unlink(missing_ok=True)
-    except OSError:
-        pass  # the disk may be gone entirely; the stray temp file is harmless
 
 
 class AtomicJSONStorage(Storage):
