@@ -2,7 +2,8 @@
 
 One real Deskbell server (uvicorn on a free loopback port, a temp data dir, the fixture
 knowledge base indexed with Whoosh) and one Chromium for the whole session; a fresh browser
-context per test. Host pages come from a second tiny HTTP server on another origin
+context per test. A second server, started only by the tests that ask for it, serves the demo
+knowledge base (Deskbell's own user guide), where questions in a visitor's words have answers. Host pages come from a second tiny HTTP server on another origin
 (http://localhost:<port>, while Deskbell is http://127.0.0.1:<port>), so every test crosses
 origins as a customer's site does. Both are loopback on purpose: Chromium's local-network
 rules would block a public-looking page (a faked origin) from loading scripts off loopback.
@@ -29,6 +30,7 @@ from widget_server.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_KB = REPO / "tests" / "data" / "kb"
+DEMO_KB = REPO / "kb"
 ARTIFACTS = REPO / "test-artifacts"
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -50,12 +52,9 @@ class LiveServer:
     data_dir: Path
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory,
-                host_pages: HostPages) -> Iterator[LiveServer]:
-    base = tmp_path_factory.mktemp("deskbell")
+def _serve_kb(source: Path, base: Path, host_pages: HostPages) -> Iterator[LiveServer]:
     kb = base / "kb"
-    shutil.copytree(FIXTURE_KB, kb)
+    shutil.copytree(source, kb)
     settings = load_settings(
         overrides={"kb_dir": str(kb), "data_dir": str(base / "data"),
                    "allowed_origins": f"http://localhost:{host_pages.server_address[1]}",
@@ -67,6 +66,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
     app = create_app(settings)
     with served(app) as url:
         yield LiveServer(url, app, base / "data")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory,
+                host_pages: HostPages) -> Iterator[LiveServer]:
+    yield from _serve_kb(FIXTURE_KB, tmp_path_factory.mktemp("deskbell"), host_pages)
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory,
+                host_pages: HostPages) -> Iterator[LiveServer]:
+    yield from _serve_kb(DEMO_KB, tmp_path_factory.mktemp("deskbell-demo"), host_pages)
 
 
 class HostPages(ThreadingHTTPServer):
@@ -141,6 +152,13 @@ def context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
 def shop(host_pages: HostPages, live_server: LiveServer) -> HostSite:
     host_pages.pages.clear()
     return HostSite(live_server, host_pages)
+
+
+@pytest.fixture
+def demo_shop(host_pages: HostPages, demo_server: LiveServer) -> HostSite:
+    """The customer's site embedding the server of the demo knowledge base."""
+    host_pages.pages.clear()
+    return HostSite(demo_server, host_pages)
 
 
 @dataclass

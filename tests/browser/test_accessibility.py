@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import AXE, HostSite, launcher, open_widget, panel
+from .test_answers import OFF_TOPIC, QUESTION
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
 
@@ -44,7 +45,9 @@ def embed_frame(page: Any) -> Any:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_launcher_and_every_panel_view_pass_axe(page: Any, shop: HostSite, scheme: str) -> None:
+def test_launcher_and_every_panel_view_pass_axe(
+    page: Any, shop: HostSite, demo_shop: HostSite, scheme: str
+) -> None:
     page.emulate_media(color_scheme=scheme)
     frame = open_widget(page, shop.add("/account/login", shop.snippet()))
     assert axe(page, "deskbell-widget") == []
@@ -67,6 +70,25 @@ def test_launcher_and_every_panel_view_pass_axe(page: Any, shop: HostSite, schem
     frame.get_by_role("button", name="Send request").click()  # shows the field errors
     expect(frame.locator("#e-name")).not_to_be_empty()
     assert axe(embed, "body") == [], "contact form with errors"
+
+    # Answers (the demo knowledge base has them): the quoted answer above the results, the
+    # article opened at the quoted section, and the honest "no exact answer".
+    frame = open_widget(page, demo_shop.add("/help", demo_shop.snippet()))
+    embed = embed_frame(page)
+    frame.locator("#q").fill(QUESTION)
+    frame.locator("#q").press("Enter")  # finished typing
+    expect(frame.locator("#answer")).to_be_visible()
+    assert axe(embed, "body") == [], "answer card"
+
+    frame.get_by_role("button", name="Read the full article").click()
+    expect(frame.locator(".article .target")).to_be_focused()
+    assert axe(embed, "body") == [], "article at the quoted section"
+
+    frame.get_by_role("button", name="Back").click()
+    frame.locator("#q").fill(OFF_TOPIC)
+    frame.locator("#q").press("Enter")
+    expect(frame.locator("#nores")).to_be_visible()
+    assert axe(embed, "body") == [], "no exact answer"
 
 
 def test_keyboard_alone_reaches_an_answer_and_returns_to_the_page(
