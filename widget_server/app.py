@@ -113,7 +113,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.templates = make_templates(settings)
     synonyms_path = settings.synonyms_file or None
-    app.state.search = ResilientSearch(settings.index_dir, Synonyms.load(synonyms_path))
+    app.state.search = ResilientSearch(settings.index_dir, Synonyms.load(synonyms_path),
+                                       semantic=settings.semantic,
+                                       threshold=settings.answer_threshold)
     app.state.events = EventStore.from_settings(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
     app.state.tickets = TicketStore(settings.data_dir)

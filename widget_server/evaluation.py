@@ -233,22 +233,23 @@ def deskbell_searcher(service: SearchService) -> Searcher:
 
 
 @contextmanager
-def temporary_index(kb: KnowledgeBase, synonyms: Synonyms | None = None) -> Iterator[SearchService]:
+def temporary_index(kb: KnowledgeBase, synonyms: Synonyms | None = None,
+                    semantic: bool = True, threshold: float | None = None) -> Iterator[SearchService]:
     """A SearchService over a fresh index of the knowledge base, built with the normal
     reindex in a temporary folder and removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="deskbell-eval-") as tmp:
         index_dir = Path(tmp) / "index"
-        reindex(kb.root, index_dir, full=True, articles=kb.public())
-        service = SearchService(index_dir, synonyms)
+        reindex(kb.root, index_dir, full=True, articles=kb.public(), semantic=semantic)
+        service = SearchService(index_dir, synonyms, semantic=semantic, threshold=threshold)
         try:
             yield service
         finally:
             service.close()
 
 
-def evaluate_kb(kb: KnowledgeBase, queries: list[EvalQuery],
-                synonyms: Synonyms | None = None) -> Evaluation:
-    with temporary_index(kb, synonyms) as service:
+def evaluate_kb(kb: KnowledgeBase, queries: list[EvalQuery], synonyms: Synonyms | None = None,
+                semantic: bool = True, threshold: float | None = None) -> Evaluation:
+    with temporary_index(kb, synonyms, semantic, threshold) as service:
         return evaluate(deskbell_searcher(service), queries)
 
 

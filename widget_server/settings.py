@@ -73,6 +73,18 @@ def _origins(value: Any) -> tuple[str, ...]:
     return tuple(_origin(str(item).strip()) for item in items if str(item).strip())
 
 
+def _threshold(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ValueError("expected a number between 0 and 1, or empty for the calibrated one") from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError("must be between 0 and 1 (empty: calibrated at reindex)")
+    return number
+
+
 def _rate(value: Any) -> str:
     from limits import parse
 
@@ -115,6 +127,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("site_name", "Help Center", "Name shown on help-center pages and emails.", _str),
     Setting("synonyms_file", "", "Optional file of search synonyms, one group per line.", _str),
     Setting("search_max_results", 20, "Largest `limit` a search may ask for.", _int(1, 100)),
+    Setting("semantic", True, "Rank by meaning with the bundled model and quote answers (false: words only).", _bool),
+    Setting("answer_threshold", "", "Confidence an answer needs, 0-1 (empty: calibrated per knowledge base at reindex).", _threshold),
     Setting("query_max_length", 200, "Longest search query accepted, in characters.", _int(10, 2000)),
     Setting("max_body_bytes", 65536, "Largest request body accepted, in bytes.", _int(1024, 10485760)),
     Setting("admin_password", "", "Password for /admin (empty disables the admin).", _str, True),

@@ -24,7 +24,7 @@
   var state = {
     view: 'home', stack: [], opened: false, searched: false, suggestions: [],
     active: -1, items: [], seq: 0, ctrl: null, last: null, settled: '', formOpened: 0,
-    debounce: 0, settle: 0, loading: 0, helpSeq: 0, helpTimer: 0, identity: {},
+    debounce: 0, full: 0, settle: 0, loading: 0, helpSeq: 0, helpTimer: 0, identity: {},
     wantSettle: false, pinned: false
   };
   // Browsers that block storage in cross-site frames throw on access; then the panel keeps
@@ -262,12 +262,15 @@
 
   function onInput() {
     clearTimeout(state.debounce);
+    clearTimeout(state.full);
     clearTimeout(state.settle);
-    state.debounce = setTimeout(runSearch, 120);
+    // Keystrokes: quick word search; a pause: the full one (meaning, answer).
+    state.debounce = setTimeout(function () { runSearch(true); }, 120);
+    state.full = setTimeout(function () { runSearch(false); }, 450);
     state.settle = setTimeout(settleNow, 1500);
   }
 
-  function runSearch() {
+  function runSearch(instant) {
     var text = q.value.trim();
     if (!text) return showSuggestions();
     var mine = ++state.seq;
@@ -276,10 +279,12 @@
     clearTimeout(state.loading);
     // A hint only when the wait is noticeable; fast answers should not flicker.
     state.loading = setTimeout(function () { count.textContent = t('searching'); }, 200);
-    var url = 'search?limit=8&locale=' + LOCALE + '&q=' + encodeURIComponent(text);
+    var url = 'search?limit=8&locale=' + LOCALE + '&q=' + encodeURIComponent(text) +
+      (instant ? '&instant=1' : '');
     api(url, { signal: state.ctrl.signal }).then(function (data) {
       if (mine !== state.seq) return; // a newer query is on its way
       clearTimeout(state.loading);
+      data.instant = !!instant;
       renderResults(text, data);
     }, function (err) {
       if (mine !== state.seq || err.name === 'AbortError') return;
@@ -290,7 +295,8 @@
 
   function renderResults(text, data) {
     var list = data.results || [], total = data.total || 0;
-    state.last = { q: text, results: total, answer: data.answer || null, none: !list.length };
+    state.last = { q: text, results: total, answer: data.answer || null, none: !list.length,
+      instant: data.instant };
     count.textContent = total === 1 ? t('results_one') : t('results_many', { n: total });
     renderList(list, count.textContent, 'search');
     renderAnswer(state.last.answer);
@@ -333,7 +339,8 @@
   function verdict() {
     // "No exact answer" only once the query is settled: never flashed while typing.
     var last = state.last, text = q.value.trim(), current = !!last && last.q === text;
-    var honest = current && !last.answer && state.settled === text, closest = honest && !last.none;
+    var honest = current && !last.instant && !last.answer && state.settled === text,
+      closest = honest && !last.none;
     nores.hidden = !honest;
     if (honest) {
       $('nores-text').textContent = last.none
@@ -353,7 +360,10 @@
     var text = q.value.trim();
     state.wantSettle = false;
     if (!text || text === state.settled) return;
-    if (!state.last || state.last.q !== text) { state.wantSettle = true; return; }
+    if (!state.last || state.last.q !== text || state.last.instant) {
+      state.wantSettle = true;
+      return;
+    }
     state.settled = text;
     state.searched = true;
     verdict();

@@ -15,6 +15,7 @@ from ..search import SearchService, encode_json
 from ..security import limiter
 from ..tickets import clean_text
 from .common import (
+    bool_param,
     check_origin,
     client_ip,
     int_param,
@@ -39,9 +40,13 @@ async def search(request: Request) -> Response:
     q = query_param(request, "q", max_length=settings.query_max_length).strip()
     limit = int_param(request, "limit", 10, 1, settings.search_max_results)
     locale = query_param(request, "locale", max_length=20).strip() or None
-    result = _search(request).search(q, limit=limit, locale=locale)
-    body = b'{"query":%s,"total":%d,"results":%s}' % (encode_json(q), result.total,
-                                                       result.hits_json)
+    instant = bool_param(request, "instant")
+    service = _search(request)
+    result = await service.call(service.search, q, limit, locale, instant)
+    answer = encode_json(result.answer.as_dict()) if result.answer else b"null"
+    body = b'{"query":%s,"total":%d,"confidence":%s,"answer":%s,"results":%s}' % (
+        encode_json(q), result.total, encode_json(round(result.confidence, 3)), answer,
+        result.hits_json)
     return Response(body, media_type="application/json", headers=JSON_CACHE)
 
 
@@ -55,7 +60,8 @@ def _brief(meta: dict[str, Any]) -> dict[str, Any]:
 async def suggestions(request: Request) -> JSONResponse:
     url = query_param(request, "url", max_length=2000)
     limit = int_param(request, "limit", 5, 1, 20)
-    results = [_brief(m) for m in _search(request).suggestions(url, limit)]
+    service = _search(request)
+    results = [_brief(m) for m in await service.call(service.suggestions, url, limit)]
     return JSONResponse({"url": url, "results": results}, headers=JSON_CACHE)
 
 
@@ -79,7 +85,8 @@ def article_payload(service: SearchService, slug: str) -> dict[str, Any] | None:
 
 async def article(request: Request) -> JSONResponse:
     slug = request.path_params["slug"].strip("/")
-    payload = article_payload(_search(request), slug)
+    service = _search(request)
+    payload = await service.call(article_payload, service, slug)
     if payload is None:
         raise NotFound(f"No article with slug {slug!r}")
     return JSONResponse(payload, headers=JSON_CACHE)
@@ -88,7 +95,8 @@ async def article(request: Request) -> JSONResponse:
 async def feedback(request: Request) -> JSONResponse:
     check_origin(request)
     slug = request.path_params["slug"].strip("/")
-    canonical, _ = _search(request).resolve(slug)
+    service = _search(request)
+    canonical, _ = await service.call(service.resolve, slug)
     if canonical is None:
         raise NotFound(f"No article with slug {slug!r}")
     data = await read_json(request)

@@ -74,6 +74,15 @@ def query_param(request: Request, name: str, default: str = "", max_length: int 
     return value
 
 
+def bool_param(request: Request, name: str) -> bool:
+    raw = query_param(request, name, "", max_length=5).strip().lower()
+    if raw in {"", "0", "false"}:
+        return False
+    if raw in {"1", "true"}:
+        return True
+    raise BadRequest(f"Parameter {name} must be 1 or 0 (true or false)")
+
+
 def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = query_param(request, name, "")
     if raw == "":
@@ -112,7 +121,7 @@ def client_ip(request: Request) -> str:
 def search_service(request: Request) -> SearchService:
     """The search service, or a 503 that names the fix when no index generation is readable."""
     service: SearchService = request.app.state.search
-    if service.generation is None:
+    if not service.ready():
         raise IndexUnavailable("Search is not available yet: run deskbell reindex to build the "
                                "search index")
     return service

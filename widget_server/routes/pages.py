@@ -26,7 +26,9 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
 
 async def kb_index(request: Request) -> Response:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for meta in search_service(request).catalog.values():
+    service = search_service(request)
+    catalog = await service.call(lambda: service.catalog)
+    for meta in catalog.values():
         groups[meta["category"] or "General"].append(meta)
     categories = [
         (name, sorted(items, key=lambda m: m["title"].lower()))
@@ -37,7 +39,8 @@ async def kb_index(request: Request) -> Response:
 
 async def kb_article(request: Request) -> Response:
     slug = request.path_params["slug"].strip("/")
-    payload = article_payload(search_service(request), slug)
+    service = search_service(request)
+    payload = await service.call(article_payload, service, slug)
     if payload is None:
         raise NotFound("There is no article at this address.")
     if "redirect_to" in payload:
@@ -49,15 +52,17 @@ async def kb_search(request: Request) -> Response:
     settings = request.app.state.settings
     q = query_param(request, "q", max_length=settings.query_max_length).strip()
     service = search_service(request)
-    result = service.search(q, limit=settings.search_max_results) if q else None
+    # A submitted form: the query is finished, so it is ranked and answered in full.
+    result = await service.call(service.search, q, settings.search_max_results) if q else None
     return _render(request, "kb/search.html", {"q": q, "result": result})
 
 
 async def healthz(request: Request) -> JSONResponse:
     service = _service(request)
-    serving = service.generation  # the generation answering searches, not just named on disk
+    serving = service.serving  # the generation answering searches, not just named on disk
     generation = serving.name if serving else None
-    body = {"status": "ok", "articles": len(service.catalog), "index_generation": generation}
+    body = {"status": "ok", "articles": len(service.live_catalog), "index_generation": generation,
+            "search": service.status()}
     return JSONResponse(body, headers={"cache-control": "no-store"})
 
 

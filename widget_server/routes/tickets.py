@@ -78,7 +78,7 @@ def _category(request: Request, trail: dict[str, Any]) -> str:
     if not articles or search is None:
         return ""
     try:
-        meta = search.catalog.get(articles[-1].get("slug", ""), {})
+        meta = search.live_catalog.get(articles[-1].get("slug", ""), {})
     except Exception:  # the index may be rebuilding; a category is a nicety, not a requirement
         return ""
     return str(meta.get("category") or "")

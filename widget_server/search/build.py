@@ -35,6 +35,9 @@ from ..articles import (
     parse_article,
 )
 from ..durable import fsync_tree, write_atomic
+from .calibration import FILE as CALIBRATION_FILE
+from .embedding import Encoder
+from .enrich import BEFORE_SWAP, build_encoder, enrich
 from .layout import (
     CATALOG_FILE,
     CURRENT_FILE,
@@ -46,6 +49,9 @@ from .layout import (
     read_words,
 )
 from .schema import keywords, make_schema, prepare, word_counts
+from .vectors import ARTICLES_FILE, META_FILE, SECTIONS_FILE
+
+VECTOR_FILES = (META_FILE, ARTICLES_FILE, SECTIONS_FILE)
 
 PREPARE_IN_PARALLEL = 200  # below this many articles, starting worker processes costs more
 
@@ -63,14 +69,19 @@ class ReindexResult:
     skipped: list[str]
     seconds: float
     full: bool
+    encoded: int = 0  # articles whose vectors were computed; the others' were reused
+    semantic_note: str = ""  # "" when the generation ranks by meaning; otherwise why not
+    threshold: float | None = None  # the calibrated answer threshold of its ranking
 
     def summary(self) -> str:
         mode = "full" if self.full else "incremental"
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
-        return (
+        encoded = "" if self.semantic_note else f", {self.encoded} encoded"
+        line = (
             f"{self.generation}: {self.indexed} indexed, {self.unchanged} unchanged, "
-            f"{self.removed} removed{skipped} ({mode}, {self.seconds:.1f}s)"
+            f"{self.removed} removed{skipped}{encoded} ({mode}, {self.seconds:.1f}s)"
         )
+        return f"{line}\n{self.semantic_note}" if self.semantic_note else line
 
 
 def reindex(
@@ -80,8 +91,11 @@ def reindex(
     full: bool = False,
     progress: Callable[[int, int], None] | None = None,
     articles: list[Article] | None = None,
+    semantic: bool = True,
+    vector_progress: Callable[[int, int], None] | None = None,
 ) -> ReindexResult:
-    """Build a new generation from kb_dir and make it current. Raises ReindexBusy."""
+    """Build a new generation from kb_dir and make it current, then give it vectors (unless
+    `semantic` is off) and its answer threshold. Raises ReindexBusy."""
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(index_dir / LOCK_FILE))
@@ -95,7 +109,10 @@ def reindex(
             skipped = [str(p) for p in problems if p.severity == "error"]
         else:
             skipped = []
-        return _build(index_dir, _unique(articles, skipped), full, progress, skipped, started)
+        encoder, note = build_encoder(semantic)
+        result = _build(index_dir, _unique(articles, skipped), full, progress, skipped, started,
+                        encoder, vector_progress)
+        return dataclasses.replace(result, semantic_note=note or result.semantic_note)
     finally:
         lock.release()
 
@@ -151,7 +168,8 @@ def _unique(articles: Iterable[Article], skipped: list[str]) -> list[Article]:
 
 def _build(index_dir: Path, articles: list[Article], full: bool,
            progress: Callable[[int, int], None] | None, skipped: list[str],
-           started: float) -> ReindexResult:
+           started: float, encoder: Encoder | None = None,
+           vector_progress: Callable[[int, int], None] | None = None) -> ReindexResult:
     for stale in index_dir.glob("gen-*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
     previous = current_generation(index_dir)
@@ -190,14 +208,24 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
     write_atomic(work / CATALOG_FILE, json.dumps(catalog, ensure_ascii=False))
     write_atomic(work / WORDS_FILE, json.dumps(+vocabulary, ensure_ascii=False))
     ix.close()
+    for copied in (*VECTOR_FILES, CALIBRATION_FILE):  # linked from the live copy: rebuilt below
+        (work / copied).unlink(missing_ok=True)
+    reuse = previous if previous and not full else None
+    enriched = None
+    if encoder is None or len(changed) <= BEFORE_SWAP:
+        enriched = enrich(index_dir, work.name, reuse, encoder, vector_progress)
     fsync_tree(work)
     os.rename(work, index_dir / name)
     write_atomic(index_dir / CURRENT_FILE, name + "\n")
+    if enriched is None:  # many articles to encode: the words went live first
+        enriched = enrich(index_dir, name, reuse, encoder, vector_progress)
     _prune(index_dir, keep={name, previous})
+    threshold = enriched.thresholds.for_ranker(not enriched.note)
     return ReindexResult(
         generation=name, indexed=len(changed), unchanged=len(articles) - len(changed),
         removed=len(removed), skipped=skipped, seconds=time.perf_counter() - started,
-        full=not previous or full,
+        full=not previous or full, encoded=enriched.encoded, semantic_note=enriched.note,
+        threshold=threshold,
     )
 
 

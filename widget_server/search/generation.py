@@ -1,8 +1,10 @@
-"""One opened index generation: its searcher, catalog, typo vocabulary and result cache.
+"""One opened index generation: its searcher, catalog, typo vocabulary, vectors and result cache.
 
-A search runs in three steps (see `Generation._search`): lexical scoring of the query's
-clauses over the generation's postings, choosing the top documents, and building hits with
-snippets from what the index stores.
+A search runs in four steps (see `Generation._search`): lexical scoring of the query's clauses
+over the generation's postings; the ranker ordering those candidates (by words alone, or fused
+with the meaning of the query when the generation has vectors), with a confidence; building
+hits with snippets from what the index stores; and, when the confidence clears the
+generation's calibrated threshold, quoting the best section of the first article as the answer.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import operator
+import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,14 +21,28 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh import scoring
 
+from ..articles import sanitize_html
+from . import calibration
+from .embedding import Encoder
 from .engine import Impacts
 from .layout import read_catalog, read_words
 from .query import Clause, Synonyms, build_query, query_words
-from .results import Hit, SearchResult, encode_json
+from .rank import LEXICAL_CANDIDATES, Candidate, HybridRanker, LexicalRanker, Ranked, Ranker
+from .results import Answer, Hit, SearchResult, encode_json
+from .sections import split_sections
 from .snippets import make_snippet
 from .typos import Vocabulary
+from .vectors import Vectors, VectorsUnusable
 
 RESULT_CACHE_SIZE = 1024  # ~15 MB of hits with snippets
+QUERY_VECTOR_CACHE = 2048  # ~3 MB; a visitor's finished query is often asked again
+QUERY_TOKENS = 64
+NEAREST_FLOOR = 0.3  # cosine an article found by meaning alone needs to be listed
+ANSWER_MAX_HTML = 4000  # a long section is quoted up to the end of a block near this size
+# Contractions the tokenizer would split into fragments the model reads poorly.
+_CONTRACTIONS = (("won't", "will not"), ("can't", "cannot"), ("n't", " not"), ("'re", " are"),
+                 ("'m", " am"), ("'ll", " will"), ("'ve", " have"), ("'d", " would"), ("'s", ""))
+_BLOCK_END = re.compile(r"</(?:p|ul|ol|pre|table|blockquote|dl|details)>")
 # Each further query word a document matches raises its score by this share (spread over the
 # query's other words).
 COORD_BONUS = 0.1
@@ -34,7 +51,8 @@ COORD_BONUS = 0.1
 class Generation:
     """One opened index generation: a searcher and the catalog. Used from one thread at a time."""
 
-    def __init__(self, index_dir: Path, name: str):
+    def __init__(self, index_dir: Path, name: str, encoder: Encoder | None = None,
+                 threshold: float | None = None):
         self.name = name
         self.path = index_dir / name
         self.index = whoosh_index.open_dir(str(self.path))
@@ -44,7 +62,49 @@ class Generation:
         self.aliases = {alias: slug for slug, meta in self.catalog.items() for alias in meta["aliases"]}
         self.vocabulary = Vocabulary(read_words(self.path))
         self._word_cache: dict[str, list[str]] = {}
-        self._results: OrderedDict[tuple[str, int, str | None], SearchResult] = OrderedDict()
+        self._results: OrderedDict[tuple[str, int, str | None, bool], SearchResult] = OrderedDict()
+        self._query_vectors: OrderedDict[str, Any] = OrderedDict()
+        self._docnums: dict[str, int] = {}
+        self._slugs: dict[int, str] = {}
+        self.encoder = encoder
+        self.fixed_threshold = threshold
+        self.ranker: Ranker = LexicalRanker()
+        self.vectors: Vectors | None = None
+        # Why this generation ranks by words alone, when it does ("" when it ranks by meaning).
+        self.semantic_note = "semantic search is turned off" if encoder is None else ""
+        self.calibration = calibration.Calibration.load(self.path)
+        self.attach_vectors()
+
+    def attach_vectors(self) -> bool:
+        """Rank by meaning once this generation's vectors exist; True if that changed anything.
+        Damaged or foreign vector files leave it ranking by words, and say why."""
+        if self.encoder is None or self.vectors is not None:
+            return False
+        if not Vectors.present(self.path):
+            self.semantic_note = "vectors are being built; ranking by words until they are ready"
+            return False
+        try:
+            self.vectors = Vectors.open(self.path, self.encoder.identity)
+        except VectorsUnusable as exc:
+            self.semantic_note = f"ranking by words only: {exc}"
+            return False
+        self.ranker = HybridRanker(self.vectors.article_vectors, self.vectors.row_of,
+                                   self.vectors.section_vectors, self.vectors.spans)
+        self.semantic_note = ""
+        self.calibration = calibration.Calibration.load(self.path) or self.calibration
+        self._results.clear()
+        return True
+
+    @property
+    def semantic(self) -> bool:
+        return self.ranker.semantic
+
+    @property
+    def threshold(self) -> float:
+        if self.fixed_threshold is not None:
+            return self.fixed_threshold
+        found = self.calibration.for_ranker(self.semantic) if self.calibration else None
+        return found if found is not None else calibration.DEFAULT_THRESHOLD[self.semantic]
 
     def close(self) -> None:
         self.searcher.close()
@@ -71,11 +131,15 @@ class Generation:
         """Words become (field, term) lookups, corrected against this generation's words."""
         return build_query(text, synonyms, self, prefix_last)
 
-    def search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None = None) -> SearchResult:
-        key = (" ".join(query_words(text)) + (" " if text[-1:].isspace() else ""), limit, locale)
+    def search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None = None,
+               instant: bool = False) -> SearchResult:
+        """`instant`: a keystroke of a query still being typed. It is ranked by words alone and
+        never answered, so the search box keeps up; the finished query gets the full ranking."""
+        key = (" ".join(query_words(text)) + (" " if text[-1:].isspace() else ""), limit, locale,
+               instant or not self.semantic)
         cached = self._results.get(key)
         if cached is None:
-            cached = self._search(text, limit, synonyms, locale)
+            cached = self._search(text, limit, synonyms, locale, instant)
             self._results[key] = cached
             if len(self._results) > RESULT_CACHE_SIZE:
                 self._results.popitem(last=False)
@@ -83,20 +147,148 @@ class Generation:
             self._results.move_to_end(key)
         return dataclasses.replace(cached, query=text)
 
-    def _search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None) -> SearchResult:
+    def _search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None,
+                instant: bool = False) -> SearchResult:
+        ranked, confidence, terms, total, vector = self.rank(text, synonyms, locale, instant, limit)
+        hits = [hit for r in ranked[:limit] if (hit := self._hit(r.candidate.docnum, r.score, terms))]
+        answer = None
+        if ranked and not instant and confidence >= self.threshold:
+            answer = self._answer(ranked[0].candidate.slug, vector, terms, confidence)
+        return SearchResult(query=text, total=total, hits=hits, terms=terms,
+                            confidence=confidence, answer=answer,
+                            hits_json=encode_json([h.as_dict() for h in hits]))
+
+    def rank(self, text: str, synonyms: Synonyms, locale: str | None = None, instant: bool = False,
+             limit: int = 10) -> tuple[list[Ranked], float, list[str], int, Any]:
+        """The candidates in order, the confidence, the words to highlight, how many documents
+        match, and the query's vector (None when ranked by words)."""
         clauses, terms = self.build_query(text, synonyms)
-        totals, total = self._score(clauses) if clauses else ({}, 0)
+        words = max(1, len(clauses) - len(synonyms.expand(text)))
+        totals, matched, total = self._score(clauses) if clauses else ({}, {}, 0)
         allowed = set(self.impacts.docs("locale", locale)) if locale else None
         if allowed:  # a knowledge base without that language answers in the languages it has
             totals = {d: s for d, s in totals.items() if d in allowed}
             total = len(totals)
-        top = heapq.nlargest(limit, totals.items(), key=operator.itemgetter(1))
-        hits = [hit for docnum, score in top if (hit := self._hit(docnum, score, terms))]
-        return SearchResult(query=text, total=total, hits=hits, terms=terms,
-                            hits_json=encode_json([h.as_dict() for h in hits]))
+        by_meaning = self.semantic and not instant and bool(clauses)
+        # Words alone need only the page of hits; the reranker looks further down the list.
+        count = LEXICAL_CANDIDATES if by_meaning else limit
+        top = heapq.nlargest(count, totals.items(), key=operator.itemgetter(1))
+        candidates = {d: Candidate(d, self._slug(d), s, min(1.0, matched[d] / words)) for d, s in top}
+        vector = None
+        if by_meaning:
+            vector = self.query_vector(text, synonyms)
+            for slug in self._nearest(vector, locale):
+                docnum = self._docnum(slug)
+                if docnum is not None and docnum not in candidates:
+                    candidates[docnum] = Candidate(docnum, slug, totals.get(docnum, 0.0),
+                                                   min(1.0, matched.get(docnum, 0) / words))
+        candidates = {d: c for d, c in candidates.items() if c.slug}
+        names = any("." in word for word in query_words(text))
+        ranked, confidence = self.ranker.rank(list(candidates.values()), vector, names)
+        return ranked, confidence, terms, max(total, len(ranked)), vector
 
-    def _score(self, clauses: list[Clause]) -> tuple[dict[int, float], int]:
-        """Scores of the candidate documents, and how many documents match at all."""
+    def explain(self, text: str, synonyms: Synonyms, limit: int) -> list[dict[str, Any]]:
+        """Why each of the first `limit` articles ranks where it does, for `deskbell search
+        --explain`: its word score, the share of query words it holds, its cosine with the
+        query and the fused score."""
+        ranked, *_ = self.rank(text, synonyms, limit=limit)
+        return [{
+            "slug": r.candidate.slug, "title": self.catalog[r.candidate.slug]["title"],
+            "lexical": round(r.candidate.lexical, 3), "coverage": round(r.candidate.coverage, 3),
+            "semantic": None if r.semantic is None else round(r.semantic, 3),
+            "score": round(r.score, 3),
+            "found_by": "meaning only" if r.candidate.lexical == 0 else
+                        "words and meaning" if r.semantic is not None else "words",
+        } for r in ranked[:limit]]
+
+    def _nearest(self, vector: Any, locale: str | None) -> list[str]:
+        assert isinstance(self.ranker, HybridRanker) and self.vectors is not None
+        rows = self.vectors.rows
+        # Unrelated articles are still someone's nearest: only near ones join the candidates.
+        slugs = [rows[row][0] for row, cosine in self.ranker.nearest(vector) if cosine >= NEAREST_FLOOR]
+        if locale:
+            slugs = [s for s in slugs if self.catalog.get(s, {}).get("locale") in (locale, None)]
+        return slugs
+
+    def semantic_text(self, text: str, synonyms: Synonyms | None = None) -> str:
+        """The query as the model should read it: contractions spelled out, misspellings
+        corrected and a half-typed last word completed from this knowledge base's words, so
+        the model never embeds a fragment ("pasword resett" reads "password reset")."""
+        lowered = text.lower()
+        for short, full in _CONTRACTIONS:
+            lowered = lowered.replace(short, full)
+        words = query_words(lowered, max_words=32)
+        partial = bool(words) and not text[-1:].isspace()
+        out: list[str] = []
+        for position, word in enumerate(words):
+            last = partial and position == len(words) - 1
+            if self.known(word) or word.isdigit() or "." in word or len(word) < 3:
+                out.append(word)
+            elif last and (completed := self.vocabulary.complete(word)):
+                out.append(completed)
+            elif len(word) >= 4 and not self._model_knows(word) and (fixes := self.corrections(word)):
+                # Only a word the model does not know is a misspelling: "attach" stays itself
+                # even where the articles only ever say "attack".
+                out.append(fixes[0])
+            elif not last:
+                out.append(word)
+        # The owner's synonyms say what the site's words mean: the model reads them too.
+        extra = synonyms.expand(text) if synonyms else []
+        return " ".join([*out, *extra]) or lowered
+
+    def _model_knows(self, word: str) -> bool:
+        return self.encoder is not None and self.encoder.knows(word)
+
+    def query_vector(self, text: str, synonyms: Synonyms | None = None) -> Any:
+        assert self.encoder is not None
+        key = self.semantic_text(text, synonyms)
+        vector = self._query_vectors.get(key)
+        if vector is None:
+            vector = self.encoder.encode([key], QUERY_TOKENS)[0]
+            self._query_vectors[key] = vector
+            if len(self._query_vectors) > QUERY_VECTOR_CACHE:
+                self._query_vectors.popitem(last=False)
+        else:
+            self._query_vectors.move_to_end(key)
+        return vector
+
+    def _answer(self, slug: str, vector: Any, terms: list[str], confidence: float) -> Answer | None:
+        """The section of `slug` that best answers the query, quoted as the article has it."""
+        meta = self.catalog.get(slug)
+        sections = split_sections((self.document(slug) or {}).get("html", ""))
+        if meta is None or not sections:
+            return None
+        best = sections[0]
+        if vector is not None and self.vectors is not None:
+            start, end = self.vectors.spans.get(slug, (0, 0))
+            if end > start:
+                scores = self.vectors.section_vectors[start:end].astype("float32") @ vector
+                anchor = self.vectors.sections[start + int(scores.argmax())][0]
+                best = next((s for s in sections if s.anchor == anchor), best)
+        else:  # by words: the section that holds most of the query's words
+            lowered = [t.lower() for t in terms]
+            best = max(sections, key=lambda s: sum(t in s.text.lower() for t in lowered))
+        return Answer(slug=slug, title=meta["title"], heading=best.heading, anchor=best.anchor,
+                      html=_quote(best.html), confidence=confidence)
+
+    def _slug(self, docnum: int) -> str:
+        slug = self._slugs.get(docnum)
+        if slug is None:
+            slug = self.searcher.stored_fields(docnum).get("slug", "")
+            slug = self._slugs[docnum] = slug if slug in self.catalog else ""
+        return slug
+
+    def _docnum(self, slug: str) -> int | None:
+        if slug not in self._docnums:
+            found = self.searcher.document_number(slug=slug)
+            if found is None:
+                return None
+            self._docnums[slug] = found
+        return self._docnums[slug]
+
+    def _score(self, clauses: list[Clause]) -> tuple[dict[int, float], dict[int, int], int]:
+        """Scores of the candidate documents, how many of the query's words each matched, and
+        how many documents match at all."""
         # Each word's alternatives add up (as Whoosh's Or does); a document that matches more of
         # the query's words gets a coordination bonus, so "reset password" prefers articles
         # about both over a long one that says "password" many times.
@@ -117,7 +309,7 @@ class Generation:
             for docnum, count in matched.items():
                 if count > 1:
                     totals[docnum] *= 1.0 + bonus * (count - 1)
-        return totals, len(matching)
+        return totals, matched, len(matching)
 
     def _hit(self, docnum: int, score: float, terms: list[str]) -> Hit | None:
         stored = self.searcher.stored_fields(docnum)
@@ -133,3 +325,13 @@ class Generation:
     def document(self, slug: str) -> dict[str, Any] | None:
         stored: dict[str, Any] | None = self.searcher.document(slug=slug)
         return stored
+
+
+def _quote(html: str) -> str:
+    """A section's HTML, cut after the block that crosses ANSWER_MAX_HTML, and sanitized again:
+    the cut (or a heading nested in raw HTML) may leave a tag open, which the sanitizer closes."""
+    if len(html) > ANSWER_MAX_HTML:
+        ends = [m.end() for m in _BLOCK_END.finditer(html)]
+        cut = next((e for e in ends if e >= ANSWER_MAX_HTML), len(html))
+        html = html[:cut]
+    return sanitize_html(html)

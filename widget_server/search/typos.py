@@ -24,6 +24,7 @@ class Vocabulary:
         self._words: list[str] = []
         self._keys = array("q")
         self._ids = array("i")
+        self._sorted: list[str] = []
 
     def __contains__(self, word: str) -> bool:
         return word in self.counts
@@ -38,6 +39,23 @@ class Vocabulary:
             and edit_distance(word, candidate, maxdist, swaps=True) <= maxdist
         }
         return sorted(found, key=lambda w: (-self.counts[w], w))[:limit]
+
+    def complete(self, prefix: str, scan: int = 2000) -> str | None:
+        """The knowledge base's most used word that starts with `prefix` (a half-typed word),
+        or None. Words are looked up in sorted order, so this is a binary search and a short
+        scan, not a pass over the vocabulary."""
+        if len(prefix) < 3:
+            return None
+        if not self._sorted and self.counts:
+            self._sorted = sorted(self.counts)
+        at = bisect_left(self._sorted, prefix)
+        best: str | None = None
+        for word in self._sorted[at:at + scan]:
+            if not word.startswith(prefix):
+                break
+            if best is None or self.counts[word] > self.counts[best]:
+                best = word
+        return best
 
     def _lookup(self, key: int) -> Iterator[str]:
         at = bisect_left(self._keys, key)

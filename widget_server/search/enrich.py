@@ -1,0 +1,100 @@
+"""After the words: a generation's vectors and its confidence threshold.
+
+`reindex` writes the words of a generation and makes it live; this module then encodes the
+articles that changed (the rest are copied from the previous generation's vectors) and
+calibrates the answer threshold against the generation's own articles. When only a few
+articles changed it runs before the swap, so the new generation goes live complete; a large
+build swaps first and adds meaning afterwards, while the server already answers by words.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import calibration, vectors
+from .embedding import Encoder, ModelUnavailable, load_encoder
+from .generation import Generation
+from .query import Synonyms
+from .sections import split_sections
+
+log = logging.getLogger("deskbell.search")
+# Up to this many articles to encode, vectors are built before the swap (well under a second
+# per few dozen articles); more than that and the words go live first.
+BEFORE_SWAP = 200
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Enriched:
+    encoded: int  # articles whose vectors were computed (the others were reused)
+    note: str  # why a generation built with a model still ranks by words ("" when it does not)
+    thresholds: calibration.Calibration
+
+
+def build_encoder(semantic: bool) -> tuple[Encoder | None, str]:
+    """The model for building (all cores), or None and why search stays lexical."""
+    if not semantic:
+        return None, "semantic search is turned off (semantic = false)"
+    try:
+        return load_encoder(threads=os.cpu_count() or 1), ""
+    except ModelUnavailable as exc:
+        return None, f"the embedding model could not be loaded ({exc}); vectors were not built"
+
+
+def enrich(index_dir: Path, name: str, previous: str | None, encoder: Encoder | None,
+           progress: Progress | None = None) -> Enriched:
+    """Add vectors (when there is a model) and the calibration to generation `name`."""
+    gen_dir = index_dir / name
+    encoded, note = 0, ""
+    if encoder is not None:
+        sources = _sources(index_dir, name)
+        encoded = vectors.build(gen_dir, sources, encoder,
+                                index_dir / previous if previous else None, progress)
+    generation = Generation(index_dir, name, encoder)
+    try:
+        thresholds = _calibrate(generation)
+        note = generation.semantic_note if encoder is not None else ""
+    finally:
+        generation.close()
+    thresholds.save(gen_dir)
+    return Enriched(encoded, note, thresholds)
+
+
+def _sources(index_dir: Path, name: str) -> list[vectors.Source]:
+    generation = Generation(index_dir, name)
+    try:
+        out = []
+        for slug, meta in sorted(generation.catalog.items()):
+            stored = generation.document(slug) or {}
+            out.append(vectors.Source(slug=slug, hash=meta["hash"], title=meta["title"],
+                                      summary=meta["summary"], html=stored.get("html", ""),
+                                      text=stored.get("text", "")))
+        return out
+    finally:
+        generation.close()
+
+
+def _calibrate(generation: Generation) -> calibration.Calibration:
+    synonyms = Synonyms()
+
+    def headings(slug: str) -> list[str]:
+        html = (generation.document(slug) or {}).get("html", "")
+        return [s.heading for s in split_sections(html) if s.heading]
+
+    probes = calibration.probes(generation.catalog.values(), headings)
+
+    def asker(instant: bool) -> calibration.Ask:
+        def ask(question: str) -> tuple[str | None, float]:
+            # A finished question, as a visitor who stopped typing sends it.
+            ranked, confidence, *_ = generation.rank(question + " ", synonyms, instant=instant)
+            return (ranked[0].candidate.slug if ranked else None), confidence
+        return ask
+
+    lexical = calibration.calibrate(asker(True), probes, semantic=False)
+    semantic = calibration.calibrate(asker(False), probes, semantic=True) if generation.semantic else None
+    return calibration.Calibration(lexical=lexical, semantic=semantic)
