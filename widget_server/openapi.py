@@ -72,6 +72,11 @@ NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 HTTP_URL = "^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\\u0000-\\u001f\\u007f-\\u009f]*)?$"
 TRAIL_TEXT = {"type": "string", "maxLength": 500, "pattern": NO_CONTROL}
 AT = {"type": "string", "format": "date-time"}
+ANSWER = {
+    "type": "object", "required": ["slug", "title", "heading", "anchor", "html", "confidence"],
+    "properties": {**{k: STR for k in ("slug", "title", "heading", "anchor", "html")},
+                   "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
+}
 
 
 def _items(**fields: Any) -> dict[str, Any]:
@@ -152,12 +157,16 @@ PATHS: dict[str, Any] = {
             _query("q", {"type": "string", "maxLength": 200}),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 20}),
             _query("locale", {"type": "string", "maxLength": 20}),
+            _query("instant", {"type": "string", "enum": ["0", "1", "true", "false"]}),
         ],
         "responses": {"200": _json({
-            "type": "object", "required": ["query", "total", "results"],
+            "type": "object", "required": ["query", "total", "confidence", "answer", "results"],
             "properties": {"query": STR, "total": {"type": "integer", "minimum": 0},
+                           "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                           "answer": {"oneOf": [{"type": "null"}, ANSWER]},
                            "results": {"type": "array", "items": HIT}},
-        }, "Ranked hits; snippets are escaped text with <mark> around matches"),
+        }, "Ranked hits, and the quoted answer when search is confident (null otherwise); "
+           "instant=1 (a keystroke) ranks by words only and never answers"),
             **_errors(400, 429, 503)},
     }},
     "/api/v1/suggestions": {"get": {

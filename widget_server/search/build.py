@@ -77,9 +77,10 @@ class ReindexResult:
         mode = "full" if self.full else "incremental"
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         encoded = "" if self.semantic_note else f", {self.encoded} encoded"
+        threshold = "" if self.threshold is None else f"; answer threshold {self.threshold:.2f}"
         line = (
             f"{self.generation}: {self.indexed} indexed, {self.unchanged} unchanged, "
-            f"{self.removed} removed{skipped}{encoded} ({mode}, {self.seconds:.1f}s)"
+            f"{self.removed} removed{skipped}{encoded} ({mode}, {self.seconds:.1f}s){threshold}"
         )
         return f"{line}\n{self.semantic_note}" if self.semantic_note else line
 
