@@ -56,7 +56,7 @@ def _build(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _reindex(settings: Settings) -> None:
     try:
-        result = reindex(Path(settings.kb_dir), settings.index_dir)
+        result = reindex(Path(settings.kb_dir), settings.index_dir, semantic=settings.semantic)
     except (ReindexBusy, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary(), err=True)
