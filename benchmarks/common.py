@@ -127,11 +127,13 @@ BENCH_ENV = {
 
 
 @contextmanager
-def running_server(data_dir: Path, kb_dir: Path, timeout: float = 120.0) -> Iterator[Server]:
-    """uvicorn (uvloop + httptools) serving Deskbell plus a fixed-JSON route on 127.0.0.1."""
+def running_server(data_dir: Path, kb_dir: Path, timeout: float = 120.0,
+                   settings: dict[str, str] | None = None) -> Iterator[Server]:
+    """uvicorn (uvloop + httptools) serving Deskbell plus a fixed-JSON route on 127.0.0.1.
+    `settings`: extra DESKBELL_* variables, e.g. {"DESKBELL_SEMANTIC": "false"}."""
     port = free_port()
     env = {**os.environ, **BENCH_ENV, "DESKBELL_DATA_DIR": str(data_dir),
-           "DESKBELL_KB_DIR": str(kb_dir), "PYTHONPATH": str(REPO)}
+           "DESKBELL_KB_DIR": str(kb_dir), "PYTHONPATH": str(REPO), **(settings or {})}
     cmd = [PYTHON, "-m", "uvicorn", "--factory", "benchmarks.server:app", "--host", "127.0.0.1",
            "--port", str(port), "--no-access-log", "--log-level", "warning"]
     process = subprocess.Popen(cmd, cwd=REPO, env=env)
@@ -145,6 +147,12 @@ def running_server(data_dir: Path, kb_dir: Path, timeout: float = 120.0) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def health(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        data: dict[str, Any] = json.loads(response.read())
+    return data
 
 
 def _wait_ready(process: subprocess.Popen[bytes], port: int, timeout: float) -> None:
@@ -175,15 +183,19 @@ def load(port: int, paths: list[str], *, concurrency: int = 1, max_seconds: floa
 def index_for(size: int | None) -> tuple[Path, Path, float | None]:
     """(kb_dir, data_dir, build seconds or None if cached) for the arduino KB or a synthetic one.
 
-    Indexes are cached beside the synthetic KBs and rebuilt when the index code changes.
+    Indexes are cached beside the synthetic KBs and rebuilt when the index code changes or
+    the live generation has no vectors (an index built before search ranked by meaning).
     """
     kb_dir = ARDUINO if size is None else synthetic_kb(size)
     data_dir = cache_root() / f"data-{size or 'arduino'}"
     stamp = data_dir / ".index-code"
     code = _index_code_hash()
     from widget_server.search import current_generation, reindex
+    from widget_server.search.vectors import Vectors
 
-    if stamp.is_file() and stamp.read_text() == code and current_generation(data_dir / "index"):
+    live = current_generation(data_dir / "index")
+    if stamp.is_file() and stamp.read_text() == code and live \
+            and Vectors.present(data_dir / "index" / live):
         return kb_dir, data_dir, None
     started = time.perf_counter()
     reindex(kb_dir, data_dir / "index", full=True)
@@ -193,9 +205,9 @@ def index_for(size: int | None) -> tuple[Path, Path, float | None]:
 
 def _index_code_hash() -> str:
     from widget_server import articles, text
-    from widget_server.search import schema
+    from widget_server.search import schema, vectors
 
     source = "".join(inspect.getsource(f) for f in (
         schema.make_schema, schema._document, schema.prepare, text.stem_tokens, text.stem))
-    source += inspect.getsource(articles)
+    source += inspect.getsource(articles) + inspect.getsource(vectors)
     return hashlib.sha256(source.encode()).hexdigest()[:16]

@@ -1,5 +1,6 @@
 """Search quality on real help centers: success@1, success@3, MRR@10 per query kind, answered
-rate for answerable queries and abstain rate for off-topic ones, per search configuration.
+rate, lost and wrong answers for answerable queries and abstain rate for off-topic ones, per
+search configuration.
 
 Scoring is widget_server.evaluation's, the same as `deskbell eval`. Configurations, measured on
 the same articles and queries in the same run:
@@ -7,11 +8,16 @@ the same articles and queries in the same run:
 - plain whoosh: Whoosh defaults (title + body, StandardAnalyzer, MultifieldParser with its
   default AND grouping, BM25F);
 - plain whoosh or: the same with OR grouping;
-- deskbell: Deskbell's search, built with the normal reindex.
+- deskbell words only: Deskbell's search with `semantic = false` (no vectors, no model);
+- deskbell: Deskbell's search as shipped (words and meaning), built with the normal reindex.
 
 Plain Whoosh has no answer card: for it "answered" means it returned any hit, so its abstain
 rate is the share of off-topic queries with no results at all. For Deskbell, "answered" means
-the search gave a quoted answer (`SearchResult.answer`).
+the search gave a quoted answer (`SearchResult.answer`). Two more shares of the answerable
+queries say how the answer card errs, for the configurations that have one: lost (the right
+article is first but no answer is given) and wrong (an answer is given while the first article
+is not a right one). `deskbell eval`'s "lost answers" is broader: every answerable query left
+without an answer, whatever its rank.
 
     .venv/bin/python -m benchmarks.search_quality [--queries FILE ...] [--corpus DIR] [--json OUT]
 
@@ -44,6 +50,7 @@ from widget_server.evaluation import (
     ALL,
     EvalQuery,
     Evaluation,
+    Outcome,
     Ranking,
     Searcher,
     deskbell_searcher,
@@ -85,8 +92,8 @@ def plain_whoosh(kb: KnowledgeBase, group: type[GroupNode] = AndGroup) -> Iterat
 
 
 @contextmanager
-def deskbell(kb: KnowledgeBase) -> Iterator[Searcher]:
-    with temporary_index(kb) as service:
+def deskbell(kb: KnowledgeBase, semantic: bool = True) -> Iterator[Searcher]:
+    with temporary_index(kb, semantic=semantic) as service:
         yield deskbell_searcher(service)
 
 
@@ -94,14 +101,28 @@ def deskbell(kb: KnowledgeBase) -> Iterator[Searcher]:
 class Config:
     name: str
     build: Callable[[KnowledgeBase], Any]  # a context manager yielding a Searcher
+    answers: bool = True  # whether "answered" is an answer card (not just any hit)
 
 
 # One line per configuration: a new ranking is one more entry here.
 CONFIGS = [
-    Config("plain whoosh", plain_whoosh),
-    Config("plain whoosh or", lambda kb: plain_whoosh(kb, OrGroup)),
+    Config("plain whoosh", plain_whoosh, answers=False),
+    Config("plain whoosh or", lambda kb: plain_whoosh(kb, OrGroup), answers=False),
+    Config("deskbell words only", lambda kb: deskbell(kb, semantic=False)),
     Config("deskbell", deskbell),
 ]
+ANSWER_CARDS = {c.name for c in CONFIGS if c.answers}
+
+
+def answer_errors(outcomes: list[Outcome]) -> tuple[float | None, float | None]:
+    """(lost, wrong) over the answerable queries: right article first but no answer, and an
+    answer while the first article is not a right one."""
+    answerable = [o for o in outcomes if o.query.answers]
+    if not answerable:
+        return None, None
+    lost = sum(o.rank == 1 and not o.ranking.answered for o in answerable)
+    wrong = sum(o.ranking.answered and o.rank != 1 for o in answerable)
+    return lost / len(answerable), wrong / len(answerable)
 
 
 def timed(search: Searcher, elapsed: list[float]) -> Searcher:
@@ -122,8 +143,15 @@ def run_config(config: Config, kb: KnowledgeBase,
     return evaluation, statistics.median(elapsed)
 
 
-def as_json(evaluation: Evaluation, median_ms: float) -> dict[str, dict[str, Any]]:
+def _of_kind(evaluation: Evaluation, kind: str) -> list[Outcome]:
+    return [o for o in evaluation.outcomes if kind == ALL or o.query.kind == kind]
+
+
+def as_json(evaluation: Evaluation, median_ms: float, answers: bool) -> dict[str, dict[str, Any]]:
     out = {kind: figures.as_dict() for kind, figures in evaluation.by_kind.items()}
+    for kind, figures in out.items():
+        lost, wrong = answer_errors(_of_kind(evaluation, kind)) if answers else (None, None)
+        figures["lost"], figures["wrong"] = lost, wrong
     out[ALL]["median_ms"] = median_ms
     return out
 
@@ -137,17 +165,21 @@ def print_table(name: str, corpus: str, results: dict[str, tuple[Evaluation, flo
     kinds = [k for k in first.by_kind if k != ALL] + [ALL]
     total = len(first.outcomes)
     print(f"\n{name}: {total} queries on {corpus}")
-    print("  s@1, s@3, MRR@10 and answered over answerable queries (n); abstain over offtopic")
-    print(f"  {'kind':<10}{'n':>4}  {'config':<17}{'s@1':>6}{'s@3':>6}{'MRR':>6}"
-          f"{'answ':>6}{'abst':>6}{'ms p50':>8}")
+    print("  s@1, s@3, MRR@10, answered, lost (right first, no answer) and wrong (answered,"
+          " first not right)\n  over answerable queries (n); abstain over offtopic")
+    print(f"  {'kind':<10}{'n':>4}  {'config':<20}{'s@1':>6}{'s@3':>6}{'MRR':>6}"
+          f"{'answ':>6}{'lost':>6}{'wrong':>6}{'abst':>6}{'ms p50':>8}")
     for kind in kinds:
         for i, (config, (evaluation, ms)) in enumerate(results.items()):
             f = evaluation.by_kind[kind]
             n = f.answerable or f.no_answer
             label = f"{kind:<10}{n:>4}" if i == 0 else " " * 14
             timing = f"{ms:>8.1f}" if kind == ALL else ""
-            print(f"  {label}  {config:<17}{_cell(f.success_at_1):>6}{_cell(f.success_at_3):>6}"
-                  f"{_cell(f.mrr_at_10):>6}{_cell(f.answered):>6}{_cell(f.abstain):>6}{timing}")
+            lost, wrong = (answer_errors(_of_kind(evaluation, kind)) if config in ANSWER_CARDS
+                           else (None, None))
+            print(f"  {label}  {config:<20}{_cell(f.success_at_1):>6}{_cell(f.success_at_3):>6}"
+                  f"{_cell(f.mrr_at_10):>6}{_cell(f.answered):>6}{_cell(lost):>6}"
+                  f"{_cell(wrong):>6}{_cell(f.abstain):>6}{timing}")
 
 
 def run_set(path: Path, corpus_dir: Path | None) -> dict[str, dict[str, Any]]:
@@ -156,7 +188,8 @@ def run_set(path: Path, corpus_dir: Path | None) -> dict[str, dict[str, Any]]:
     queries = load_queries(path, kb)
     results = {config.name: run_config(config, kb, queries) for config in CONFIGS}
     print_table(path.name, corpus, results)
-    return {name: as_json(evaluation, ms) for name, (evaluation, ms) in results.items()}
+    return {name: as_json(evaluation, ms, name in ANSWER_CARDS)
+            for name, (evaluation, ms) in results.items()}
 
 
 def main() -> None:
