@@ -77,3 +77,9 @@ def test_the_hostile_article_stays_safe_when_search_quotes_it(client: TestClient
     assert 'class="answer"' in text
     assert f'<a href="/kb/{HOSTILE}">' in text
     assert "Paragraph with handlers" in text
+
+
+def test_a_section_named_like_its_article_is_named_once(client: TestClient) -> None:
+    text = search_page(client, "how much does shipping cost")
+    assert '<a href="/kb/billing/shipping-costs#shipping-costs">Shipping costs</a>' in text
+    assert "Shipping costs › Shipping costs" not in text

@@ -55,7 +55,7 @@
     node.replaceChildren.apply(node, kids.filter(Boolean)); // null would render as "null"
   }
 
-  function setHTML(node, html) { // the server's sanitized article HTML, or a section of it
+  function setHTML(node, html) {
     node.innerHTML = policy ? policy.createHTML(html || '') : (html || '');
   }
 
@@ -190,7 +190,7 @@
   }
 
   function requestClose() {
-    settleNow();
+    settleNow(true);
     toHost('close');
   }
 
@@ -294,27 +294,31 @@
   }
 
   function renderResults(text, data) {
-    var list = data.results || [], total = data.total || 0;
+    var list = data.results || [], total = data.total || 0, prev = state.last;
     state.last = { q: text, results: total, answer: data.answer || null, none: !list.length,
       instant: data.instant };
+    var was = state.items[state.active], same = was && prev && prev.q === text;
     count.textContent = total === 1 ? t('results_one') : t('results_many', { n: total });
     renderList(list, count.textContent, 'search');
+    // Full results of the same words: keep the arrowed-to option.
+    if (same) list.forEach(function (it, i) { if (it.slug === was.item.slug) setActive(i); });
     renderAnswer(state.last.answer);
     verdict();
     if (state.wantSettle) settleNow();
   }
 
-  function said(text) { // a second live region: the count still says only the count
+  function said(text) { // the count's live region says only the count
     if ($('said').textContent !== text) $('said').textContent = text;
   }
 
-  function answerSource(a) { return a.heading ? a.title + ' › ' + a.heading : a.title; }
+  function answerSource(a) {
+    return a.heading && a.heading !== a.title ? a.title + ' › ' + a.heading : a.title;
+  }
 
   function renderAnswer(a) {
     answerBox.hidden = !a;
     if (!a) return fill(answerBox, []);
-    var quote = el('blockquote', { className: 'quote article clip', dir: 'auto',
-      cite: '/kb/' + a.slug + (a.anchor ? '#' + a.anchor : '') });
+    var quote = el('blockquote', { className: 'quote article clip', dir: 'auto' });
     setHTML(quote, a.html);
     var lead = quote.firstElementChild;
     if (lead && /^H[1-6]$/.test(lead.tagName) && lead.textContent.trim() === a.heading) lead.remove();
@@ -328,16 +332,15 @@
       quote]),
       el('button', { type: 'button', className: 'primary', text: t('answer_read'),
         'aria-describedby': 'answer-src', on: function () {
-          settleNow();
+          settleNow(true);
           openArticle(a.slug, 'search', a.anchor);
         } })]);
-    // A long section shows in part, and in full once focus enters it.
     if (quote.scrollHeight <= quote.clientHeight + 2) quote.classList.remove('clip');
     quote.addEventListener('focusin', function () { quote.classList.remove('clip'); });
   }
 
   function verdict() {
-    // "No exact answer" only once the query is settled: never flashed while typing.
+    // No answer: said once the query settles, not while typing.
     var last = state.last, text = q.value.trim(), current = !!last && last.q === text;
     var honest = current && !last.instant && !last.answer && state.settled === text,
       closest = honest && !last.none;
@@ -354,13 +357,13 @@
     updateFoot();
   }
 
-  function settleNow() {
-    // One search event per settled query, never per keystroke.
+  function settleNow(leaving) {
+    // One search event per settled query, never per keystroke; leaving takes what is shown.
     clearTimeout(state.settle);
     var text = q.value.trim();
     state.wantSettle = false;
     if (!text || text === state.settled) return;
-    if (!state.last || state.last.q !== text || state.last.instant) {
+    if (!state.last || state.last.q !== text || (state.last.instant && leaving !== true)) {
       state.wantSettle = true;
       return;
     }
@@ -399,7 +402,7 @@
   function openResult(i) {
     var entry = state.items[i];
     if (!entry) return;
-    settleNow();
+    settleNow(true);
     openArticle(entry.item.slug, entry.source);
   }
 
@@ -454,7 +457,7 @@
   }
 
   function goTo(body, anchor) {
-    // Scroll the panel's own scroller (never the host page) to the quoted section; focus it.
+    // The panel's own scroller, never the host page.
     var target = anchor && Array.prototype.find.call(body.querySelectorAll('[id]'),
       function (n) { return n.id === anchor; });
     if (!target) return false;
@@ -509,7 +512,7 @@
     var id = state.identity;
     if (id.name && !field('name').value) field('name').value = id.name;
     if (id.email && !field('email').value) field('email').value = id.email;
-    settleNow(); // leaving the search: it counts, and its words make a good subject
+    settleNow(true); // leaving the search: it counts, and its words make a good subject
     var last = q.value.trim() || state.settled;
     if (!field('subject').value && last) field('subject').value = last;
     track({ type: 'contact_open' });
@@ -727,7 +730,7 @@
 
   var commands = {
     open: onOpen,
-    close: settleNow,
+    close: function () { settleNow(true); },
     search: function (v) {
       if (state.view !== 'home') show('home', { reset: true, replace: true });
       q.value = String(v).slice(0, 200);
@@ -783,7 +786,7 @@
   $('close').addEventListener('click', requestClose);
   $('close').hidden = !EMBEDDED;
   $('mine').addEventListener('click', showRequests);
-  window.addEventListener('pagehide', settleNow);
+  window.addEventListener('pagehide', function () { settleNow(true); });
   updateFoot();
   if (EMBEDDED) toHost('ready');
   else onOpen(); // opened directly (e.g. /embed in a tab): behave as if the launcher was clicked
