@@ -41,6 +41,14 @@ def test_panel_fits_its_budget(client: TestClient, locale: str) -> None:
     assert size <= PANEL_BUDGET, f"the panel is {size} bytes gzipped (budget {PANEL_BUDGET})"
 
 
+def test_catalog_travels_as_letters_and_cannot_end_its_attribute(client: TestClient) -> None:
+    page = client.get("/embed", params={"site": "default", "locale": "fr"}).text
+    attribute = page.split("data-strings='", 1)[1].split("'", 1)[0]
+    assert json.loads(attribute)["answer_read"] == "Lire l'article complet"
+    assert "l\\u0027article" in attribute  # the quote is escaped, so the attribute goes on
+    assert "Réponse" in attribute  # letters as they are: the page stays small in every language
+
+
 def catalog(locale: str) -> dict[str, str]:
     return json.loads((WIDGET / "i18n" / f"{locale}.json").read_text(encoding="utf-8"))
 
