@@ -116,8 +116,10 @@ def test_visitor_searches_reads_and_opens_a_ticket(
         "Grace Hopper", "grace@example.com", "Pallet to Iceland")
     assert stored["page_url"] == wordpress.url + "/"
     trail = stored["trail"]
+    # No article answers the pallet question; the closest one by meaning (shipping costs) is
+    # listed, so the trail records it as one result that did not answer.
     assert [(s["q"], s["results"]) for s in trail["searches"]] == [
-        ("refund", 1), ("pallet freight to iceland", 0)]
+        ("refund", 1), ("pallet freight to iceland", 1)]
     assert [a["slug"] for a in trail["articles"]] == ["billing/refunds"]
     assert tab.dialogs == []
 

@@ -177,7 +177,11 @@ class Generation:
         vector = None
         if by_meaning:
             vector = self.query_vector(text, synonyms)
-            for slug in self._nearest(vector, locale):
+            # A word or two that articles hold as typed ("refund", "delete account") lists
+            # the articles that say it; a question, or words no article holds all of ("get my
+            # money back"), also brings the articles nearest in meaning.
+            complete = words <= 2 and any(c.coverage >= 1.0 for c in candidates.values())
+            for slug in [] if complete else self._nearest(vector, locale):
                 docnum = self._docnum(slug)
                 if docnum is not None and docnum not in candidates:
                     candidates[docnum] = Candidate(docnum, slug, totals.get(docnum, 0.0),
