@@ -7,7 +7,7 @@ import click
 from widget_server.settings import Settings
 
 from .options import settings_options
-from .tickets import open_store, store_errors
+from .tickets import open_helpdesk, store_errors
 
 
 @click.command()
@@ -27,10 +27,10 @@ def erase(settings: Settings, email: str, yes: bool) -> None:
     if "@" not in email:
         raise click.ClickException(f"{email!r} is not an email address")
     with store_errors():
-        store = open_store(settings)
+        helpdesk = open_helpdesk(settings)
         if not yes:
             click.confirm(f"Erase every ticket of {email}?", abort=True)
-        count = store.erase_email(email)
+        count = helpdesk.erase(email)
     click.echo(f"erased {count} ticket(s) of {email}")
 
 

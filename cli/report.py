@@ -20,7 +20,7 @@ from widget_server.insights import (
 )
 from widget_server.metrics import format_duration, format_rate, local_midnight, to_jsonable
 from widget_server.settings import Settings
-from widget_server.tickets import TicketStore
+from widget_server.tickets import open_ticket_store
 
 from .options import settings_options
 
@@ -52,7 +52,7 @@ def load_report(settings: Settings, since: datetime, until: datetime,
         raise click.ClickException(f"no Deskbell data in {settings.data_dir} (is --data-dir right?)")
     try:
         events = EventStore.from_settings(settings)  # its constructor applies retention
-        tickets = list(TicketStore(settings.data_dir).iter_tickets())
+        tickets = list(open_ticket_store(settings).iter_tickets())
     except OSError as exc:
         raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
     first, last = report_span(since, until)

@@ -1,6 +1,7 @@
 """`deskbell tickets …` and `deskbell export tickets`: the ticket store from the terminal.
 
-Safe to run while the server runs: every change goes through TicketStore's lock.
+Thin over widget_server.helpdesk, so a reply from here does what a reply from the admin
+does. Safe to run while the server runs: the JSON store locks across processes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import IO, Any
 
 import click
 
-from widget_server import mail
 from widget_server.durable import replacing
 from widget_server.errors import DeskbellError
+from widget_server.helpdesk import Helpdesk
 from widget_server.settings import Settings
-from widget_server.tickets import STATUSES, Ticket, TicketStore, clean_text
+from widget_server.tickets import STATUSES, Ticket, TicketStore, open_ticket_store
 
 from .options import settings_options
 
@@ -34,9 +35,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def open_store(settings: Settings) -> TicketStore:
     try:
-        return TicketStore(settings.data_dir)
+        return open_ticket_store(settings)
     except DeskbellError as exc:
         raise click.ClickException(exc.message) from None
+
+
+def open_helpdesk(settings: Settings) -> Helpdesk:
+    return Helpdesk(open_store(settings), settings)
 
 
 @contextmanager
@@ -149,12 +154,10 @@ def reply(settings: Settings, reference: str, message: str, status: str | None,
     """
     text = sys.stdin.read() if message == "-" else message
     with store_errors():
-        body = clean_text(text, "message", 1, 10000, multiline=True)
-        ticket, _ = open_store(settings).reply(
-            reference, "agent", author_name or settings.site_name, body, status)
-    click.echo(f"replied to {reference}; status {ticket['status']}")
-    if mail.enabled(settings) and not mail.send(settings,
-                                                mail.agent_reply_message(settings, ticket)):
+        helpdesk = open_helpdesk(settings)
+        replied = helpdesk.agent_reply(reference, text, status, author_name, field="message")
+    click.echo(f"replied to {reference}; status {replied.ticket['status']}")
+    if replied.notice is not None and not helpdesk.notify(replied.notice):
         click.echo("warning: the visitor could not be emailed (see log)", err=True)
 
 
@@ -170,7 +173,7 @@ def status_command(settings: Settings, reference: str, status: str) -> None:
         deskbell tickets status DB-7K3Q-M9XP-2W4H solved
     """
     with store_errors():
-        ticket = open_store(settings).set_status(reference, status)
+        ticket = open_helpdesk(settings).set_status(reference, status)
     click.echo(f"{reference} is now {ticket['status']}")
 
 

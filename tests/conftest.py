@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from widget_server.app import create_app
 from widget_server.search import reindex
 from widget_server.settings import Settings, load_settings
+from widget_server.tickets import TicketStore, open_ticket_store
 
 DATA = Path(__file__).parent / "data"
 FIXTURE_KB = DATA / "kb"
@@ -59,6 +60,19 @@ def indexed(settings: Settings) -> Settings:
 def client(indexed: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(indexed)) as test_client:
         yield test_client
+
+
+# Every TicketStore kind; a store test that takes `ticket_store` runs once against each.
+TICKET_STORES = ("memory", "json")
+
+
+@pytest.fixture(params=TICKET_STORES)
+def ticket_store(request: pytest.FixtureRequest, tmp_path: Path) -> TicketStore:
+    """An empty store of each kind, opened through the `ticket_store` setting."""
+    settings = load_settings(overrides={"data_dir": str(tmp_path / "store"),
+                                        "ticket_store": request.param},
+                             config_file=None, environ={})
+    return open_ticket_store(settings)
 
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

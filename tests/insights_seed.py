@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from widget_server.events import EventStore, NewEvent
-from widget_server.tickets import TicketStore, hash_token
+from widget_server.tickets import JSONTicketStore, hash_token
 
 FOUND = [  # (query, article slug, category)
     ("embed snippet", "embedding/embed-snippet", "Embedding"),
@@ -104,7 +104,7 @@ def seed(data_dir: str | Path, now: datetime, days: int = 42, per_day: int = 30,
     """Write `days` days of sessions ending at `now` into data_dir; returns what was written."""
     rng = random.Random(seed_value)
     store = EventStore(data_dir, retention_days=3650)
-    tickets = TicketStore(data_dir)
+    tickets = JSONTicketStore(data_dir)
     written = {"events": 0, "tickets": 0}
     for back in range(days, 0, -1):
         day_start = now - timedelta(days=back)

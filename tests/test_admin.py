@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,9 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from widget_server import durable
 from widget_server.app import create_app
-from widget_server.tickets import TicketStore
+from widget_server.helpdesk import Helpdesk
 
 from .test_pages import elements
 
@@ -195,10 +197,10 @@ def test_reply_note_and_status(admin: TestClient) -> None:
 
 
 def test_inbox_filters_sorts_and_counts(admin: TestClient) -> None:
-    store: TicketStore = admin.app.state.tickets  # type: ignore[attr-defined]
+    state = admin.app.state  # type: ignore[attr-defined]
     refs = [open_ticket(admin, {**HOSTILE, "subject": f"Topic {i}", "trail": {}})
             for i in range(3)]
-    store.set_status(refs[1], "solved")
+    Helpdesk(state.tickets, state.settings).set_status(refs[1], "solved")
     page = admin.get("/admin/?status=new&sort=newest").text
     assert page.index("Topic 2") < page.index("Topic 0") and "Topic 1" not in page
     assert admin.get("/admin/?q=topic%201").text.count("Topic 1") == 1
@@ -208,3 +210,35 @@ def test_inbox_filters_sorts_and_counts(admin: TestClient) -> None:
 def test_secret_key_file_is_private(admin: TestClient, app_settings) -> None:
     key = Path(app_settings.data_dir) / "secret_key"
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_full_disk_in_the_admin_is_told_plainly_and_changes_nothing(
+        admin: TestClient, monkeypatch, caplog) -> None:
+    reference = open_ticket(admin, {**HOSTILE, "trail": {}})
+    token = csrf_of(admin.get(f"/admin/tickets/{reference}").text)
+
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(durable.os, "write", full)
+    refused = admin.post(f"/admin/tickets/{reference}/reply",
+                         data={"csrf": token, "body": "Fixed now", "status": "solved"})
+    monkeypatch.undo()
+    assert refused.status_code == 507
+    assert "out of disk space" in refused.text and "p000001.json" not in refused.text
+    assert "p000001.json" in caplog.text  # the operator's log names the file
+    ticket = admin.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    assert ticket["status"] == "new" and len(ticket["thread"]) == 1
+
+
+def test_a_corrupt_store_in_the_admin_is_told_plainly(admin: TestClient) -> None:
+    reference = open_ticket(admin, {**HOSTILE, "trail": {}})
+    token = csrf_of(admin.get(f"/admin/tickets/{reference}").text)
+    for damaged in (Path(admin.app.state.settings.data_dir) / "tickets").rglob(  # type: ignore[attr-defined]
+            "*.json"):
+        damaged.write_text("{not json")
+    for response in (admin.get("/admin/"), admin.get(f"/admin/tickets/{reference}"),
+                     admin.post(f"/admin/tickets/{reference}/status",
+                                data={"csrf": token, "status": "closed"})):
+        assert response.status_code == 503
+        assert "cannot be saved right now" in response.text and ".bak" not in response.text

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from tests.test_admin import PASSWORD, log_in
 from widget_server.app import create_app
 from widget_server.events import EventStore
-from widget_server.tickets import TicketStore
+from widget_server.tickets import JSONTicketStore
 
 HOSTILE_QUERY = '"><script>alert(1)</script>'
 S1, S2 = "s_" + "a" * 22, "s_" + "b" * 22
@@ -33,7 +33,7 @@ def admin(make_settings) -> Iterator[TestClient]:
                  at=at)
     store.append(S2, "search", {"query": "shipping", "results": 2}, at=at)
     store.append(S2, "article_view", {"slug": "shipping", "source": "search"}, at=at)
-    TicketStore(settings.data_dir).add({
+    JSONTicketStore(settings.data_dir).add({
         "reference": "DB-AAAA-BBBB-CCCC", "subject": "Refund?", "category": "billing",
         "created_at": at.isoformat(), "first_reply_at": None, "solved_at": None,
         "ratings": [], "status": "new", "thread": []})

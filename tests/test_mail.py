@@ -94,3 +94,28 @@ def test_a_dead_mail_server_loses_no_ticket(make_settings, caplog) -> None:
         assert response.status_code == 201
         assert len(list(client.app.state.tickets.iter_tickets())) == 1  # type: ignore[attr-defined]
     assert "could not send" in caplog.text
+
+
+def test_a_reply_from_the_command_line_emails_the_visitor_like_one_from_the_admin(
+        client: TestClient, smtp) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    inbox, port = smtp
+    reference = client.post("/api/v1/tickets", json=HOSTILE).json()["reference"]
+    log_in(client)
+    token = csrf_of(client.get(f"/admin/tickets/{reference}").text)
+    client.post(f"/admin/tickets/{reference}/reply", data={"csrf": token, "body": "From admin"})
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    result = CliRunner().invoke(main, [
+        "tickets", "reply", reference, "From the terminal", "--data-dir", str(settings.data_dir)],
+        env={"DESKBELL_SMTP_HOST": "127.0.0.1", "DESKBELL_SMTP_PORT": str(port),
+             "DESKBELL_PUBLIC_URL": "https://help.example.com"})
+    assert result.exit_code == 0, result.output
+    (admin_to, from_admin), (cli_to, from_cli) = inbox.messages[-2:]
+    assert admin_to == cli_to == ["x@example.com"]
+    assert from_admin["Subject"] == from_cli["Subject"]
+    assert body_of(from_admin) == body_of(from_cli)
+    ticket = client.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    assert [e["author_name"] for e in ticket["thread"][1:]] == ["Help Center"] * 2

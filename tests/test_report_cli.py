@@ -14,7 +14,7 @@ from cli.main import main
 from tests import insights_seed
 from tests.test_metrics import EVENTS, TICKETS
 from widget_server.events import EventStore, NewEvent, parse_time
-from widget_server.tickets import TicketStore
+from widget_server.tickets import JSONTicketStore
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def scenario(tmp_path):
     store = EventStore(tmp_path, retention_days=3650)
     store.append_many(NewEvent(e["session"], e["type"], e["data"], parse_time(e["at"]))
                       for e in EVENTS)
-    tickets = TicketStore(tmp_path)
+    tickets = JSONTicketStore(tmp_path)
     for ticket in TICKETS:
         tickets.add(dict(ticket))
     return tmp_path

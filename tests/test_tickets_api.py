@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from widget_server import durable
 from widget_server.app import create_app
-from widget_server.ticket_storage import CorruptStore
-from widget_server.tickets import TicketStore
+from widget_server.helpdesk import Helpdesk
+from widget_server.tickets import CorruptStore, TicketStore
 
 URL = "/api/v1/tickets"
 
@@ -35,6 +35,11 @@ def api(make_settings) -> Iterator[TestClient]:
 def stored(client: TestClient) -> list[dict[str, Any]]:
     store: TicketStore = client.app.state.tickets  # type: ignore[attr-defined]
     return list(store.iter_tickets())
+
+
+def helpdesk(client: TestClient) -> Helpdesk:
+    state = client.app.state  # type: ignore[attr-defined]
+    return Helpdesk(state.tickets, state.settings)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -170,9 +175,8 @@ def test_foreign_origins_are_refused(make_settings) -> None:
 def test_visitor_messages_and_hidden_notes(api: TestClient) -> None:
     answer = api.post(URL, json=form()).json()
     ref, auth = answer["reference"], bearer(answer["token"])
-    store: TicketStore = api.app.state.tickets  # type: ignore[attr-defined]
-    store.reply(ref, "note", "Bo", "VIP customer, be nice")
-    store.reply(ref, "agent", "Help Center", "Try the new link")
+    helpdesk(api).add_note(ref, "VIP customer, be nice")
+    helpdesk(api).agent_reply(ref, "Try the new link")
     posted = api.post(f"{URL}/{ref}/messages", json={"body": "Still broken"}, headers=auth)
     assert posted.status_code == 201 and posted.json()["author"] == "visitor"
     view = api.get(f"{URL}/{ref}", headers=auth).json()
@@ -186,9 +190,8 @@ def test_visitor_messages_and_hidden_notes(api: TestClient) -> None:
 def test_rating_only_once_per_resolution(api: TestClient) -> None:
     answer = api.post(URL, json=form()).json()
     ref, auth = answer["reference"], bearer(answer["token"])
-    store: TicketStore = api.app.state.tickets  # type: ignore[attr-defined]
     assert api.post(f"{URL}/{ref}/rating", json={"csat": 5}, headers=auth).status_code == 409
-    store.set_status(ref, "solved")
+    helpdesk(api).set_status(ref, "solved")
     assert api.get(f"{URL}/{ref}", headers=auth).json()["can_rate"] is True
     assert api.post(f"{URL}/{ref}/rating", json={"csat": 6}, headers=auth).status_code == 422
     assert api.post(f"{URL}/{ref}/rating", json={"csat": 4, "ces": 8},
@@ -231,12 +234,25 @@ def test_a_full_disk_answers_507_and_keeps_what_was_stored(api: TestClient,
 
 def test_the_server_refuses_to_start_on_a_corrupt_store(make_settings, tmp_path: Path) -> None:
     settings = make_settings()
-    TicketStore(settings.data_dir)
-    shard = Path(settings.data_dir) / "tickets" / "index" / "00.json"
-    shard.write_text("{not json")
-    with pytest.raises(CorruptStore, match="00.json"):
+    with TestClient(create_app(settings)) as client:
+        assert client.post(URL, json=form()).status_code == 201
+    for damaged in (Path(settings.data_dir) / "tickets").rglob("*.json"):
+        damaged.write_text("{not json")
+    with pytest.raises(CorruptStore, match=r"\.json is corrupt"):
         create_app(settings)
-    assert shard.read_text() == "{not json"
+    assert damaged.read_text() == "{not json"
+
+
+def test_tickets_kept_in_memory_work_the_same_and_touch_no_disk(make_settings) -> None:
+    settings = make_settings(ticket_store="memory", ticket_rate_limit="100/minute")
+    with TestClient(create_app(settings)) as client:
+        answer = client.post(URL, json=form()).json()
+        auth = bearer(answer["token"])
+        assert client.post(f"{URL}/{answer['reference']}/messages", json={"body": "More"},
+                           headers=auth).status_code == 201
+        view = client.get(f"{URL}/{answer['reference']}", headers=auth).json()
+        assert [e["body"] for e in view["thread"]] == ["The reset link says expired.", "More"]
+    assert not (Path(settings.data_dir) / "tickets").exists()
 
 
 def test_a_new_ticket_is_tied_to_its_help_session(api: TestClient, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from .events import EventStore
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .search import SearchService, Synonyms, current_generation
 from .settings import Settings, load_settings
-from .tickets import TicketStore
+from .tickets import open_ticket_store
 
 log = logging.getLogger("deskbell")
 
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                        threshold=settings.answer_threshold)
     app.state.events = EventStore.from_settings(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
-    app.state.tickets = TicketStore(settings.data_dir)
+    app.state.tickets = open_ticket_store(settings)
     return app
 
 

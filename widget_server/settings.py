@@ -96,6 +96,13 @@ def _rate(value: Any) -> str:
     return text
 
 
+def _ticket_store(value: Any) -> str:
+    text = _str(value)
+    if text not in {"json", "memory"}:
+        raise ValueError("expected json (files under data_dir) or memory (nothing kept)")
+    return text
+
+
 def _url(value: Any) -> str:
     text = _str(value)
     if text and urlsplit(text).scheme not in {"http", "https"}:
@@ -115,6 +122,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("kb_dir", "./kb", "Folder of markdown articles (any depth).", _path),
     Setting("data_dir", "./deskbell-data", "Where the index, tickets and events live.", _path),
+    Setting("ticket_store", "json", "Where tickets are kept: json (files under data_dir) or memory (lost on exit; tests and demos).", _ticket_store),
     Setting("host", "127.0.0.1", "Address `deskbell serve` listens on.", _str),
     Setting("port", 8000, "Port `deskbell serve` listens on.", _int(1, 65535)),
     Setting("public_url", "", "Public base URL of this server, used in links and emails.", _url),

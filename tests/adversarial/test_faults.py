@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from widget_server.app import create_app
 from widget_server.search import SearchService, current_generation, reindex, schema
 from widget_server.settings import Settings
-from widget_server.tickets import TicketStore, new_ticket
+from widget_server.tickets import JSONTicketStore, new_ticket, set_status
 
 from .conftest import GOOD_TICKET, OPEN_LIMITS
 
@@ -33,14 +33,14 @@ def _ticket(email: str) -> dict:
 
 def _store_worker(data_dir: Path, ack: int) -> None:
     """Creates, status changes and erasures, reporting each one only after it returned."""
-    store = TicketStore(data_dir)
+    store = JSONTicketStore(data_dir)
     previous = None
     for i in range(10_000):
         email = f"erase{i}@example.com" if i % 5 == 0 else f"keep{i}@example.com"
         ticket = store.add(_ticket(email))
         os.write(ack, f"A {ticket['reference']} {email}\n".encode())
         if previous and i % 2 == 0:
-            store.set_status(previous, "solved")
+            store.update(previous, lambda t: set_status(t, "solved"))
             os.write(ack, f"S {previous}\n".encode())
         if i % 5 == 0:
             store.erase_email(email)
@@ -57,7 +57,7 @@ def _drain(fd: int) -> list[str]:
 
 
 def _check_store(data_dir: Path, lines: list[str]) -> int:
-    store = TicketStore(data_dir)  # loads: a crash never leaves it unreadable
+    store = JSONTicketStore(data_dir)  # loads: a crash never leaves it unreadable
     tickets = {t["reference"]: t for t in store.iter_tickets()}
     erased = {line.split()[1] for line in lines if line.startswith("E ")}
     created = [line.split()[1:] for line in lines if line.startswith("A ")]

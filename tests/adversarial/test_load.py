@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from widget_server.tickets import TicketStore
+from widget_server.tickets import JSONTicketStore
 
 from .conftest import GOOD_TICKET
 
@@ -41,7 +41,7 @@ def test_five_hundred_concurrent_tickets_across_four_workers(live, settings) -> 
     assert [a.status_code for a in answers] == [201] * TICKETS
     references = [a.json()["reference"] for a in answers]
     assert len(set(references)) == TICKETS
-    store = TicketStore(Path(settings.data_dir))
+    store = JSONTicketStore(Path(settings.data_dir))
     stored = [t for t in store.iter_tickets()]
     assert len(stored) == TICKETS
     assert {t["reference"] for t in stored} == set(references)

@@ -17,8 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .. import mail
-from ..errors import BadRequest, Forbidden, NotFound, ValidationFailed
+from ..errors import Forbidden, NotFound
 from ..security import (
     LOGIN_RATE,
     SESSION_COOKIE,
@@ -32,9 +31,9 @@ from ..security import (
     sign,
     unsign,
 )
-from ..tickets import STATUSES, Ticket, clean_text
+from ..tickets import STATUSES, SummaryQuery
 from .common import client_ip
-from .tickets import store_of
+from .tickets import helpdesk_of, in_store, store_of
 
 LOGIN_CSRF_COOKIE = "deskbell_login_csrf"
 NO_STORE = {"cache-control": "no-store"}
@@ -146,22 +145,6 @@ async def logout(request: Request) -> Response:
 # ---------------------------------------------------------------- inbox
 
 
-def _matches(ticket: Ticket, text: str) -> bool:
-    fields = ("reference", "name", "email", "subject", "message", "category")
-    return any(text in str(ticket.get(f, "")).casefold() for f in fields)
-
-
-def inbox_view(tickets: list[Ticket], status: str, text: str, sort: str) -> dict[str, Any]:
-    counts = dict.fromkeys(STATUSES, 0)
-    for t in tickets:
-        counts[t["status"]] = counts.get(t["status"], 0) + 1
-    chosen = [t for t in tickets if (not status or t["status"] == status)
-              and (not text or _matches(t, text.casefold()))]
-    chosen.sort(key=lambda t: t["created_at"], reverse=(sort == "newest"))
-    return {"counts": counts, "total": len(tickets), "matched": len(chosen),
-            "tickets": chosen[:INBOX_PAGE]}
-
-
 async def index(request: Request) -> Response:
     if not _password(request).enabled:
         return _disabled(request)
@@ -172,9 +155,11 @@ async def index(request: Request) -> Response:
     status = status if status in STATUSES else ""
     text = request.query_params.get("q", "")[:200]
     sort = "newest" if request.query_params.get("sort") == "newest" else "oldest"
-    tickets = await run_in_threadpool(lambda: list(store_of(request).iter_summaries()))
+    query = SummaryQuery(status, text, newest_first=(sort == "newest"), limit=INBOX_PAGE)
+    page = await in_store(store_of(request).summaries, query)
     context = {"csrf": session["csrf"], "status": status, "q": text, "sort": sort,
-               "statuses": STATUSES, **inbox_view(tickets, status, text, sort)}
+               "statuses": STATUSES, "counts": page.counts, "total": page.total,
+               "matched": page.matched, "tickets": page.items}
     return _render(request, "admin/inbox.html", context)
 
 
@@ -192,7 +177,7 @@ async def ticket_page(request: Request) -> Response:
     if session is None:
         return _login_redirect(request)
     reference = request.path_params["reference"]
-    ticket = await run_in_threadpool(store_of(request).get, reference)
+    ticket = await in_store(store_of(request).get, reference)
     if ticket is None:
         raise NotFound(f"No ticket {reference}")
     context = {"csrf": session["csrf"], "ticket": ticket, "statuses": STATUSES,
@@ -204,46 +189,29 @@ def _back(reference: str) -> RedirectResponse:
     return RedirectResponse(f"/admin/tickets/{quote(reference)}", 303, headers=NO_STORE)
 
 
-def _status_field(form: Any, required: bool) -> str | None:
-    status = form.get("status") or None
-    if status is None and not required:
-        return None
-    if status not in STATUSES:
-        raise ValidationFailed(f"status: must be one of {', '.join(STATUSES)}",
-                               {"status": "unknown status"})
-    return str(status)
-
-
 async def reply(request: Request) -> Response:
     _, form = await _form_with_csrf(request)
     reference = request.path_params["reference"]
-    body = clean_text(form.get("body"), "body", 1, 10000, multiline=True)
-    status = _status_field(form, required=False)
-    settings = request.app.state.settings
-    ticket, _ = await run_in_threadpool(store_of(request).reply, reference, "agent",
-                                        settings.site_name, body, status)
+    helpdesk = helpdesk_of(request)
+    replied = await in_store(helpdesk.agent_reply, reference, form.get("body"),
+                             form.get("status") or None)
     response = _back(reference)
-    if mail.enabled(settings):
-        message = mail.agent_reply_message(settings, ticket)
-        response.background = BackgroundTask(mail.send, settings, message)
+    if replied.notice is not None:
+        response.background = BackgroundTask(helpdesk.notify, replied.notice)
     return response
 
 
 async def note(request: Request) -> Response:
     _, form = await _form_with_csrf(request)
     reference = request.path_params["reference"]
-    body = clean_text(form.get("body"), "body", 1, 10000, multiline=True)
-    await run_in_threadpool(store_of(request).reply, reference, "note", "Note", body)
+    await in_store(helpdesk_of(request).add_note, reference, form.get("body"))
     return _back(reference)
 
 
 async def set_status(request: Request) -> Response:
     _, form = await _form_with_csrf(request)
     reference = request.path_params["reference"]
-    status = _status_field(form, required=True)
-    if status is None:
-        raise BadRequest("choose a status")
-    await run_in_threadpool(store_of(request).set_status, reference, status)
+    await in_store(helpdesk_of(request).set_status, reference, form.get("status"))
     return _back(reference)
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,7 +19,7 @@ from ..metrics import Durations, format_duration, format_rate, local_midnight
 from ..settings import Settings
 from ..tickets import TicketStore
 from .admin import _disabled, _login_redirect, _password, _render, _session
-from .tickets import store_of
+from .tickets import in_store, store_of
 
 MAX_DAYS = 366
 BANDS = [("< 1h", 3600), ("1-4h", 4 * 3600), ("4-8h", 8 * 3600), ("8-24h", 86400),
@@ -92,7 +91,7 @@ async def insights_page(request: Request) -> Response:
         return _login_redirect(request)
     since, until, tz = parse_range(request)
     state = request.app.state
-    report = await run_in_threadpool(load, state.settings, state.events, store_of(request),
+    report = await in_store(load, state.settings, state.events, store_of(request),
                                      since, until, tz)
     context = {
         "csrf": session["csrf"], "r": report, "charts": _charts(report),

@@ -1,14 +1,14 @@
 """The visitor's tickets API: open a ticket, read it with its token, reply, rate.
 
-Thin over widget_server.tickets: this module checks origin, rate limit, spam traps and
-the Bearer token, runs the blocking store calls in a thread, and queues email after the
-ticket is on disk.
+Thin over widget_server.helpdesk: this module checks origin, rate limits and the Bearer
+token, runs the blocking use cases in a thread (translating disk trouble for the caller),
+and sends the prepared email after the answer is out. The admin routes share `in_store`
+and `helpdesk_of`.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,30 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .. import mail
-from ..errors import (
-    DeskbellError,
-    InsufficientStorage,
-    NotFound,
-    StorageUnavailable,
-    Unauthorized,
-)
-from ..events import SESSION_RE
+from ..errors import InsufficientStorage, NotFound, StorageUnavailable, Unauthorized
+from ..helpdesk import Helpdesk
 from ..security import LOOKUP_FAIL_RATE, limiter
-from ..ticket_storage import CorruptStore, StoreFull, StoreUnwritable
-from ..tickets import (
-    Ticket,
-    TicketStore,
-    can_rate,
-    clean_new_ticket,
-    clean_rating,
-    clean_text,
-    is_spam_trap,
-    new_reference,
-    new_ticket,
-    now_iso,
-    token_matches,
-)
+from ..tickets import CorruptStore, StoreFull, StoreUnwritable, Ticket, TicketStore, can_rate
 from .common import check_origin, client_ip, read_json, reject_unknown
 
 NO_STORE = {"cache-control": "no-store"}
@@ -51,7 +31,7 @@ T = TypeVar("T")
 
 async def in_store(fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking store call in a thread. Disk trouble is logged in full for the operator
-    and answered to the visitor without file paths."""
+    and answered without file paths (to visitors and in the admin alike)."""
     try:
         return await run_in_threadpool(fn, *args)
     except StoreFull as exc:
@@ -71,17 +51,17 @@ def store_of(request: Request) -> TicketStore:
     return store
 
 
-def _category(request: Request, trail: dict[str, Any]) -> str:
-    """Category of the last article the visitor opened, if the knowledge base knows it."""
-    articles = trail.get("articles") or []
-    search = getattr(request.app.state, "search", None)
-    if not articles or search is None:
-        return ""
-    try:
-        meta = search.live_catalog.get(articles[-1].get("slug", ""), {})
-    except Exception:  # the index may be rebuilding; a category is a nicety, not a requirement
-        return ""
-    return str(meta.get("category") or "")
+def helpdesk_of(request: Request) -> Helpdesk:
+    """The use cases over this app's store, events and knowledge base."""
+    state = request.app.state
+    search = getattr(state, "search", None)
+
+    def category_of(slug: str) -> str:
+        meta = search.live_catalog.get(slug, {}) if search is not None else {}
+        return str(meta.get("category") or "")
+
+    return Helpdesk(store_of(request), state.settings, getattr(state, "events", None),
+                    category_of)
 
 
 async def create(request: Request) -> JSONResponse:
@@ -89,38 +69,10 @@ async def create(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     limiter(request.app.state, "tickets", settings.ticket_rate_limit).hit(client_ip(request))
     body = await read_json(request)
-    if is_spam_trap(body):
-        # Look exactly like success so the bot learns nothing; store nothing.
-        fake = {"reference": new_reference(), "token": secrets.token_urlsafe(32),
-                "status": "new", "created_at": now_iso()}
-        return JSONResponse(fake, 201, headers=NO_STORE)
-    fields = clean_new_ticket(body)
-    ticket, token = new_ticket(fields, _category(request, fields["trail"]))
-    await in_store(store_of(request).add, ticket)
-    await run_in_threadpool(_record_event, request, ticket)
-    task = None
-    if mail.enabled(settings):
-        task = BackgroundTask(mail.send, settings, mail.new_ticket_message(settings, ticket))
-    answer = {"reference": ticket["reference"], "token": token, "status": ticket["status"],
-              "created_at": ticket["created_at"]}
-    return JSONResponse(answer, 201, headers=NO_STORE, background=task)
-
-
-def _record_event(request: Request, ticket: Ticket) -> None:
-    """A `ticket_created` event ties the ticket to the help session for the insights.
-
-    The ticket is already safe on disk; an event that cannot be written is logged, not fatal.
-    """
-    events = getattr(request.app.state, "events", None)
-    if events is None:
-        return
-    session = ticket["trail"].get("session") or None
-    session = session if session and SESSION_RE.fullmatch(session) else None
-    data = {"reference": ticket["reference"], "category": ticket["category"]}
-    try:
-        events.append(session, "ticket_created", data)
-    except (DeskbellError, OSError) as exc:
-        log.warning("ticket %s stored, but its event was not: %s", ticket["reference"], exc)
+    helpdesk = helpdesk_of(request)
+    opened = await in_store(helpdesk.open_ticket, body)
+    task = BackgroundTask(helpdesk.notify, opened.notice) if opened.notice else None
+    return JSONResponse(opened.answer(), 201, headers=NO_STORE, background=task)
 
 
 async def _authorized(request: Request) -> Ticket:
@@ -132,11 +84,11 @@ async def _authorized(request: Request) -> Ticket:
     guard = limiter(request.app.state, "ticket-lookup", LOOKUP_FAIL_RATE)
     guard.check(client_ip(request))
     reference = request.path_params["reference"]
-    ticket = await in_store(store_of(request).get, reference)
-    if not token_matches(ticket, token.strip()) or ticket is None:
+    try:
+        return await in_store(helpdesk_of(request).visitor_ticket, reference, token.strip())
+    except NotFound:
         guard.hit(client_ip(request))  # only misses count: a guesser is stopped, a visitor not
-        raise NotFound("No ticket with this reference and token")
-    return ticket
+        raise
 
 
 def visitor_view(ticket: Ticket) -> dict[str, Any]:
@@ -159,9 +111,8 @@ async def message(request: Request) -> JSONResponse:
     ticket = await _authorized(request)
     data = await read_json(request)
     reject_unknown(data, {"body"})
-    body = clean_text(data.get("body"), "body", 1, 10000, multiline=True)
-    _, entry = await in_store(
-        store_of(request).reply, ticket["reference"], "visitor", ticket["name"], body)
+    entry = await in_store(helpdesk_of(request).visitor_reply, ticket["reference"],
+                           data.get("body"))
     shown = {k: entry[k] for k in ("author", "author_name", "body", "at")}
     return JSONResponse(shown, 201, headers=NO_STORE)
 
@@ -169,8 +120,8 @@ async def message(request: Request) -> JSONResponse:
 async def rate(request: Request) -> JSONResponse:
     check_origin(request)
     ticket = await _authorized(request)
-    rating = clean_rating(await read_json(request))
-    stored = await in_store(store_of(request).rate, ticket["reference"], rating)
+    body = await read_json(request)
+    stored = await in_store(helpdesk_of(request).rate, ticket["reference"], body)
     return JSONResponse(stored, 201, headers=NO_STORE)
 
 

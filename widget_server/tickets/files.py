@@ -1,4 +1,4 @@
-"""Durable JSON files for the ticket store: atomic replace, fsync, a kept backup, clear failures.
+"""Durable JSON files for the JSON ticket store: atomic replace, fsync, a kept backup, clear failures.
 
 TinyDB's own JSONStorage truncates and rewrites its file in place, so a crash or a full disk
 mid-write leaves a half-written file. `AtomicJSONStorage` is a TinyDB `Storage` that instead
@@ -19,8 +19,8 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from .durable import fsync_dir, write_atomic
-from .errors import InsufficientStorage, StorageUnavailable
+from ..durable import fsync_dir, write_atomic
+from ..errors import InsufficientStorage, StorageUnavailable
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 

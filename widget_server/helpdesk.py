@@ -1,0 +1,161 @@
+"""The helpdesk's use cases: open a ticket, visitor reply, agent reply, note, status, rating, erase.
+
+Each use case validates its input, changes the ticket through the TicketStore, records the
+event and prepares the email, so the visitor's API, the admin inbox and the `deskbell`
+command all behave the same. Calls block (stores touch disks); the server runs them on a
+worker thread. Email is prepared here but sent by the caller through `notify`, because only
+the caller knows when: the server after its answer is out, the command before it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from . import mail
+from .errors import DeskbellError, NotFound
+from .events import SESSION_RE, EventStore
+from .settings import Settings
+from .tickets import model
+from .tickets.model import Ticket
+from .tickets.store import TicketStore
+from .tickets.validation import clean_new_ticket, clean_rating, clean_text, is_spam_trap
+
+log = logging.getLogger("deskbell.tickets")
+MESSAGE_MAX = 10000
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A ticket just opened (or, for a bot, a believable imitation of one)."""
+
+    reference: str
+    token: str
+    status: str
+    created_at: str
+    notice: EmailMessage | None = None
+
+    def answer(self) -> dict[str, str]:
+        return {"reference": self.reference, "token": self.token, "status": self.status,
+                "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class Replied:
+    ticket: Ticket
+    entry: dict[str, str]
+    notice: EmailMessage | None = None
+
+
+class Helpdesk:
+    """The use cases over one store; `category_of(slug)` names an article's category."""
+
+    def __init__(self, store: TicketStore, settings: Settings, events: EventStore | None = None,
+                 category_of: Callable[[str], str] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.events = events
+        self.category_of = category_of
+
+    # -- the visitor
+
+    def open_ticket(self, body: Any) -> Opened:
+        """Validate, store, record `ticket_created`, prepare the owner's notice."""
+        if is_spam_trap(body):
+            # Look exactly like success so the bot learns nothing; store nothing.
+            return Opened(model.new_reference(), secrets.token_urlsafe(32), "new",
+                          model.now_iso())
+        fields = clean_new_ticket(body)
+        ticket, token = model.new_ticket(fields, self._category(fields["trail"]))
+        self.store.add(ticket)
+        self._record_created(ticket)
+        notice = (mail.new_ticket_message(self.settings, ticket)
+                  if mail.enabled(self.settings) else None)
+        return Opened(ticket["reference"], token, ticket["status"], ticket["created_at"],
+                      notice)
+
+    def visitor_ticket(self, reference: str, token: str) -> Ticket:
+        """The ticket if `token` opens it; one NotFound for a wrong token or reference."""
+        ticket = self.store.get(reference)
+        if not model.token_matches(ticket, token) or ticket is None:
+            raise NotFound("No ticket with this reference and token")
+        return ticket
+
+    def visitor_reply(self, reference: str, text: Any) -> dict[str, str]:
+        body = clean_text(text, "body", 1, MESSAGE_MAX, multiline=True)
+        _, entry = self.store.update(
+            reference, lambda t: model.add_reply(t, "visitor", t["name"], body))
+        return entry
+
+    def rate(self, reference: str, body: Any) -> dict[str, Any]:
+        rating = clean_rating(body)
+        _, stored = self.store.update(reference, lambda t: model.add_rating(t, rating))
+        return stored
+
+    # -- the agent
+
+    def agent_reply(self, reference: str, text: Any, status: Any = None,
+                    author_name: str | None = None, field: str = "body") -> Replied:
+        """Reply as an agent (then the ticket waits on the visitor unless `status` says
+        otherwise) and prepare the visitor's notice; `field` names the text in errors."""
+        body = clean_text(text, field, 1, MESSAGE_MAX, multiline=True)
+        chosen = model.parse_status(status) if status else None
+        name = author_name or self.settings.site_name
+        ticket, entry = self.store.update(
+            reference, lambda t: model.add_reply(t, "agent", name, body, chosen))
+        notice = (mail.agent_reply_message(self.settings, ticket)
+                  if mail.enabled(self.settings) else None)
+        return Replied(ticket, entry, notice)
+
+    def add_note(self, reference: str, text: Any) -> Ticket:
+        """An internal note: agents see it, the visitor never does."""
+        body = clean_text(text, "body", 1, MESSAGE_MAX, multiline=True)
+        ticket, _ = self.store.update(reference, lambda t: model.add_reply(t, "note", "Note", body))
+        return ticket
+
+    def set_status(self, reference: str, status: Any) -> Ticket:
+        chosen = model.parse_status(status)
+        ticket, _ = self.store.update(reference, lambda t: model.set_status(t, chosen))
+        return ticket
+
+    def erase(self, email: str) -> int:
+        """Every ticket of one person, gone (a right-to-erasure request); returns how many."""
+        return self.store.erase_email(email)
+
+    def notify(self, notice: EmailMessage | None) -> bool:
+        """Send a prepared notice; False (logged) when it could not be sent."""
+        return mail.send(self.settings, notice)
+
+    # -- details
+
+    def _category(self, trail: dict[str, Any]) -> str:
+        """Category of the last article the visitor opened, if the knowledge base knows it."""
+        articles = trail.get("articles") or []
+        if not articles or self.category_of is None:
+            return ""
+        try:
+            return self.category_of(articles[-1].get("slug", ""))
+        except Exception:  # the index may be rebuilding; a category is a nicety, not a need
+            return ""
+
+    def _record_created(self, ticket: Ticket) -> None:
+        """A `ticket_created` event ties the ticket to the help session for the insights.
+
+        The ticket is already stored; an event that cannot be written is logged, not fatal.
+        """
+        if self.events is None:
+            return
+        session = ticket["trail"].get("session") or None
+        session = session if session and SESSION_RE.fullmatch(session) else None
+        data = {"reference": ticket["reference"], "category": ticket["category"]}
+        try:
+            self.events.append(session, "ticket_created", data)
+        except (DeskbellError, OSError) as exc:
+            log.warning("ticket %s stored, but its event was not: %s", ticket["reference"], exc)
+
+
+__all__ = ["Helpdesk", "Opened", "Replied"]

@@ -1,0 +1,152 @@
+"""A ticket: its document shape, its public reference and secret token, and its state machine.
+
+A ticket is a plain dict, because that dict is exactly what every store keeps (the JSON
+store writes it as is, so changing a key is changing the on-disk format). Every change to a
+ticket's status goes through this module: `parse_status` is the one place a status is
+validated, and the tables below are the one place the allowed moves are written.
+
+    new ─┐                       agent reply ──▶ the status the agent chose (default pending)
+    open ├─ visitor reply ──▶ open (new stays new)      closed ── visitor reply ──▶ refused
+    pending / solved ──┘      agent may set any status; solving counts a resolution
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import Conflict
+from .validation import invalid
+
+STATUSES = ("new", "open", "pending", "solved", "closed")
+AGENT_REPLY_STATUS = "pending"  # an answered ticket waits on the visitor
+# Where a visitor's message moves a ticket. A status missing here refuses the message:
+# a closed ticket is finished, and its visitor is asked to open a new one.
+VISITOR_REPLY = {"new": "new", "open": "open", "pending": "open", "solved": "open"}
+AUTHORS = ("visitor", "agent", "note")
+SUMMARY_FIELDS = ("reference", "status", "name", "email", "subject", "message", "category",
+                  "created_at", "updated_at", "first_reply_at", "solved_at")
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+Ticket = dict[str, Any]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def new_reference() -> str:
+    """A public reference like DB-7K3Q-M9XP-2W4H: 60 random bits, unrelated to storage ids."""
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    return f"DB-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(ticket: Ticket | None, token: str) -> bool:
+    """Constant-time check; a missing ticket still costs a comparison (same answer, same time)."""
+    expected = ticket["token_hash"] if ticket else "0" * 64
+    return hmac.compare_digest(expected, hash_token(token)) and ticket is not None
+
+
+def parse_status(value: Any) -> str:
+    """The status named by `value`, or ValidationFailed listing the valid ones."""
+    if value not in STATUSES:
+        raise invalid({"status": f"must be one of {', '.join(STATUSES)}"})
+    return str(value)
+
+
+def new_ticket(fields: dict[str, Any], category: str = "") -> tuple[Ticket, str]:
+    """A fresh ticket document and its secret token (shown once, only the hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    at = now_iso()
+    page_url = fields["page_url"] or fields["trail"].get("page_url", "")
+    ticket: Ticket = {
+        "reference": new_reference(), "token_hash": hash_token(token),
+        "name": fields["name"], "email": fields["email"], "subject": fields["subject"],
+        "message": fields["message"], "page_url": page_url, "category": category,
+        "locale": fields["locale"], "trail": fields["trail"], "status": "new",
+        "created_at": at, "updated_at": at, "first_reply_at": None, "solved_at": None,
+        "closed_at": None, "resolution_count": 0, "ratings": [],
+        "thread": [_entry("visitor", fields["name"], fields["message"], at)],
+    }
+    return ticket, token
+
+
+def _entry(author: str, author_name: str, body: str, at: str) -> dict[str, str]:
+    return {"id": secrets.token_hex(6), "author": author, "author_name": author_name,
+            "body": body, "at": at}
+
+
+def _move(ticket: Ticket, status: str, at: str) -> None:
+    if status == "solved" and ticket["status"] != "solved":
+        ticket["resolution_count"] += 1
+        ticket["solved_at"] = at
+    if status == "closed" and ticket["status"] != "closed":
+        ticket["closed_at"] = at
+    ticket["status"] = status
+
+
+def set_status(ticket: Ticket, status: Any) -> None:
+    """An agent sets any status; solving again counts a new resolution (and a new rating)."""
+    at = now_iso()
+    _move(ticket, parse_status(status), at)
+    ticket["updated_at"] = at
+
+
+def add_reply(ticket: Ticket, author: str, author_name: str, body: str,
+              status: str | None = None) -> dict[str, str]:
+    """Append a message. Agent replies start the first-response clock; notes change nothing
+    unless a status is given."""
+    at = now_iso()
+    entry = _entry(author, author_name, body, at)
+    if author == "visitor":
+        if ticket["status"] not in VISITOR_REPLY:
+            raise Conflict("this ticket is closed; please open a new one")
+        ticket["status"] = VISITOR_REPLY[ticket["status"]]
+    elif author == "agent":
+        ticket["first_reply_at"] = ticket["first_reply_at"] or at
+        _move(ticket, parse_status(status or AGENT_REPLY_STATUS), at)
+    elif status:
+        _move(ticket, parse_status(status), at)
+    ticket["thread"].append(entry)
+    ticket["updated_at"] = at
+    return entry
+
+
+def can_rate(ticket: Ticket) -> bool:
+    """Once per resolution: a solved ticket not yet rated since it was last solved."""
+    current = ticket["resolution_count"]
+    rated = any(r["resolution"] == current for r in ticket["ratings"])
+    return ticket["status"] == "solved" and not rated
+
+
+def add_rating(ticket: Ticket, rating: dict[str, Any]) -> dict[str, Any]:
+    if not can_rate(ticket):
+        raise Conflict("this ticket can be rated once each time it is solved")
+    stored = {**rating, "at": now_iso(), "resolution": ticket["resolution_count"]}
+    ticket["ratings"].append(stored)
+    return stored
+
+
+__all__ = [
+    "AGENT_REPLY_STATUS",
+    "STATUSES",
+    "SUMMARY_FIELDS",
+    "Ticket",
+    "add_rating",
+    "add_reply",
+    "can_rate",
+    "hash_token",
+    "new_reference",
+    "new_ticket",
+    "now_iso",
+    "parse_status",
+    "set_status",
+    "token_matches",
+]

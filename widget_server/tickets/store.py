@@ -1,0 +1,91 @@
+"""The TicketStore protocol: what the helpdesk needs from wherever tickets are kept.
+
+A store keeps ticket documents (see model.py) and promises three things: a ticket `add`
+returned is durable, `update` runs its change on the current ticket with no other writer in
+between (across processes, for stores that processes share), and reads return copies, so a
+caller can never change a stored ticket by accident. Everything a ticket *means* (statuses,
+replies, ratings) lives in model.py; a store only keeps documents.
+
+`summarize` is the reference meaning of an inbox query, for stores that filter in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from .model import STATUSES, Ticket
+
+T = TypeVar("T")
+Summary = dict[str, Any]  # the model's SUMMARY_FIELDS of one ticket
+SEARCHED_FIELDS = ("reference", "name", "email", "subject", "message", "category")
+
+
+@dataclass(frozen=True)
+class SummaryQuery:
+    """An inbox page: tickets of one status (or all), containing some text, oldest first."""
+
+    status: str = ""
+    text: str = ""
+    newest_first: bool = False
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class Summaries:
+    """One inbox page, with the per-status counts of the whole store."""
+
+    counts: dict[str, int]
+    total: int
+    matched: int
+    items: list[Summary] = field(default_factory=list)
+
+
+class TicketStore(Protocol):
+    def add(self, ticket: Ticket) -> Ticket:
+        """Store a new ticket durably (its reference is renewed if already taken)."""
+
+    def get(self, reference: str) -> Ticket | None:
+        """A copy of the ticket, or None when there is no such ticket."""
+
+    def update(self, reference: str, change: Callable[[Ticket], T]) -> tuple[Ticket, T]:
+        """Apply `change` to the current ticket and store it, alone; NotFound if absent.
+
+        When `change` raises, nothing is stored and the error reaches the caller."""
+
+    def iter_tickets(self) -> Iterator[Ticket]:
+        """Every ticket, oldest first (copies)."""
+
+    def summaries(self, query: SummaryQuery) -> Summaries:
+        """One page of the inbox."""
+
+    def count(self) -> int:
+        """How many tickets are stored."""
+
+    def erase_email(self, email: str) -> int:
+        """Remove every ticket opened with `email` (case-insensitive), leaving no copy."""
+
+    def check(self) -> None:
+        """Raise a StorageUnavailable naming the problem if the store cannot be read."""
+
+
+def _matches(row: Summary, text: str) -> bool:
+    return any(text in str(row.get(name, "")).casefold() for name in SEARCHED_FIELDS)
+
+
+def summarize(rows: Iterable[Summary], query: SummaryQuery) -> Summaries:
+    """Filter, order and cut `rows` as `query` asks, counting every row by status."""
+    counts = dict.fromkeys(STATUSES, 0)
+    chosen, total, text = [], 0, query.text.casefold()
+    for row in rows:
+        total += 1
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+        if (not query.status or row["status"] == query.status) and (
+                not text or _matches(row, text)):
+            chosen.append(row)
+    chosen.sort(key=lambda row: row["created_at"], reverse=query.newest_first)
+    return Summaries(counts, total, len(chosen), chosen[:query.limit])
+
+
+__all__ = ["SummaryQuery", "Summaries", "Summary", "TicketStore", "summarize"]
