@@ -422,9 +422,13 @@
 
   function wireLinks(body) {
     body.querySelectorAll('a[href]').forEach(function (link) {
-      var m = link.pathname.match(/^\/kb\/([\w-]+)\/?$/);
+      // Slugs follow the KB's folders: /kb/embedding/wordpress is one article.
+      var m = link.pathname.match(/^\/kb\/([\w-]+(?:\/[\w-]+)*)\/?$/);
       if (m && link.origin === location.origin) {
-        link.addEventListener('click', function (e) { e.preventDefault(); openArticle(m[1], 'link'); });
+        link.addEventListener('click', function (e) {
+          e.preventDefault();
+          openArticle(m[1], 'link', link.hash.slice(1));
+        });
       } else {
         link.target = '_blank';
         link.rel = 'noopener noreferrer';

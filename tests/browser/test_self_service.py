@@ -72,3 +72,30 @@ def test_help_session_is_recorded_as_events_not_keystrokes(
     assert events[1]["data"]["query"] == "shipping costs"
     assert events[1]["data"]["results"] == 1
     assert events[2]["data"] == {"slug": "billing/shipping-costs", "source": "search"}
+
+
+def test_a_link_to_a_nested_article_opens_it_in_the_panel(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    store = live_server.app.state.events
+    before = sum(1 for _ in store.iter_events())
+    frame = open_widget(page, shop.add("/help", shop.snippet()))
+    frame.locator("#q").press_sequentially("reset password", delay=20)
+    frame.get_by_role("option").filter(has_text="Reset your password").first.click()
+    expect(frame.get_by_role("heading", name="Reset your password")).to_be_focused()
+
+    tabs = len(page.context.pages)
+    frame.locator(".article").get_by_role("link", name="two-factor authentication").click()
+    expect(frame.get_by_role("heading", name="Turn on two-factor authentication")).to_be_focused()
+    assert len(page.context.pages) == tabs  # read in place, not in a new tab
+    assert page.url == shop.origin + "/help"
+
+    def views() -> list[dict[str, Any]]:
+        return [e["data"] for e in list(store.iter_events())[before:]
+                if e["type"] == "article_view"]
+
+    for _ in range(100):  # events are fire-and-forget: give the last one a moment to land
+        if len(views()) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert views()[-1] == {"slug": "account/two-factor", "source": "link"}
