@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from widget_server.errors import NotFound
+from widget_server.settings import SettingsError, load_settings
 from widget_server.tickets import (
     SummaryQuery,
     Ticket,
@@ -136,3 +137,11 @@ def test_concurrent_writers_lose_nothing(ticket_store: TicketStore) -> None:
     ticket = ticket_store.get(reference)
     assert ticket is not None and len(ticket["thread"]) == 41
     assert ticket_store.count() == 41
+
+
+@pytest.mark.parametrize("kind", ["postgres", "JSON ", "tinydb", ""])
+def test_an_unknown_store_kind_is_refused_naming_the_setting(kind: str) -> None:
+    with pytest.raises(SettingsError, match="ticket_store.*json.*memory"):
+        load_settings(overrides={"ticket_store": kind}, config_file=None, environ={})
+    with pytest.raises(SettingsError, match="DESKBELL_TICKET_STORE"):
+        load_settings(config_file=None, environ={"DESKBELL_TICKET_STORE": kind})

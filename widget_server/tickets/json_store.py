@@ -109,7 +109,8 @@ class JSONTicketStore:
         return number if isinstance(number, int) else None
 
     def _docs(self, number: int) -> dict[str, Ticket]:
-        return self._read(self._partition_path(number)).get(_TABLE, {})
+        docs: dict[str, Ticket] = self._read(self._partition_path(number)).get(_TABLE, {})
+        return docs
 
     def get(self, reference: str) -> Ticket | None:
         """A copy of the ticket, or None when there is no such (acknowledged) ticket."""
