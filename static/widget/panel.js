@@ -9,6 +9,7 @@
   var T = JSON.parse(root.getAttribute('data-strings') || '{}');
   var SITE = root.getAttribute('data-site') || 'default';
   var MODE = root.getAttribute('data-mode') || 'self-service';
+  var NPS = root.getAttribute('data-nps') === 'on';
   var LOCALE = root.lang || 'en';
   var params = new URLSearchParams(location.search);
   var PAGE = (params.get('url') || '').slice(0, 500);
@@ -679,11 +680,16 @@
     return f;
   }
 
+  function scale(name, from, to) {
+    var labels = [];
+    for (var n = from; n <= to; n++) {
+      labels.push(el('label', {}, [el('input', { type: 'radio', name: name, value: n }),
+        doc.createTextNode(String(n))]));
+    }
+    return el('div', { className: 'scale' }, labels);
+  }
+
   function ratingForm(entry) {
-    var radios = [1, 2, 3, 4, 5].map(function (n) {
-      return el('label', {}, [el('input', { type: 'radio', name: 'csat', value: n }),
-        doc.createTextNode(String(n))]);
-    });
     var ces = el('select', { id: 'ces' }, [el('option', { value: '', text: t('ces_none') })]
       .concat([1, 2, 3, 4, 5, 6, 7].map(function (n) {
         return el('option', { value: n, text: n === 1 ? t('ces_1') : n === 7 ? t('ces_7') : n });
@@ -692,9 +698,9 @@
     var err = el('p', { className: 'err', role: 'alert' });
     var f = el('form', { noValidate: true }, [
       el('h3', { className: 'sub', text: t('rate_title') }),
-      el('fieldset', {}, [el('legend', { text: t('csat_label') }),
-        el('div', { className: 'scale' }, radios)]),
+      el('fieldset', {}, [el('legend', { text: t('csat_label') }), scale('csat', 1, 5)]),
       el('div', { className: 'field' }, [el('label', { 'for': 'ces', text: t('ces_label') }), ces]),
+      NPS ? el('fieldset', {}, [el('legend', { text: t('nps_label') }), scale('nps', 0, 10)]) : null,
       el('div', { className: 'field' }, [el('label', { 'for': 'rate-comment',
         text: t('comment_label') }), comment]),
       err, el('button', { type: 'submit', className: 'primary', text: t('rate_send') })]);
@@ -704,6 +710,8 @@
       if (!picked) { err.textContent = t('required'); f.querySelector('input').focus(); return; }
       var body = { csat: Number(picked.value), comment: comment.value.trim() };
       if (ces.value) body.ces = Number(ces.value);
+      var nps = f.querySelector('input[name=nps]:checked');
+      if (nps) body.nps = Number(nps.value);
       api('tickets/' + encodeURIComponent(entry.reference) + '/rating', { method: 'POST',
         token: entry.token, body: body }).then(function () {
         fill(f, [el('p', { className: 'ok', role: 'status', text: t('rated') })]);

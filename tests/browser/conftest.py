@@ -52,14 +52,15 @@ class LiveServer:
     data_dir: Path
 
 
-def _serve_kb(source: Path, base: Path, host_pages: HostPages) -> Iterator[LiveServer]:
+def _serve_kb(source: Path, base: Path, host_pages: HostPages,
+              **overrides: Any) -> Iterator[LiveServer]:
     kb = base / "kb"
     shutil.copytree(source, kb)
     settings = load_settings(
         overrides={"kb_dir": str(kb), "data_dir": str(base / "data"),
                    "allowed_origins": f"http://localhost:{host_pages.server_address[1]}",
                    "ticket_rate_limit": "100/minute",
-                   "api_rate_limit": "10000/minute"},
+                   "api_rate_limit": "10000/minute", **overrides},
         config_file=None, environ={},
     )
     reindex(kb, settings.index_dir)
@@ -78,6 +79,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory,
 def demo_server(tmp_path_factory: pytest.TempPathFactory,
                 host_pages: HostPages) -> Iterator[LiveServer]:
     yield from _serve_kb(DEMO_KB, tmp_path_factory.mktemp("deskbell-demo"), host_pages)
+
+
+@pytest.fixture(scope="session")
+def nps_server(tmp_path_factory: pytest.TempPathFactory,
+               host_pages: HostPages) -> Iterator[LiveServer]:
+    """The fixture knowledge base on a server that also asks the NPS question."""
+    yield from _serve_kb(FIXTURE_KB, tmp_path_factory.mktemp("deskbell-nps"), host_pages,
+                         nps_enabled="true")
 
 
 class HostPages(ThreadingHTTPServer):
@@ -159,6 +168,13 @@ def demo_shop(host_pages: HostPages, demo_server: LiveServer) -> HostSite:
     """The customer's site embedding the server of the demo knowledge base."""
     host_pages.pages.clear()
     return HostSite(demo_server, host_pages)
+
+
+@pytest.fixture
+def nps_shop(host_pages: HostPages, nps_server: LiveServer) -> HostSite:
+    """The customer's site embedding a server with `nps_enabled` on."""
+    host_pages.pages.clear()
+    return HostSite(nps_server, host_pages)
 
 
 @dataclass

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from widget_server.helpdesk import Helpdesk
+from widget_server.metrics import satisfaction
 
 from .conftest import HostSite, LiveServer, open_widget
 
@@ -88,32 +92,61 @@ def test_contact_after_a_failed_search_carries_the_trail(
     assert [(v["slug"], v["helpful"]) for v in trail["votes"]] == [("billing/refunds", False)]
 
 
-def test_visitor_follows_replies_and_rates_the_answer(
-    page: Any, shop: HostSite, live_server: LiveServer
-) -> None:
-    url = shop.add("/", shop.snippet(mode="ask-first"))
-    frame = open_widget_contact(page, url)
+def solved_request(page: Any, site: HostSite) -> tuple[Any, str]:
+    """A visitor sends a request, an agent solves it, the visitor opens it again."""
+    frame = open_widget_contact(page, site.add("/", site.snippet(mode="ask-first")))
     frame.get_by_label("Name").fill("Alan")
     frame.get_by_label("Email").fill("alan@example.com")
     type_like_a_person(frame.get_by_label("Subject"), "Parcel not arrived")
     type_like_a_person(frame.get_by_label("Message"), "Order 42 is late. It was due on Monday.")
     reference = send(frame)
 
-    store = live_server.app.state.tickets
-    store.reply(reference, "agent", "Sam", "It left the warehouse today.", status="solved")
-
+    state = site.server.app.state
+    Helpdesk(state.tickets, state.settings).agent_reply(
+        reference, "It left the warehouse today.", "solved", "Sam")
     frame.get_by_role("button", name="Your requests").first.click()
     frame.get_by_role("button", name=f"Parcel not arrived ({reference})").click()
     expect(frame.get_by_text("Solved")).to_be_visible()
     expect(frame.locator(".thread")).to_contain_text("It left the warehouse today.")
     expect(frame.locator(".thread")).to_contain_text("Sam")
+    return frame, reference
+
+
+def test_visitor_follows_replies_and_rates_the_answer(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    frame, reference = solved_request(page, shop)
+    expect(frame.get_by_role("button", name="Send rating")).to_be_visible()
+    expect(frame.get_by_text("recommend us")).to_have_count(0)  # nps_enabled is off
 
     frame.get_by_label("5").check()
     frame.get_by_label("How easy was it to get help?").select_option("6")
     frame.get_by_role("button", name="Send rating").click()
     expect(frame.get_by_role("status").filter(has_text="Thanks for rating")).to_be_visible()
-    rating = store.get(reference)["ratings"][-1]
-    assert (rating["csat"], rating["ces"]) == (5, 6)
+    rating = live_server.app.state.tickets.get(reference)["ratings"][-1]
+    assert (rating["csat"], rating["ces"], rating["nps"]) == (5, 6, None)
+
+
+def test_visitor_answers_the_nps_question_when_it_is_enabled(
+    page: Any, nps_shop: HostSite, nps_server: LiveServer
+) -> None:
+    frame, reference = solved_request(page, nps_shop)
+    nps = frame.get_by_role("group", name="How likely are you to recommend us")
+    expect(nps.get_by_role("radio")).to_have_count(11)
+    expect(nps.get_by_label("0", exact=True)).to_be_visible()
+    expect(nps.get_by_label("10", exact=True)).to_be_visible()
+
+    frame.get_by_role("group", name="How satisfied are you?").get_by_label("4").check()
+    nps.get_by_label("9", exact=True).check()
+    frame.get_by_role("button", name="Send rating").click()
+    expect(frame.get_by_role("status").filter(has_text="Thanks for rating")).to_be_visible()
+    ticket = nps_server.app.state.tickets.get(reference)
+    assert [(r["csat"], r["ces"], r["nps"]) for r in ticket["ratings"]] == [(4, None, 9)]
+
+    # Insights count it where they count NPS: one promoter out of one answer.
+    day = timedelta(days=1)
+    sat = satisfaction([ticket], datetime.now(UTC) - day, datetime.now(UTC) + day)
+    assert (sat["nps"], sat["nps_answers"]) == (100, 1)
 
 
 def open_widget_contact(page: Any, url: str) -> Any:

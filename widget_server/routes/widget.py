@@ -106,6 +106,7 @@ async def embed(request: Request) -> Response:
         "dir": "rtl" if locale in RTL else "ltr",
         "strings": strings(locale),
         "asset_version": asset_version(),
+        "nps": settings.nps_enabled,
     }
     response = request.app.state.templates.TemplateResponse(request, "embed.html", context)
     response.headers["content-security-policy"] = embed_csp(tuple(settings.allowed_origins))
