@@ -31,7 +31,8 @@ def test_wheel_contains_templates_widget_and_kb(tmp_path: Path) -> None:
         "widget_server/_widget/loader.js",
         "widget_server/_widget/panel.js",
         "widget_server/_widget/panel.css",
-        "widget_server/_widget/i18n/ar.json",
+        *(f"widget_server/_widget/i18n/{locale}.json" for locale in ("en", "es", "de", "fr", "ar")),
+        "widget_server/search/model/tokenizer.json",  # search by meaning needs it at run time
         "widget_server/_kb/getting-started/installing.md",
         "cli/main.py",
     }
