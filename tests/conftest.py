@@ -100,15 +100,23 @@ def tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
 
 
 def free_port() -> int:
+    """A loopback port free right now, for servers that cannot report the port they bound
+    (php -S, an SMTP controller) or for a port where nothing must listen. Another process may
+    take it before it is used: uvicorn servers bind port 0 instead (`served`, `LiveServer`)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+def bound_port(server: uvicorn.Server) -> int:
+    """The port a started uvicorn server bound (given port 0, the kernel chose it)."""
+    return int(server.servers[0].sockets[0].getsockname()[1])
+
+
 @contextmanager
 def served(app: Starlette) -> Iterator[str]:
     """Serve `app` through real uvicorn on a loopback port in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
                                            log_level="warning", ws="none", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -118,7 +126,7 @@ def served(app: Starlette) -> Iterator[str]:
             raise RuntimeError("the Deskbell test server did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{server.config.port}"
+        yield f"http://127.0.0.1:{bound_port(server)}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

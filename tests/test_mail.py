@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import logging
-import socket
 from collections.abc import Iterator
 from email.message import Message
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.testclient import TestClient
 
 from widget_server.app import create_app
 
+from .conftest import free_port
 from .test_admin import HOSTILE, PASSWORD, csrf_of, log_in
 
 
@@ -25,12 +25,6 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

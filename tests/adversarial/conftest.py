@@ -4,10 +4,12 @@ ticket body. Every loop here is bounded in count; no test depends on how fast th
 from __future__ import annotations
 
 import os
+import queue
+import re
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,45 +34,59 @@ OPEN_LIMITS = {"api_rate_limit": "100000/minute", "ticket_rate_limit": "100000/m
 __all__ = ["GOOD_TICKET", "OPEN_LIMITS", "PASSWORD", "LiveServer", "csrf_of", "log_in"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LiveServer:
-    """`uvicorn --factory widget_server.app:app_from_env` in its own process, on loopback."""
+    """`uvicorn --factory widget_server.app:app_from_env` in its own process, on loopback.
+
+    It binds port 0 and reports the port the kernel gave it, so no other process can take
+    the port between choosing and binding it."""
 
     def __init__(self, settings: dict[str, str], workers: int = 1,
                  extra_args: list[str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0
+        self.url = ""
         env = {**os.environ, **{f"DESKBELL_{k.upper()}": v for k, v in settings.items()}}
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "widget_server.app:app_from_env",
-               "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-               "--log-level", "warning", *(extra_args or [])]
+               "--host", "127.0.0.1", "--port", "0", "--workers", str(workers),
+               "--log-level", "info", "--no-access-log", *(extra_args or [])]
         self.proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+                                     stderr=subprocess.PIPE, start_new_session=True, text=True)
+        self.log: list[str] = []
+        self.reported: queue.Queue[int] = queue.Queue()
+        # Drained all along, so a chatty server never blocks on a full pipe.
+        threading.Thread(target=self._read_log, daemon=True).start()
+
+    def _read_log(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log.append(line)
+            found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                self.reported.put(int(found.group(1)))
 
     def wait_ready(self, attempts: int = 300) -> None:
         for _ in range(attempts):
             if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stderr.read().decode() if self.proc.stderr else "")
+                time.sleep(0.1)  # let the reader take the last lines
+                raise RuntimeError("".join(self.log))
+            if not self.port:
+                try:
+                    self.port = self.reported.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("server did not start")
+        raise RuntimeError("server did not start:\n" + "".join(self.log))
 
     def kill(self) -> None:
         # The whole process group: uvicorn's supervisor and its workers, by our own pid.
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
 
 
 @pytest.fixture
