@@ -241,6 +241,7 @@
 
   function showSuggestions() {
     state.seq++;
+    results.removeAttribute('aria-busy');
     clearTimeout(state.loading);
     nores.hidden = true;
     count.textContent = '';
@@ -269,6 +270,8 @@
     state.debounce = setTimeout(function () { runSearch(true); }, 120);
     state.full = setTimeout(function () { runSearch(false); }, 450);
     state.settle = setTimeout(settleNow, 1500);
+    // The list will change under the visitor until the full search lands.
+    results.setAttribute('aria-busy', 'true');
   }
 
   function runSearch(instant) {
@@ -290,6 +293,7 @@
     }, function (err) {
       if (mine !== state.seq || err.name === 'AbortError') return;
       clearTimeout(state.loading);
+      if (!instant) results.removeAttribute('aria-busy');
       count.textContent = errorText(err);
     });
   }
@@ -304,6 +308,7 @@
     // Full results of the same words: keep the arrowed-to option.
     if (same) list.forEach(function (it, i) { if (it.slug === was.item.slug) setActive(i); });
     renderAnswer(state.last.answer);
+    if (!data.instant) results.removeAttribute('aria-busy');
     verdict();
     if (state.wantSettle) settleNow();
   }

@@ -218,6 +218,13 @@ def panel(page: Any) -> Any:
     return page.frame_locator("#deskbell-panel")
 
 
+def search_finished(frame: Any) -> None:
+    """Wait for the full search after the last keystroke: until it lands (with its answer card
+    above the list), the list may move under a click or a tap."""
+    playwright_api.expect(frame.locator("#count")).not_to_be_empty()
+    playwright_api.expect(frame.locator("#results")).not_to_have_attribute("aria-busy", "true")
+
+
 def open_widget(page: Any, url: str) -> Any:
     page.goto(url)
     launcher(page).click()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import HostSite, launcher, open_widget
+from .conftest import HostSite, launcher, open_widget, search_finished
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +55,7 @@ def test_phone_gets_a_full_screen_panel(
         launcher(page).tap()
         frame = page.frame_locator("#deskbell-panel")
         frame.locator("#q").fill("shipping")
+        search_finished(frame)  # a tap while the list is being replaced may land elsewhere
         expect(frame.locator("#count")).to_contain_text("found")
         box = page.locator("#deskbell-panel").bounding_box()
         assert box == {"x": 0, "y": 0, "width": 390, "height": 844}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import HostSite, LiveServer, launcher, open_widget, panel
+from .conftest import HostSite, LiveServer, launcher, open_widget, panel, search_finished
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +21,7 @@ def test_visitor_finds_and_rates_an_answer(page: Any, shop: HostSite) -> None:
     expect(frame.get_by_role("option").first).to_contain_text("Reset your password")
 
     frame.locator("#q").press_sequentially("pasword reset", delay=20)
+    search_finished(frame)
     expect(frame.locator("#count")).to_contain_text("found")
     first = frame.get_by_role("option").first
     expect(first).to_contain_text("Reset your password")
@@ -28,7 +29,7 @@ def test_visitor_finds_and_rates_an_answer(page: Any, shop: HostSite) -> None:
 
     first.click()
     expect(frame.get_by_role("heading", name="Reset your password")).to_be_focused()
-    expect(frame.locator(".article")).to_contain_text("Forgot password")
+    expect(frame.locator("#v-page .article")).to_contain_text("Forgot password")
     full = frame.get_by_role("link", name="Open the full article")
     expect(full).to_have_attribute("target", "_blank")
     expect(full).to_have_attribute("rel", "noopener")
@@ -81,11 +82,12 @@ def test_a_link_to_a_nested_article_opens_it_in_the_panel(
     before = sum(1 for _ in store.iter_events())
     frame = open_widget(page, shop.add("/help", shop.snippet()))
     frame.locator("#q").press_sequentially("reset password", delay=20)
+    search_finished(frame)
     frame.get_by_role("option").filter(has_text="Reset your password").first.click()
     expect(frame.get_by_role("heading", name="Reset your password")).to_be_focused()
 
     tabs = len(page.context.pages)
-    frame.locator(".article").get_by_role("link", name="two-factor authentication").click()
+    frame.locator("#v-page .article").get_by_role("link", name="two-factor authentication").click()
     expect(frame.get_by_role("heading", name="Turn on two-factor authentication")).to_be_focused()
     assert len(page.context.pages) == tabs  # read in place, not in a new tab
     assert page.url == shop.origin + "/help"
@@ -99,3 +101,29 @@ def test_a_link_to_a_nested_article_opens_it_in_the_panel(
             break
         page.wait_for_timeout(100)
     assert views()[-1] == {"slug": "account/two-factor", "source": "link"}
+
+
+def test_the_list_is_busy_until_the_full_search_lands(page: Any, shop: HostSite) -> None:
+    held: list[Any] = []
+
+    def hold_full_searches(route: Any) -> None:
+        if "instant=1" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/v1/search?**", hold_full_searches)
+    frame = open_widget(page, shop.add("/pricing", shop.snippet()))
+    frame.locator("#q").fill("shipping")
+    expect(frame.locator("#count")).to_have_text("1 article found")  # the word search
+    results = frame.get_by_role("listbox")
+    expect(results).to_have_attribute("aria-busy", "true")  # the list is about to change
+    expect(frame.locator("#answer")).to_be_hidden()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    for route in held:
+        route.continue_()
+    expect(frame.locator("#answer")).to_contain_text("Shipping costs")
+    expect(results).not_to_have_attribute("aria-busy", "true")
