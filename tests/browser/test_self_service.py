@@ -115,15 +115,16 @@ def test_the_list_is_busy_until_the_full_search_lands(page: Any, shop: HostSite)
     page.route("**/api/v1/search?**", hold_full_searches)
     frame = open_widget(page, shop.add("/pricing", shop.snippet()))
     frame.locator("#q").fill("shipping")
-    expect(frame.locator("#count")).to_have_text("1 article found")  # the word search
-    results = frame.get_by_role("listbox")
-    expect(results).to_have_attribute("aria-busy", "true")  # the list is about to change
-    expect(frame.locator("#answer")).to_be_hidden()
-    for _ in range(100):
+    for _ in range(200):  # the full search starts 450 ms after the last keystroke
         if held:
             break
         page.wait_for_timeout(50)
+    assert held, "the full search never started"
+    results = frame.locator("#results")
+    expect(results).to_have_attribute("aria-busy", "true")  # the list is about to change
+    expect(frame.locator("#answer")).to_be_hidden()
     for route in held:
         route.continue_()
     expect(frame.locator("#answer")).to_contain_text("Shipping costs")
     expect(results).not_to_have_attribute("aria-busy", "true")
+    expect(frame.locator("#count")).to_have_text("1 article found")
