@@ -195,6 +195,10 @@ def cold_swap(data_dir: Path, kb_dir: Path) -> dict[str, float]:
             reindex_s = time.perf_counter() - started
         finally:
             article.write_bytes(original)
+        # The reindex may outlast uvicorn's keep-alive (5 s): connect again before timing.
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.connect()
         first_ms, worst_ms = _first_hit(conn, word, deadline=time.monotonic() + 30)
         conn.close()
         ranking = health(server.port)["search"]["ranking"]
