@@ -214,12 +214,14 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
     reuse = previous if previous and not full else None
     enriched = None
     if encoder is None or len(changed) <= BEFORE_SWAP:
-        enriched = enrich(index_dir, work.name, reuse, encoder, vector_progress)
+        enriched = enrich(index_dir, work.name, reuse, encoder, vector_progress,
+                          changed=len(changed) + len(removed) if reuse else None)
     fsync_tree(work)
     os.rename(work, index_dir / name)
     write_atomic(index_dir / CURRENT_FILE, name + "\n")
     if enriched is None:  # many articles to encode: the words went live first
-        enriched = enrich(index_dir, name, reuse, encoder, vector_progress)
+        enriched = enrich(index_dir, name, reuse, encoder, vector_progress,
+                          changed=len(changed) + len(removed) if reuse else None)
     _prune(index_dir, keep={name, previous})
     threshold = enriched.thresholds.for_ranker(not enriched.note)
     return ReindexResult(

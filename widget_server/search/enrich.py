@@ -9,6 +9,7 @@ build swaps first and adds meaning afterwards, while the server already answers 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -25,6 +26,8 @@ log = logging.getLogger("deskbell.search")
 # Up to this many articles to encode, vectors are built before the swap (well under a second
 # per few dozen articles); more than that and the words go live first.
 BEFORE_SWAP = 200
+# Up to this many changed articles (or 2% of them) an incremental reindex keeps the thresholds.
+KEEP_THRESHOLD_UPTO = 5
 
 Progress = Callable[[int, int], None]
 
@@ -47,17 +50,24 @@ def build_encoder(semantic: bool) -> tuple[Encoder | None, str]:
 
 
 def enrich(index_dir: Path, name: str, previous: str | None, encoder: Encoder | None,
-           progress: Progress | None = None) -> Enriched:
-    """Add vectors (when there is a model) and the calibration to generation `name`."""
+           progress: Progress | None = None, changed: int | None = None) -> Enriched:
+    """Add vectors (when there is a model) and the calibration to generation `name`.
+
+    `changed`: how many articles differ from `previous`. A few changed articles barely move a
+    knowledge base's threshold, and calibrating asks hundreds of questions, so then the
+    previous generation's thresholds are kept; a full build always calibrates afresh.
+    """
     gen_dir = index_dir / name
-    encoded, note = 0, ""
-    if encoder is not None:
-        sources = _sources(index_dir, name)
-        encoded = vectors.build(gen_dir, sources, encoder,
-                                index_dir / previous if previous else None, progress)
+    encoded = 0
     generation = Generation(index_dir, name, encoder)
     try:
-        thresholds = _calibrate(generation)
+        if encoder is not None:
+            encoded = vectors.build(gen_dir, _sources(generation), encoder,
+                                    index_dir / previous if previous else None, progress,
+                                    fill=lambda source: _fill(generation, source))
+            generation.attach_vectors()
+        kept = _kept(index_dir, previous, changed, len(generation.catalog), generation.semantic)
+        thresholds = kept or _calibrate(generation)
         note = generation.semantic_note if encoder is not None else ""
     finally:
         generation.close()
@@ -65,18 +75,26 @@ def enrich(index_dir: Path, name: str, previous: str | None, encoder: Encoder | 
     return Enriched(encoded, note, thresholds)
 
 
-def _sources(index_dir: Path, name: str) -> list[vectors.Source]:
-    generation = Generation(index_dir, name)
-    try:
-        out = []
-        for slug, meta in sorted(generation.catalog.items()):
-            stored = generation.document(slug) or {}
-            out.append(vectors.Source(slug=slug, hash=meta["hash"], title=meta["title"],
-                                      summary=meta["summary"], html=stored.get("html", ""),
-                                      text=stored.get("text", "")))
-        return out
-    finally:
-        generation.close()
+def _kept(index_dir: Path, previous: str | None, changed: int | None, total: int,
+          semantic: bool) -> calibration.Calibration | None:
+    if previous is None or changed is None or changed > max(KEEP_THRESHOLD_UPTO, total // 50):
+        return None
+    found = calibration.Calibration.load(index_dir / previous)
+    if found is None or (semantic and found.semantic is None):
+        return None
+    return found
+
+
+def _sources(generation: Generation) -> list[vectors.Source]:
+    """Every article's slug, hash, title and summary; its text is read only if it is encoded."""
+    return [vectors.Source(slug=slug, hash=meta["hash"], title=meta["title"],
+                           summary=meta["summary"])
+            for slug, meta in sorted(generation.catalog.items())]
+
+
+def _fill(generation: Generation, source: vectors.Source) -> vectors.Source:
+    stored = generation.document(source.slug) or {}
+    return dataclasses.replace(source, html=stored.get("html", ""), text=stored.get("text", ""))
 
 
 def _calibrate(generation: Generation) -> calibration.Calibration:
@@ -87,6 +105,8 @@ def _calibrate(generation: Generation) -> calibration.Calibration:
         return [s.heading for s in split_sections(html) if s.heading]
 
     probes = calibration.probes(generation.catalog.values(), headings)
+    if generation.semantic:  # one batch instead of hundreds of single encodes
+        generation.prime([q + " " for q, _ in probes] + [q + " " for q in calibration.OFF_TOPIC])
 
     def asker(instant: bool) -> calibration.Ask:
         def ask(question: str) -> tuple[str | None, float]:

@@ -240,6 +240,13 @@ class Generation:
         extra = synonyms.expand(text) if synonyms else []
         return " ".join([*out, *extra]) or lowered
 
+    def prime(self, texts: list[str]) -> None:
+        """Encode many questions in batches ahead of asking them (calibration)."""
+        assert self.encoder is not None
+        keys = list(dict.fromkeys(self.semantic_text(t) for t in texts))
+        for key, vector in zip(keys, self.encoder.encode(keys, QUERY_TOKENS), strict=True):
+            self._query_vectors[key] = vector
+
     def _model_knows(self, word: str) -> bool:
         return self.encoder is not None and self.encoder.knows(word)
 

@@ -51,8 +51,8 @@ class Source:
     hash: str
     title: str
     summary: str
-    html: str
-    text: str
+    html: str = ""
+    text: str = ""
 
 
 def article_text(source: Source, headings: Iterable[str]) -> str:
@@ -62,10 +62,12 @@ def article_text(source: Source, headings: Iterable[str]) -> str:
 
 
 def build(gen_dir: Path, sources: list[Source], encoder: Encoder, previous: Path | None,
-          progress: Callable[[int, int], None] | None = None) -> int:
-    """Write the vectors of `sources` into gen_dir; returns how many articles were encoded."""
+          progress: Callable[[int, int], None] | None = None,
+          fill: Callable[[Source], Source] = lambda source: source) -> int:
+    """Write the vectors of `sources` into gen_dir; returns how many articles were encoded.
+    `fill` reads an article's text, only for the articles that are encoded."""
     reuse = _reusable(previous, encoder.identity) if previous else {}
-    fresh = [s for s in sources if (s.slug, s.hash) not in reuse]
+    fresh = [fill(s) for s in sources if (s.slug, s.hash) not in reuse]
     encoded = _encode(fresh, encoder, progress)
     articles = np.zeros((len(sources), DIMENSIONS), dtype=np.float32)
     section_rows: list[Any] = []
