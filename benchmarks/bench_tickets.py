@@ -1,4 +1,4 @@
-"""Ticket creation cost as the store grows: Deskbell's TicketStore vs TinyDB's JSONStorage.
+"""Ticket creation cost as the store grows: the JSON ticket store vs TinyDB's JSONStorage.
 
 Run:  .venv/bin/python benchmarks/bench_tickets.py [--sizes 1000,10000,100000] [--repeat 25]
 
@@ -29,7 +29,7 @@ from tinydb.storages import JSONStorage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from widget_server.tickets import TicketStore, clean_new_ticket, new_ticket  # noqa: E402
+from widget_server.tickets import JSONTicketStore, clean_new_ticket, new_ticket  # noqa: E402
 
 PARTITION_BYTES = 128 * 1024  # TicketStore's default
 WARMUP = 3
@@ -117,13 +117,13 @@ def run(size: int, repeat: int) -> dict:
         del docs
         gc.collect()
         extra = [document(size + i) for i in range(2 * repeat + 2 * WARMUP)]
-        store = TicketStore(root / "deskbell")
+        store = JSONTicketStore(root / "deskbell")
         pending = iter(extra)
         ours = time_calls(lambda: store.add(next(pending)), repeat)
         layout = without_fsync(lambda: time_calls(lambda: store.add(next(pending)), repeat))
         store._cache.clear()  # the cold scan below must read from disk
         started = time.perf_counter()
-        listed = len(list(TicketStore(root / "deskbell").iter_summaries()))
+        listed = len(list(JSONTicketStore(root / "deskbell").iter_summaries()))
         inbox = (time.perf_counter() - started) * 1000
         assert listed == size + len(extra)
         gc.collect()
