@@ -4,6 +4,7 @@ others keep searching. Every ticket is stored exactly once; search keeps answeri
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -37,7 +38,9 @@ async def _burst(url: str) -> tuple[list[httpx.Response], list[int]]:
 
 def test_five_hundred_concurrent_tickets_across_four_workers(live, settings) -> None:  # type: ignore[no-untyped-def]
     server = live(workers=4)
-    answers, search_statuses = asyncio.run(_burst(server.url))
+    # Its own thread and loop: a session's Playwright may already run a loop on this one.
+    with ThreadPoolExecutor(1) as pool:
+        answers, search_statuses = pool.submit(lambda: asyncio.run(_burst(server.url))).result()
     assert [a.status_code for a in answers] == [201] * TICKETS
     references = [a.json()["reference"] for a in answers]
     assert len(set(references)) == TICKETS
