@@ -38,7 +38,8 @@ RESULT_CACHE_SIZE = 1024  # ~15 MB of hits with snippets
 QUERY_VECTOR_CACHE = 2048  # ~3 MB; a visitor's finished query is often asked again
 QUERY_TOKENS = 64
 NEAREST_FLOOR = 0.3  # cosine an article found by meaning alone needs to be listed
-ANSWER_MAX_HTML = 4000  # a long section is quoted up to the end of a block near this size
+ANSWER_MAX_HTML = 4000
+OPENING_MARGIN = 0.05  # a long section is quoted up to the end of a block near this size
 # Contractions the tokenizer would split into fragments the model reads poorly.
 _CONTRACTIONS = (("won't", "will not"), ("can't", "cannot"), ("n't", " not"), ("'re", " are"),
                  ("'m", " am"), ("'ll", " will"), ("'ve", " have"), ("'d", " would"), ("'s", ""))
@@ -274,6 +275,10 @@ class Generation:
             start, end = self.vectors.spans.get(slug, (0, 0))
             if end > start:
                 scores = self.vectors.section_vectors[start:end].astype("float32") @ vector
+                if end - start > 1 and not self.vectors.sections[start][0]:
+                    # The opening introduces the article; a section under a heading answers
+                    # one question. The opening is quoted only when clearly nearer.
+                    scores[0] -= OPENING_MARGIN
                 anchor = self.vectors.sections[start + int(scores.argmax())][0]
                 best = next((s for s in sections if s.anchor == anchor), best)
         else:  # by words: the section that holds most of the query's words
