@@ -13,7 +13,7 @@ import click
 from widget_server import resources
 from widget_server.articles import html_to_text, load_kb
 from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
-from widget_server.search.service import load_model
+from widget_server.search.embedding import load_model
 from widget_server.settings import Settings, describe
 
 from .options import settings_options

@@ -12,6 +12,21 @@ from .conftest import HostSite, LiveServer, launcher, open_widget, panel, search
 pytestmark = pytest.mark.browser
 
 
+
+def events_since(page: Any, store: Any, before: int, count: int, skip: tuple[str, ...] | set[str] = (),
+                 only: str | None = None) -> list[dict[str, Any]]:
+    """The events recorded after the first `before`, once `count` of the wanted type have
+    landed (the panel sends them fire-and-forget) or after about ten seconds."""
+    def wanted() -> list[dict[str, Any]]:
+        return [e for e in list(store.iter_events())[before:]
+                if e["type"] not in skip and (only is None or e["type"] == only)]
+
+    for _ in range(100):
+        if len(found := wanted()) >= count:
+            return found
+        page.wait_for_timeout(100)
+    return wanted()
+
 def test_visitor_finds_and_rates_an_answer(page: Any, shop: HostSite) -> None:
     url = shop.add("/account/login", "<h1>Sign in</h1>" + shop.snippet())
     frame = open_widget(page, url)
@@ -58,15 +73,8 @@ def test_help_session_is_recorded_as_events_not_keystrokes(
     frame.locator(".vote").get_by_role("button", name="Contact us").click()
     expect(frame.get_by_label("Name")).to_be_focused()
 
-    def session_events() -> list[dict[str, Any]]:
-        return [e for e in store.iter_events()][before:]
-
     expected = ["widget_open", "search", "article_view", "contact_open"]
-    for _ in range(100):  # events are fire-and-forget: give the last one a moment to land
-        events = [e for e in session_events() if e["type"] != "vote"]
-        if len(events) >= len(expected):
-            break
-        page.wait_for_timeout(100)
+    events = events_since(page, store, before, len(expected), skip={"vote"})
     assert [e["type"] for e in events] == expected  # one search, not one per keystroke
     assert len({e["session"] for e in events}) == 1
     assert events[0]["session"].startswith("s_")
@@ -92,15 +100,8 @@ def test_a_link_to_a_nested_article_opens_it_in_the_panel(
     assert len(page.context.pages) == tabs  # read in place, not in a new tab
     assert page.url == shop.origin + "/help"
 
-    def views() -> list[dict[str, Any]]:
-        return [e["data"] for e in list(store.iter_events())[before:]
-                if e["type"] == "article_view"]
-
-    for _ in range(100):  # events are fire-and-forget: give the last one a moment to land
-        if len(views()) >= 2:
-            break
-        page.wait_for_timeout(100)
-    assert views()[-1] == {"slug": "account/two-factor", "source": "link"}
+    views = [e["data"] for e in events_since(page, store, before, 2, only="article_view")]
+    assert views[-1] == {"slug": "account/two-factor", "source": "link"}
 
 
 def test_the_list_is_busy_until_the_full_search_lands(page: Any, shop: HostSite) -> None:

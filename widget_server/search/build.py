@@ -36,8 +36,8 @@ from ..articles import (
 )
 from ..durable import fsync_tree, write_atomic
 from .calibration import FILE as CALIBRATION_FILE
-from .embedding import Encoder
-from .enrich import BEFORE_SWAP, build_encoder, enrich
+from .embedding import Encoder, load_model
+from .enrich import BEFORE_SWAP, enrich
 from .layout import (
     CATALOG_FILE,
     CURRENT_FILE,
@@ -110,7 +110,7 @@ def reindex(
             skipped = [str(p) for p in problems if p.severity == "error"]
         else:
             skipped = []
-        encoder, note = build_encoder(semantic)
+        encoder, note = load_model(semantic, threads=os.cpu_count() or 1)
         result = _build(index_dir, _unique(articles, skipped), full, progress, skipped, started,
                         encoder, vector_progress)
         return dataclasses.replace(result, semantic_note=note or result.semantic_note)

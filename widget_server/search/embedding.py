@@ -102,6 +102,20 @@ _LOADED: dict[int, Encoder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
+MODEL_OFF = "semantic search is turned off (semantic = false)"
+
+
+def load_model(semantic: bool, threads: int = 1) -> tuple[Encoder | None, str]:
+    """The encoder when `semantic` is on and the model loads; otherwise None and the reason
+    search ranks by words alone (for /healthz, `deskbell config` and reindex's summary)."""
+    if not semantic:
+        return None, MODEL_OFF
+    try:
+        return load_encoder(threads), ""
+    except ModelUnavailable as exc:
+        return None, f"the embedding model could not be loaded ({exc}); ranking by words only"
+
+
 def load_encoder(threads: int = 1) -> Encoder:
     """The process's encoder for this many threads, loaded once. Raises ModelUnavailable."""
     with _LOAD_LOCK:

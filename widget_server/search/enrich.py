@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import calibration, vectors
-from .embedding import Encoder, ModelUnavailable, load_encoder
+from .embedding import Encoder
 from .generation import Generation
 from .query import Synonyms
 from .sections import split_sections
@@ -37,16 +36,6 @@ class Enriched:
     encoded: int  # articles whose vectors were computed (the others were reused)
     note: str  # why a generation built with a model still ranks by words ("" when it does not)
     thresholds: calibration.Calibration
-
-
-def build_encoder(semantic: bool) -> tuple[Encoder | None, str]:
-    """The model for building (all cores), or None and why search stays lexical."""
-    if not semantic:
-        return None, "semantic search is turned off (semantic = false)"
-    try:
-        return load_encoder(threads=os.cpu_count() or 1), ""
-    except ModelUnavailable as exc:
-        return None, f"the embedding model could not be loaded ({exc}); vectors were not built"
 
 
 def enrich(index_dir: Path, name: str, previous: str | None, encoder: Encoder | None,

@@ -23,7 +23,7 @@ from whoosh import scoring
 
 from ..articles import sanitize_html
 from . import calibration
-from .embedding import Encoder
+from .embedding import MODEL_OFF, Encoder
 from .engine import Impacts
 from .layout import read_catalog, read_words
 from .query import Clause, Synonyms, build_query, query_words
@@ -72,7 +72,7 @@ class Generation:
         self.ranker: Ranker = LexicalRanker()
         self.vectors: Vectors | None = None
         # Why this generation ranks by words alone, when it does ("" when it ranks by meaning).
-        self.semantic_note = "semantic search is turned off" if encoder is None else ""
+        self.semantic_note = MODEL_OFF if encoder is None else ""
         self.calibration = calibration.Calibration.load(self.path)
         self.attach_vectors()
 
@@ -174,7 +174,11 @@ class Generation:
         # Words alone need only the page of hits; the reranker looks further down the list.
         count = LEXICAL_CANDIDATES if by_meaning else limit
         top = heapq.nlargest(count, totals.items(), key=operator.itemgetter(1))
-        candidates = {d: Candidate(d, self._slug(d), s, min(1.0, matched[d] / words)) for d, s in top}
+        def candidate(docnum: int, slug: str) -> Candidate:
+            return Candidate(docnum, slug, totals.get(docnum, 0.0),
+                             min(1.0, matched.get(docnum, 0) / words))
+
+        candidates = {d: candidate(d, self._slug(d)) for d, _ in top}
         vector = None
         if by_meaning:
             vector = self.query_vector(text, synonyms)
@@ -185,8 +189,7 @@ class Generation:
             for slug in [] if complete else self._nearest(vector, locale):
                 docnum = self._docnum(slug)
                 if docnum is not None and docnum not in candidates:
-                    candidates[docnum] = Candidate(docnum, slug, totals.get(docnum, 0.0),
-                                                   min(1.0, matched.get(docnum, 0) / words))
+                    candidates[docnum] = candidate(docnum, slug)
         candidates = {d: c for d, c in candidates.items() if c.slug}
         names = any("." in word for word in query_words(text))
         ranked, confidence = self.ranker.rank(list(candidates.values()), vector, names)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .embedding import MODEL_NAME, Encoder, ModelUnavailable, load_encoder
+from .embedding import MODEL_NAME, Encoder, load_model
 from .generation import Generation
 from .layout import current_generation
 from .query import Synonyms
@@ -42,18 +42,6 @@ def _open_warm(index_dir: Path, name: str, recent: list[tuple[str, str]],
     return fresh
 
 
-def load_model(semantic: bool) -> tuple[Encoder | None, str]:
-    """The embedding model, or None and the reason search will rank by words alone."""
-    if not semantic:
-        return None, "semantic search is turned off (semantic = false)"
-    try:
-        return load_encoder(threads=1), ""
-    except ModelUnavailable as exc:
-        note = f"the embedding model could not be loaded ({exc}); ranking by words only"
-        log.warning("search: %s", note)
-        return None, note
-
-
 class SearchService:
     """The server's view of the index: follows CURRENT and swaps generations without a gap."""
 
@@ -63,6 +51,8 @@ class SearchService:
         self.synonyms = synonyms or Synonyms()
         self.check_every = check_every
         self.encoder, self.model_note = load_model(semantic)
+        if semantic and self.encoder is None:
+            log.warning("search: %s", self.model_note)
         self.threshold = threshold
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskbell-search")
         self._generation: Generation | None = None
