@@ -13,7 +13,6 @@ from starlette.testclient import TestClient
 
 from widget_server import durable
 from widget_server.app import create_app
-from widget_server.helpdesk import Helpdesk
 
 from .test_pages import elements
 
@@ -71,7 +70,7 @@ def open_ticket(client: TestClient, body: dict) -> str:
 
 def test_every_admin_route_refuses_anonymous_requests(anon: TestClient) -> None:
     open_ticket(anon, {**HOSTILE, "trail": {}})
-    reference = next(anon.app.state.tickets.iter_tickets())["reference"]  # type: ignore[attr-defined]
+    reference = next(anon.app.state.services.tickets.iter_tickets())["reference"]  # type: ignore[attr-defined]
     checked = 0
     for route in anon.app.routes:  # type: ignore[attr-defined]
         if not isinstance(route, Route) or not route.path.startswith("/admin"):
@@ -90,7 +89,7 @@ def test_every_admin_route_refuses_anonymous_requests(anon: TestClient) -> None:
             else:
                 assert response.status_code in {401, 403}, (method, path)
     assert checked >= 7
-    ticket = anon.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    ticket = anon.app.state.services.tickets.get(reference)  # type: ignore[attr-defined]
     assert ticket["status"] == "new" and len(ticket["thread"]) == 1
 
 
@@ -143,7 +142,7 @@ def test_forms_need_the_session_csrf_token(admin: TestClient) -> None:
     refused = admin.post(f"/admin/tickets/{reference}/status",
                          data={"status": "closed", "csrf": "forged"})
     assert refused.status_code == 403
-    assert admin.app.state.tickets.get(reference)["status"] == "new"  # type: ignore[attr-defined]
+    assert admin.app.state.services.tickets.get(reference)["status"] == "new"  # type: ignore[attr-defined]
 
 
 def test_hostile_text_is_shown_as_text(admin: TestClient) -> None:
@@ -184,7 +183,7 @@ def test_reply_note_and_status(admin: TestClient) -> None:
                       ).status_code == 303
     assert admin.post(f"{base}/reply", data={"csrf": token, "body": "Fixed now",
                                              "status": "solved"}).status_code == 303
-    ticket = admin.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    ticket = admin.app.state.services.tickets.get(reference)  # type: ignore[attr-defined]
     assert ticket["status"] == "solved" and ticket["first_reply_at"]
     assert [e["author"] for e in ticket["thread"]] == ["visitor", "note", "agent"]
     assert admin.post(f"{base}/status", data={"csrf": token, "status": "bogus"}
@@ -197,10 +196,10 @@ def test_reply_note_and_status(admin: TestClient) -> None:
 
 
 def test_inbox_filters_sorts_and_counts(admin: TestClient) -> None:
-    state = admin.app.state  # type: ignore[attr-defined]
+    state = admin.app.state.services  # type: ignore[attr-defined]
     refs = [open_ticket(admin, {**HOSTILE, "subject": f"Topic {i}", "trail": {}})
             for i in range(3)]
-    Helpdesk(state.tickets, state.settings).set_status(refs[1], "solved")
+    state.helpdesk.set_status(refs[1], "solved")
     page = admin.get("/admin/?status=new&sort=newest").text
     assert page.index("Topic 2") < page.index("Topic 0") and "Topic 1" not in page
     assert admin.get("/admin/?q=topic%201").text.count("Topic 1") == 1
@@ -227,14 +226,14 @@ def test_a_full_disk_in_the_admin_is_told_plainly_and_changes_nothing(
     assert refused.status_code == 507
     assert "out of disk space" in refused.text and "p000001.json" not in refused.text
     assert "p000001.json" in caplog.text  # the operator's log names the file
-    ticket = admin.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    ticket = admin.app.state.services.tickets.get(reference)  # type: ignore[attr-defined]
     assert ticket["status"] == "new" and len(ticket["thread"]) == 1
 
 
 def test_a_corrupt_store_in_the_admin_is_told_plainly(admin: TestClient) -> None:
     reference = open_ticket(admin, {**HOSTILE, "trail": {}})
     token = csrf_of(admin.get(f"/admin/tickets/{reference}").text)
-    for damaged in (Path(admin.app.state.settings.data_dir) / "tickets").rglob(  # type: ignore[attr-defined]
+    for damaged in (Path(admin.app.state.services.settings.data_dir) / "tickets").rglob(  # type: ignore[attr-defined]
             "*.json"):
         damaged.write_text("{not json")
     for response in (admin.get("/admin/"), admin.get(f"/admin/tickets/{reference}"),

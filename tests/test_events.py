@@ -134,9 +134,7 @@ def make_client(tmp_path, **overrides):
                                         "data_dir": str(tmp_path / "data"), **overrides},
                              config_file=None, environ={})
     app = create_app(settings)
-    if app.state.events is None:
-        app.state.events = EventStore.from_settings(settings)
-    return TestClient(app), app.state.events
+    return TestClient(app), app.state.services.events
 
 
 BATCH = {"session": S1, "events": [

@@ -22,9 +22,7 @@ S1, S2 = "s_" + "a" * 22, "s_" + "b" * 22
 def admin(make_settings) -> Iterator[TestClient]:
     settings = make_settings(admin_password=PASSWORD, events_retention_days=3650)
     app = create_app(settings)
-    if app.state.events is None:
-        app.state.events = EventStore.from_settings(settings)
-    store: EventStore = app.state.events
+    store: EventStore = app.state.services.events
     at = datetime(2026, 3, 2, 9, tzinfo=UTC)
     store.append(S1, "search", {"query": HOSTILE_QUERY, "results": 0, "locale": "en"}, at=at)
     store.append(S1, "vote", {"slug": "refund-policy", "helpful": False,

@@ -55,7 +55,7 @@ def test_hostile_markup_in_an_answer_cannot_run(
 ) -> None:
     # Whatever section the ranking picks, its HTML is the article's sanitized HTML and every
     # other field is text: give the page the hostile article's own HTML and hostile fields.
-    service = client.app.state.search  # type: ignore[attr-defined]
+    service = client.app.state.services.search  # type: ignore[attr-defined]
     article = service.article(HOSTILE)
     found = service.search("hostile paragraph", limit=10)
     answer = Answer(slug=HOSTILE, title=article["title"], heading="<img src=x onerror=alert(1)>",

@@ -86,7 +86,7 @@ def test_a_dead_mail_server_loses_no_ticket(make_settings, caplog) -> None:
     with TestClient(create_app(settings)) as client:
         response = client.post("/api/v1/tickets", json=HOSTILE)
         assert response.status_code == 201
-        assert len(list(client.app.state.tickets.iter_tickets())) == 1  # type: ignore[attr-defined]
+        assert len(list(client.app.state.services.tickets.iter_tickets())) == 1  # type: ignore[attr-defined]
     assert "could not send" in caplog.text
 
 
@@ -101,7 +101,7 @@ def test_a_reply_from_the_command_line_emails_the_visitor_like_one_from_the_admi
     log_in(client)
     token = csrf_of(client.get(f"/admin/tickets/{reference}").text)
     client.post(f"/admin/tickets/{reference}/reply", data={"csrf": token, "body": "From admin"})
-    settings = client.app.state.settings  # type: ignore[attr-defined]
+    settings = client.app.state.services.settings  # type: ignore[attr-defined]
     result = CliRunner().invoke(main, [
         "tickets", "reply", reference, "From the terminal", "--data-dir", str(settings.data_dir)],
         env={"DESKBELL_SMTP_HOST": "127.0.0.1", "DESKBELL_SMTP_PORT": str(port),
@@ -111,5 +111,5 @@ def test_a_reply_from_the_command_line_emails_the_visitor_like_one_from_the_admi
     assert admin_to == cli_to == ["x@example.com"]
     assert from_admin["Subject"] == from_cli["Subject"]
     assert body_of(from_admin) == body_of(from_cli)
-    ticket = client.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    ticket = client.app.state.services.tickets.get(reference)  # type: ignore[attr-defined]
     assert [e["author_name"] for e in ticket["thread"][1:]] == ["Help Center"] * 2

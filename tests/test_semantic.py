@@ -203,7 +203,7 @@ def test_a_slow_search_never_holds_up_a_ticket(indexed: Settings) -> None:
     release = threading.Event()
     with served(app) as base:
         # Occupy the search thread, as a slow query would.
-        busy = app.state.search._thread.submit(release.wait, 30)
+        busy = app.state.services.search._thread.submit(release.wait, 30)
         waiting: list[httpx.Response] = []
         searcher = threading.Thread(target=lambda: waiting.append(
             httpx.get(f"{base}/api/v1/search", params={"q": "refund"}, timeout=30)))

@@ -33,13 +33,13 @@ def api(make_settings) -> Iterator[TestClient]:
 
 
 def stored(client: TestClient) -> list[dict[str, Any]]:
-    store: TicketStore = client.app.state.tickets  # type: ignore[attr-defined]
+    store: TicketStore = client.app.state.services.tickets  # type: ignore[attr-defined]
     return list(store.iter_tickets())
 
 
 def helpdesk(client: TestClient) -> Helpdesk:
-    state = client.app.state  # type: ignore[attr-defined]
-    return Helpdesk(state.tickets, state.settings)
+    state = client.app.state.services  # type: ignore[attr-defined]
+    return state.helpdesk
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -255,11 +255,8 @@ def test_tickets_kept_in_memory_work_the_same_and_touch_no_disk(make_settings) -
     assert not (Path(settings.data_dir) / "tickets").exists()
 
 
-def test_a_new_ticket_is_tied_to_its_help_session(api: TestClient, tmp_path: Path) -> None:
-    from widget_server.events import EventStore
-
-    events = EventStore(tmp_path / "events-data")
-    api.app.state.events = events  # type: ignore[attr-defined]
+def test_a_new_ticket_is_tied_to_its_help_session(api: TestClient) -> None:
+    events = api.app.state.services.events  # type: ignore[attr-defined]
     session = "s_" + "Q" * 22
     reference = api.post(URL, json=form(trail={"session": session})).json()["reference"]
     [event] = [e for e in events.iter_events(None, None) if e["type"] == "ticket_created"]

@@ -101,7 +101,7 @@ def test_embed_has_no_inline_code_and_escapes_its_parameters(client: TestClient)
 
 
 def test_demo_host_page_renders_the_snippet_with_a_nonce(client: TestClient) -> None:
-    templates = client.app.state.templates  # type: ignore[attr-defined]
+    templates = client.app.state.services.templates  # type: ignore[attr-defined]
     html = templates.get_template("demo_host.html").render(
         widget_url="http://127.0.0.1:8000/widget.js", site="default", mode="neutral",
         locale="", color="#1d4ed8", csp_nonce="abc123",

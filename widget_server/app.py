@@ -1,4 +1,4 @@
-"""create_app(settings) -> Starlette: services on app.state, routes, middleware, error handlers."""
+"""create_app(settings) -> Starlette: the Services (services.py), routes, middleware, errors."""
 
 from __future__ import annotations
 
@@ -7,37 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.templating import Jinja2Templates
 
-from . import resources
 from .errors import DeskbellError, error_body
-from .events import EventStore
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from .search import SearchService, Synonyms, current_generation
+from .routes import all_routes
+from .routes.common import render
+from .services import build_services
 from .settings import Settings, load_settings
-from .tickets import open_ticket_store
 
 log = logging.getLogger("deskbell")
-
-
-def make_templates(settings: Settings) -> Jinja2Templates:
-    # Operators may override any template by dropping a file of the same name in <data>/templates.
-    loader = ChoiceLoader([
-        FileSystemLoader(str(settings.data_dir / "templates")),
-        FileSystemLoader(str(resources.TEMPLATES_DIR)),
-    ])
-    env = Environment(loader=loader, autoescape=select_autoescape(default=True, default_for_string=True))
-    env.globals["site_name"] = settings.site_name
-    # tojson keeps its HTML escaping either way; without \uXXXX escapes a catalog in Arabic
-    # is less than half the bytes in the widget's page.
-    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
-    return Jinja2Templates(env=env)
 
 
 def _wants_json(request: Request) -> bool:
@@ -48,11 +31,8 @@ def _render_error(request: Request, status: int, code: str, message: str, detail
                   headers: dict[str, str] | None = None) -> Response:
     if _wants_json(request):
         return JSONResponse(error_body(status, code, message, details), status, headers=headers)
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status,
-        headers=headers,
-    )
+    return render(request, "error.html", {"status": status, "message": message}, status,
+                  headers)
 
 
 async def _deskbell_error(request: Request, exc: Exception) -> Response:
@@ -75,32 +55,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _render_error(request, 500, "internal_error", "Something went wrong on our side.")
 
 
-class ResilientSearch(SearchService):
-    """A SearchService that survives an unreadable index generation: search answers 503
-    (run deskbell reindex) instead of the server failing to start, and the next good
-    generation is picked up as usual."""
-
-    _broken: str | None = None
-
-    def refresh(self, force: bool = False) -> None:
-        try:
-            super().refresh(force)
-        except Exception as exc:  # whatever a damaged Whoosh or catalog file raises
-            name = current_generation(self.index_dir)
-            if name != self._broken:  # log once per generation, not once per request
-                log.error("search index %s/%s is unreadable (%s); run deskbell reindex --full",
-                          self.index_dir, name, exc)
-                self._broken = name
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
-    from .routes import all_routes  # routes import app helpers; keep the cycle one-way
+    built = build_services(settings)  # everything opened and checked before any request
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        app.state.search.close()
+        built.close()
 
     app = Starlette(
         routes=all_routes(),
@@ -113,15 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.templates = make_templates(settings)
-    synonyms_path = settings.synonyms_file or None
-    app.state.search = ResilientSearch(settings.index_dir, Synonyms.load(synonyms_path),
-                                       semantic=settings.semantic,
-                                       threshold=settings.answer_threshold)
-    app.state.events = EventStore.from_settings(settings)
-    # Opening checks the store: a corrupt file stops the server with the file and the fix.
-    app.state.tickets = open_ticket_store(settings)
+    app.state.services = built
     return app
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from . import resources
+from . import csp, resources
 from .routes.widget import LOCALES, MODES
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")
@@ -39,10 +39,7 @@ def create_host_app(server_url: str) -> Starlette:
             color=color if _COLOR.fullmatch(color) else "#1f5fbf",
             csp_nonce=nonce,
         )
-        # The strict policy a careful site would send: only our origin may add script and frames.
-        csp = (f"default-src 'self'; script-src 'nonce-{nonce}' {server_url}; img-src data:; "
-               f"frame-src {server_url}; style-src 'self'; object-src 'none'; "
-               "base-uri 'none'")
-        return HTMLResponse(html, headers={"content-security-policy": csp})
+        policy = csp.demo_host(nonce, server_url)
+        return HTMLResponse(html, headers={"content-security-policy": policy})
 
     return Starlette(routes=[Route("/", page), Route("/{path:path}", page)])

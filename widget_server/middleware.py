@@ -10,11 +10,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+from . import csp
 
 
 class SecurityHeadersMiddleware:
@@ -33,7 +29,7 @@ class SecurityHeadersMiddleware:
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 defaults = {
-                    b"content-security-policy": DEFAULT_CSP.encode(),
+                    b"content-security-policy": csp.PAGES.encode(),
                     b"x-content-type-options": b"nosniff",
                     b"referrer-policy": b"strict-origin-when-cross-origin",
                     b"x-frame-options": b"DENY",

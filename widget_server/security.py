@@ -4,8 +4,9 @@ The admin password is kept only as an scrypt hash in memory and compared in cons
 Sessions are an HMAC-signed cookie (stdlib only) carrying an expiry and a CSRF token that
 every admin form must echo back. The signing key comes from settings.secret_key or is
 generated once into `<data_dir>/secret_key` (mode 0600) so sessions survive restarts and are
-shared by every worker. Rate limits use the `limits` library in memory: they are per process,
-so N workers allow up to N times the configured rate.
+shared by every worker. Rate limits (`Limits`, one per process, built at start)
+use the `limits` library in memory: they are per process, so N workers allow up to N times
+the configured rate.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import math
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from .errors import RateLimited
+from .settings import Settings
 
 SESSION_COOKIE = "deskbell_admin"
 SESSION_SECONDS = 12 * 3600
@@ -36,24 +39,28 @@ LOOKUP_FAIL_RATE = "20/10 minutes"
 
 
 class RateLimit:
-    """A moving-window limit per key (an IP address), e.g. "5/minute"."""
+    """A moving-window limit per key (an IP address, a widget session), e.g. "5/minute".
 
-    def __init__(self, rate: str, scope: str) -> None:
+    `refusal` opens the 429 message ("Too many requests"); a hit may cost more than one."""
+
+    def __init__(self, rate: str, scope: str, storage: Storage | None = None,
+                 refusal: str = "Too many requests") -> None:
         try:
             self.item: RateLimitItem = parse(rate)
         except ValueError:
             raise ValueError(f"{rate!r} is not a rate like 5/minute") from None
         self.scope = scope
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.refusal = refusal
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
 
-    def hit(self, key: str) -> None:
-        """Count one request; RateLimited (429 with Retry-After) once the limit is reached."""
-        if self._limiter.hit(self.item, self.scope, key):
+    def hit(self, key: str, cost: int = 1) -> None:
+        """Count `cost` requests; RateLimited (429 with Retry-After) once the limit is reached."""
+        if cost <= 0 or self._limiter.hit(self.item, self.scope, key, cost=cost):
             return
         reset = self._limiter.get_window_stats(self.item, self.scope, key).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         raise RateLimited(
-            f"Too many requests; try again in {wait} seconds",
+            f"{self.refusal}; try again in {wait} seconds",
             {"retry_after": wait}, headers={"Retry-After": str(wait)},
         )
 
@@ -66,15 +73,29 @@ class RateLimit:
         self._limiter.clear(self.item, self.scope, key)
 
 
-def limiter(app_state: Any, name: str, rate: str) -> RateLimit:
-    """The app's limiter `name`, created on first use (one per app, per process)."""
-    limiters: dict[str, RateLimit] | None = getattr(app_state, "deskbell_limiters", None)
-    if limiters is None:
-        limiters = {}
-        app_state.deskbell_limiters = limiters
-    if name not in limiters:
-        limiters[name] = RateLimit(rate, name)
-    return limiters[name]
+@dataclass(frozen=True)
+class Limits:
+    """Every rate limit of one server process, built once from settings."""
+
+    api: RateLimit            # API requests per IP
+    tickets: RateLimit        # tickets opened per IP
+    ticket_lookup: RateLimit  # failed ticket look-ups per IP
+    events: RateLimit         # event batches per IP
+    event_sessions: RateLimit  # events per widget session (a batch of 20 costs 20)
+    admin_login: RateLimit    # admin login attempts per IP
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        storage = MemoryStorage()
+        return cls(
+            api=RateLimit(settings.api_rate_limit, "api", storage),
+            tickets=RateLimit(settings.ticket_rate_limit, "tickets", storage),
+            ticket_lookup=RateLimit(LOOKUP_FAIL_RATE, "ticket-lookup", storage),
+            events=RateLimit(settings.events_rate_limit, "events", storage),
+            event_sessions=RateLimit(settings.events_session_limit, "events-session", storage,
+                                     refusal="This session sent too many events"),
+            admin_login=RateLimit(LOGIN_RATE, "admin-login", storage),
+        )
 
 
 # ---------------------------------------------------------------- password
@@ -169,7 +190,33 @@ def safe_next(target: str | None, default: str = "/admin/") -> str:
     return target
 
 
+@dataclass(frozen=True)
+class AdminAuth:
+    """The admin's password and the key that signs admin sessions, loaded once at start."""
+
+    password: AdminPassword
+    key: bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AdminAuth:
+        return cls(AdminPassword(settings.admin_password),
+                   load_secret_key(settings.secret_key, settings.data_dir))
+
+    @property
+    def enabled(self) -> bool:
+        return self.password.enabled
+
+    def session(self, cookie: str | None) -> dict[str, Any] | None:
+        """The session a signed, unexpired cookie carries; None when the admin is disabled."""
+        return unsign(self.key, cookie) if self.enabled else None
+
+    def new_cookie(self) -> str:
+        return sign(self.key, new_session())
+
+
 __all__ = [
+    "AdminAuth",
+    "Limits",
     "LOGIN_RATE",
     "LOOKUP_FAIL_RATE",
     "SESSION_COOKIE",
@@ -177,7 +224,6 @@ __all__ = [
     "AdminPassword",
     "RateLimit",
     "csrf_matches",
-    "limiter",
     "load_secret_key",
     "new_session",
     "safe_next",

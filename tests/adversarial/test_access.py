@@ -36,7 +36,7 @@ def test_foreign_origins_are_refused_on_every_write(app_client, origin: str, pat
                            headers={"origin": origin, "content-type": content_type,
                                     "authorization": "Bearer x"})
     assert response.status_code == 403, (origin, path, response.text)
-    assert client.app.state.tickets.count() == 0  # type: ignore[attr-defined]
+    assert client.app.state.services.tickets.count() == 0  # type: ignore[attr-defined]
 
 
 def test_the_allowed_origin_may_write(app_client) -> None:
@@ -71,7 +71,7 @@ def test_admin_forms_need_the_session_csrf_token(app_client, action: str,
         form["csrf"] = csrf
     response = client.post(f"/admin/tickets/{reference}/{action}", data=form)
     assert response.status_code == 403
-    ticket = client.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    ticket = client.app.state.services.tickets.get(reference)  # type: ignore[attr-defined]
     assert ticket["status"] == "new" and len(ticket["thread"]) == 1
 
 
@@ -79,12 +79,12 @@ def test_no_get_changes_state(app_client) -> None:
     client: TestClient = app_client(**OPEN_LIMITS)
     reference = client.post("/api/v1/tickets", json=GOOD_TICKET).json()["reference"]
     csrf = log_in(client)
-    before = client.app.state.tickets.get(reference)  # type: ignore[attr-defined]
+    before = client.app.state.services.tickets.get(reference)  # type: ignore[attr-defined]
     for path in ["reply", "note", "status"]:
         url = f"/admin/tickets/{reference}/{path}?csrf={csrf}&body=x&status=solved"
         assert client.get(url).status_code == 405
     client.get(f"/admin/tickets/{reference}")
-    assert client.app.state.tickets.get(reference) == before  # type: ignore[attr-defined]
+    assert client.app.state.services.tickets.get(reference) == before  # type: ignore[attr-defined]
 
 
 def test_login_brute_force_is_rate_limited_with_retry_after(app_client) -> None:

@@ -43,7 +43,7 @@ GOOD_BODIES = {
 def kept(client: TestClient) -> int:
     """Everything the write endpoints keep: tickets, and the events store that events and
     feedback go to."""
-    state = client.app.state  # type: ignore[attr-defined]
+    state = client.app.state.services  # type: ignore[attr-defined]
     return int(state.tickets.count()) + sum(1 for _ in state.events.iter_events())
 
 
@@ -88,7 +88,7 @@ def test_json_with_charset_parameter_is_accepted(open_client: TestClient) -> Non
 @pytest.mark.parametrize("path", WRITE_ENDPOINTS)
 def test_declared_body_over_the_cap_is_refused_before_reading(open_client: TestClient,
                                                                path: str) -> None:
-    cap = open_client.app.state.settings.max_body_bytes  # type: ignore[attr-defined]
+    cap = open_client.app.state.services.settings.max_body_bytes  # type: ignore[attr-defined]
     response = open_client.post(path, content=b"{" + b" " * cap + b"}",
                                 headers={"content-type": "application/json"})
     assert response.status_code == 413
@@ -98,7 +98,7 @@ def test_declared_body_over_the_cap_is_refused_before_reading(open_client: TestC
 
 @pytest.mark.parametrize("path", WRITE_ENDPOINTS)
 def test_chunked_body_over_the_cap_is_refused(open_client: TestClient, path: str) -> None:
-    cap = open_client.app.state.settings.max_body_bytes  # type: ignore[attr-defined]
+    cap = open_client.app.state.services.settings.max_body_bytes  # type: ignore[attr-defined]
 
     def chunks() -> Iterator[bytes]:
         yield b'{"name": "'
@@ -206,7 +206,7 @@ def test_server_fields_cannot_be_mass_assigned(open_client: TestClient, field: s
 
 def test_stored_ticket_has_server_values_only(open_client: TestClient) -> None:
     created = open_client.post("/api/v1/tickets", json=GOOD_TICKET).json()
-    stored = open_client.app.state.tickets.get(created["reference"])  # type: ignore[attr-defined]
+    stored = open_client.app.state.services.tickets.get(created["reference"])  # type: ignore[attr-defined]
     assert stored["status"] == "new" and stored["first_reply_at"] is None
     assert stored["token_hash"] != created["token"]
 

@@ -70,7 +70,7 @@ def test_full_then_read_only_disk_at_runtime(disk: Path, make_settings) -> None:
         finally:
             remount(disk, "rw")
         assert client.post("/api/v1/tickets", json=GOOD_TICKET).status_code == 201
-        assert client.app.state.tickets.count() == 2  # type: ignore[attr-defined]
+        assert client.app.state.services.tickets.count() == 2  # type: ignore[attr-defined]
 
 
 def test_a_read_only_data_dir_at_start_serves_reads(disk: Path, make_settings) -> None:  # type: ignore[no-untyped-def]

@@ -173,7 +173,7 @@ def test_a_corrupt_generation_does_not_stop_the_server(make_settings, caplog) ->
         _assert_search_says_reindex(client)
         assert "run deskbell reindex" in caplog.text
         reindex(Path(settings.kb_dir), settings.index_dir, full=True)
-        client.app.state.search.check_every = 0  # type: ignore[attr-defined]
+        client.app.state.services.search.check_every = 0  # type: ignore[attr-defined]
         assert client.get("/api/v1/search", params={"q": "password"}).status_code == 200
 
 

@@ -177,7 +177,7 @@ def test_payloads_stay_text_at_every_sink(site: TestClient, smtp) -> None:  # no
 
 def check_exports(site: TestClient) -> None:
     """CSV cells never start a spreadsheet formula; JSON keeps the text exactly as sent."""
-    data_dir = str(site.app.state.settings.data_dir)  # type: ignore[attr-defined]
+    data_dir = str(site.app.state.services.settings.data_dir)  # type: ignore[attr-defined]
     for kind in ("tickets", "events"):
         out = CliRunner().invoke(main, ["export", kind, "--format", "csv",
                                         "--data-dir", data_dir], catch_exceptions=False)

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from widget_server.helpdesk import Helpdesk
 from widget_server.metrics import satisfaction
 
 from .conftest import HostSite, LiveServer, open_widget
@@ -79,7 +78,7 @@ def test_contact_after_a_failed_search_carries_the_trail(
     expect(frame.get_by_role("heading", name="Request sent")).to_be_focused()
     assert reference.startswith("DB-")
 
-    stored = live_server.app.state.tickets.get(reference)
+    stored = live_server.app.state.services.tickets.get(reference)
     assert stored["subject"] == "Refund for a pallet"
     assert stored["page_url"] == url
     trail = stored["trail"]
@@ -101,8 +100,8 @@ def solved_request(page: Any, site: HostSite) -> tuple[Any, str]:
     type_like_a_person(frame.get_by_label("Message"), "Order 42 is late. It was due on Monday.")
     reference = send(frame)
 
-    state = site.server.app.state
-    Helpdesk(state.tickets, state.settings).agent_reply(
+    state = site.server.app.state.services
+    state.helpdesk.agent_reply(
         reference, "It left the warehouse today.", "solved", "Sam")
     frame.get_by_role("button", name="Your requests").first.click()
     frame.get_by_role("button", name=f"Parcel not arrived ({reference})").click()
@@ -123,7 +122,7 @@ def test_visitor_follows_replies_and_rates_the_answer(
     frame.get_by_label("How easy was it to get help?").select_option("6")
     frame.get_by_role("button", name="Send rating").click()
     expect(frame.get_by_role("status").filter(has_text="Thanks for rating")).to_be_visible()
-    rating = live_server.app.state.tickets.get(reference)["ratings"][-1]
+    rating = live_server.app.state.services.tickets.get(reference)["ratings"][-1]
     assert (rating["csat"], rating["ces"], rating["nps"]) == (5, 6, None)
 
 
@@ -140,7 +139,7 @@ def test_visitor_answers_the_nps_question_when_it_is_enabled(
     nps.get_by_label("9", exact=True).check()
     frame.get_by_role("button", name="Send rating").click()
     expect(frame.get_by_role("status").filter(has_text="Thanks for rating")).to_be_visible()
-    ticket = nps_server.app.state.tickets.get(reference)
+    ticket = nps_server.app.state.services.tickets.get(reference)
     assert [(r["csat"], r["ces"], r["nps"]) for r in ticket["ratings"]] == [(4, None, 9)]
 
     # Insights count it where they count NPS: one promoter out of one answer.

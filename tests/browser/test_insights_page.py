@@ -13,7 +13,6 @@ from tests.browser.conftest import ARTIFACTS, FIXTURE_KB
 from tests.conftest import served
 from tests.insights_seed import seed
 from widget_server.app import create_app
-from widget_server.events import EventStore
 from widget_server.settings import load_settings
 
 PASSWORD = "insights page password"
@@ -29,8 +28,6 @@ def insights_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "kb_dir": str(base / "kb"), "data_dir": str(base / "data"),
         "admin_password": PASSWORD, "events_retention_days": 3650}, config_file=None, environ={})
     app = create_app(settings)
-    if app.state.events is None:
-        app.state.events = EventStore.from_settings(settings)
     with served(app) as url:
         yield url
 

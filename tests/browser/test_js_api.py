@@ -112,5 +112,5 @@ def test_a_fully_prefilled_form_sent_at_once_is_accepted(page: Any, shop: HostSi
     frame.get_by_role("button", name="Send request").click()
     reference = frame.locator("#ref")
     expect(reference).to_be_visible()
-    stored = live_server.app.state.tickets.get(reference.inner_text())
+    stored = live_server.app.state.services.tickets.get(reference.inner_text())
     assert stored["subject"] == "Invoice copy" and stored["email"] == "grace@example.com"

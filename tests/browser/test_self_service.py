@@ -62,7 +62,7 @@ def test_visitor_finds_and_rates_an_answer(page: Any, shop: HostSite) -> None:
 def test_help_session_is_recorded_as_events_not_keystrokes(
     page: Any, shop: HostSite, live_server: LiveServer
 ) -> None:
-    store = live_server.app.state.events
+    store = live_server.app.state.services.events
     before = sum(1 for _ in store.iter_events())
     frame = open_widget(page, shop.add("/pricing", shop.snippet()))
     frame.locator("#q").press_sequentially("shipping costs", delay=30)
@@ -86,7 +86,7 @@ def test_help_session_is_recorded_as_events_not_keystrokes(
 def test_a_link_to_a_nested_article_opens_it_in_the_panel(
     page: Any, shop: HostSite, live_server: LiveServer
 ) -> None:
-    store = live_server.app.state.events
+    store = live_server.app.state.services.events
     before = sum(1 for _ in store.iter_events())
     frame = open_widget(page, shop.add("/help", shop.snippet()))
     frame.locator("#q").press_sequentially("reset password", delay=20)

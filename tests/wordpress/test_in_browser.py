@@ -110,7 +110,7 @@ def test_visitor_searches_reads_and_opens_a_ticket(
     expect(frame.get_by_role("heading", name="Request sent")).to_be_visible()
     reference = frame.locator("#ref").inner_text()
 
-    stored = deskbell.app.state.tickets.get(reference)
+    stored = deskbell.app.state.services.tickets.get(reference)
     assert stored is not None
     assert (stored["name"], stored["email"], stored["subject"]) == (
         "Grace Hopper", "grace@example.com", "Pallet to Iceland")

@@ -13,56 +13,21 @@ from urllib.parse import quote
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..errors import Forbidden, NotFound
-from ..security import (
-    LOGIN_RATE,
-    SESSION_COOKIE,
-    SESSION_SECONDS,
-    AdminPassword,
-    csrf_matches,
-    limiter,
-    load_secret_key,
-    new_session,
-    safe_next,
-    sign,
-    unsign,
-)
+from ..security import SESSION_COOKIE, SESSION_SECONDS, safe_next
+from ..services import services
 from ..tickets import STATUSES, SummaryQuery
+from .auth import NO_STORE, Session, admin_form, admin_page, disabled, render_admin
 from .common import client_ip
-from .tickets import helpdesk_of, in_store, store_of
+from .tickets import in_store
 
 LOGIN_CSRF_COOKIE = "deskbell_login_csrf"
-NO_STORE = {"cache-control": "no-store"}
 INBOX_PAGE = 200
-
-
-# ---------------------------------------------------------------- auth plumbing
-
-
-def _password(request: Request) -> AdminPassword:
-    state = request.app.state
-    if getattr(state, "admin_password", None) is None:
-        state.admin_password = AdminPassword(state.settings.admin_password)
-    password: AdminPassword = state.admin_password
-    return password
-
-
-def _key(request: Request) -> bytes:
-    state = request.app.state
-    if getattr(state, "admin_key", None) is None:
-        state.admin_key = load_secret_key(state.settings.secret_key, state.settings.data_dir)
-    key: bytes = state.admin_key
-    return key
-
-
-def _session(request: Request) -> dict[str, Any] | None:
-    if not _password(request).enabled:
-        return None
-    return unsign(_key(request), request.cookies.get(SESSION_COOKIE))
 
 
 def _cookie_args(request: Request) -> dict[str, Any]:
@@ -70,50 +35,25 @@ def _cookie_args(request: Request) -> dict[str, Any]:
             "secure": request.url.scheme == "https"}
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(
-        request, name, context, status_code=status, headers=NO_STORE)
-
-
-def _disabled(request: Request) -> Response:
-    return _render(request, "admin/disabled.html", {}, 503)
-
-
-def _login_redirect(request: Request) -> Response:
-    target = quote(safe_next(request.url.path + ("?" + request.url.query
-                                                 if request.url.query else "")))
-    return RedirectResponse(f"/admin/login?next={target}", 303, headers=NO_STORE)
-
-
-async def _form_with_csrf(request: Request) -> tuple[dict[str, Any], Any]:
-    """The posted form, after checking there is a session and the CSRF token matches it."""
-    session = _session(request)
-    if session is None:
-        raise Forbidden("Log in to the admin first")
-    form = await request.form()
-    if not csrf_matches(session, form.get("csrf")):
-        raise Forbidden("The form expired or did not come from this admin; reload and retry")
-    return session, form
-
-
 # ---------------------------------------------------------------- login / logout
 
 
 async def login_page(request: Request) -> Response:
-    if not _password(request).enabled:
-        return _disabled(request)
+    if not services(request).admin.enabled:
+        return disabled(request)
     token = secrets.token_urlsafe(32)
     next_path = safe_next(request.query_params.get("next"))
-    response = _render(request, "admin/login.html",
+    response = render_admin(request, "admin/login.html",
                        {"csrf": token, "next": next_path, "error": "", "login_page": True})
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_args(request))
     return response
 
 
 async def login(request: Request) -> Response:
-    if not _password(request).enabled:
-        return _disabled(request)
-    limiter(request.app.state, "admin-login", LOGIN_RATE).hit(client_ip(request))
+    admin = services(request).admin
+    if not admin.enabled:
+        return disabled(request)
+    services(request).limits.admin_login.hit(client_ip(request))
     form = await request.form()
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     submitted = form.get("csrf")
@@ -122,21 +62,20 @@ async def login(request: Request) -> Response:
         raise Forbidden("The login form expired; reload the page and try again")
     password = form.get("password")
     next_path = safe_next(str(form.get("next") or ""))
-    ok = isinstance(password, str) and await run_in_threadpool(_password(request).verify,
-                                                               password)
+    ok = isinstance(password, str) and await run_in_threadpool(admin.password.verify, password)
     if not ok:
         context = {"csrf": cookie, "next": next_path, "error": "Wrong password.",
                    "login_page": True}
-        return _render(request, "admin/login.html", context, 401)
+        return render_admin(request, "admin/login.html", context, 401)
     response = RedirectResponse(next_path, 303, headers=NO_STORE)
-    response.set_cookie(SESSION_COOKIE, sign(_key(request), new_session()),
+    response.set_cookie(SESSION_COOKIE, admin.new_cookie(),
                         max_age=SESSION_SECONDS, **_cookie_args(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
     return response
 
 
-async def logout(request: Request) -> Response:
-    await _form_with_csrf(request)
+@admin_form
+async def logout(request: Request, session: Session, form: FormData) -> Response:
     response = RedirectResponse("/admin/login", 303, headers=NO_STORE)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
@@ -145,22 +84,18 @@ async def logout(request: Request) -> Response:
 # ---------------------------------------------------------------- inbox
 
 
-async def index(request: Request) -> Response:
-    if not _password(request).enabled:
-        return _disabled(request)
-    session = _session(request)
-    if session is None:
-        return _login_redirect(request)
+@admin_page
+async def index(request: Request, session: Session) -> Response:
     status = request.query_params.get("status", "")
     status = status if status in STATUSES else ""
     text = request.query_params.get("q", "")[:200]
     sort = "newest" if request.query_params.get("sort") == "newest" else "oldest"
     query = SummaryQuery(status, text, newest_first=(sort == "newest"), limit=INBOX_PAGE)
-    page = await in_store(store_of(request).summaries, query)
+    page = await in_store(services(request).tickets.summaries, query)
     context = {"csrf": session["csrf"], "status": status, "q": text, "sort": sort,
                "statuses": STATUSES, "counts": page.counts, "total": page.total,
                "matched": page.matched, "tickets": page.items}
-    return _render(request, "admin/inbox.html", context)
+    return render_admin(request, "admin/inbox.html", context)
 
 
 async def redirect_to_inbox(request: Request) -> Response:
@@ -170,29 +105,25 @@ async def redirect_to_inbox(request: Request) -> Response:
 # ---------------------------------------------------------------- one ticket
 
 
-async def ticket_page(request: Request) -> Response:
-    if not _password(request).enabled:
-        return _disabled(request)
-    session = _session(request)
-    if session is None:
-        return _login_redirect(request)
+@admin_page
+async def ticket_page(request: Request, session: Session) -> Response:
     reference = request.path_params["reference"]
-    ticket = await in_store(store_of(request).get, reference)
+    ticket = await in_store(services(request).tickets.get, reference)
     if ticket is None:
         raise NotFound(f"No ticket {reference}")
     context = {"csrf": session["csrf"], "ticket": ticket, "statuses": STATUSES,
                "trail": ticket.get("trail") or {}}
-    return _render(request, "admin/ticket.html", context)
+    return render_admin(request, "admin/ticket.html", context)
 
 
 def _back(reference: str) -> RedirectResponse:
     return RedirectResponse(f"/admin/tickets/{quote(reference)}", 303, headers=NO_STORE)
 
 
-async def reply(request: Request) -> Response:
-    _, form = await _form_with_csrf(request)
+@admin_form
+async def reply(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
-    helpdesk = helpdesk_of(request)
+    helpdesk = services(request).helpdesk
     replied = await in_store(helpdesk.agent_reply, reference, form.get("body"),
                              form.get("status") or None)
     response = _back(reference)
@@ -201,17 +132,17 @@ async def reply(request: Request) -> Response:
     return response
 
 
-async def note(request: Request) -> Response:
-    _, form = await _form_with_csrf(request)
+@admin_form
+async def note(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
-    await in_store(helpdesk_of(request).add_note, reference, form.get("body"))
+    await in_store(services(request).helpdesk.add_note, reference, form.get("body"))
     return _back(reference)
 
 
-async def set_status(request: Request) -> Response:
-    _, form = await _form_with_csrf(request)
+@admin_form
+async def set_status(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
-    await in_store(helpdesk_of(request).set_status, reference, form.get("status"))
+    await in_store(services(request).helpdesk.set_status, reference, form.get("status"))
     return _back(reference)
 
 

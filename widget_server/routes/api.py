@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import NotFound, StorageUnavailable, ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..insights import SESSION_RE
 from ..search import SearchService, encode_json
-from ..security import limiter
+from ..services import services
 from ..tickets import clean_text
 from .common import (
     bool_param,
@@ -30,13 +30,12 @@ JSON_CACHE = {"cache-control": "no-store"}
 
 def _search(request: Request) -> SearchService:
     """The search service, after counting this request against the caller's API rate."""
-    rate = request.app.state.settings.api_rate_limit
-    limiter(request.app.state, "api", rate).hit(client_ip(request))
+    services(request).limits.api.hit(client_ip(request))
     return search_service(request)
 
 
 async def search(request: Request) -> Response:
-    settings = request.app.state.settings
+    settings = services(request).settings
     q = query_param(request, "q", max_length=settings.query_max_length).strip()
     limit = int_param(request, "limit", 10, 1, settings.search_max_results)
     locale = query_param(request, "locale", max_length=20).strip() or None
@@ -109,9 +108,7 @@ async def feedback(request: Request) -> JSONResponse:
     if session is not None and not (isinstance(session, str) and SESSION_RE.fullmatch(session)):
         raise ValidationFailed("session must be s_ followed by 22 letters, digits, - or _",
                                {"session": "not a widget session id"})
-    events = request.app.state.events
-    if events is None:
-        raise StorageUnavailable("Feedback is not being recorded on this server")
+    events = services(request).events
     vote = {"slug": canonical, "helpful": data["helpful"], "reason": comment}
     # append() fsyncs before we acknowledge: keep that off the event loop.
     await run_in_threadpool(events.append, session, "vote", vote)

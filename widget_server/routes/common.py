@@ -1,4 +1,5 @@
-"""Helpers every route module shares: strict JSON bodies, query parameters, the caller's origin."""
+"""Helpers every route module shares: strict JSON bodies, query parameters, the caller's origin,
+and the one way a page is rendered."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from ..errors import (
     BadRequest,
@@ -16,6 +18,7 @@ from ..errors import (
     ValidationFailed,
 )
 from ..search import SearchService
+from ..services import services
 
 MAX_JSON_DEPTH = 20
 
@@ -97,7 +100,7 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
 
 
 def own_origin(request: Request) -> str:
-    settings = request.app.state.settings
+    settings = services(request).settings
     if settings.public_url:
         parts = urlsplit(settings.public_url)
         return f"{parts.scheme}://{parts.netloc}".lower()
@@ -109,7 +112,7 @@ def check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return  # not a browser cross-site request (CLI, server-to-server)
-    allowed = set(request.app.state.settings.allowed_origins) | {own_origin(request)}
+    allowed = set(services(request).settings.allowed_origins) | {own_origin(request)}
     if origin.lower() not in allowed:
         raise Forbidden(f"Origin {origin} is not allowed to use this endpoint")
 
@@ -120,8 +123,15 @@ def client_ip(request: Request) -> str:
 
 def search_service(request: Request) -> SearchService:
     """The search service, or a 503 that names the fix when no index generation is readable."""
-    service: SearchService = request.app.state.search
+    service = services(request).search
     if not service.ready():
         raise IndexUnavailable("Search is not available yet: run deskbell reindex to build the "
                                "search index")
     return service
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200,
+           headers: dict[str, str] | None = None) -> Response:
+    """The template `name` (the operator's override first) as an HTML response."""
+    return services(request).templates.TemplateResponse(request, name, context,
+                                                        status_code=status, headers=headers)

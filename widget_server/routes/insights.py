@@ -16,10 +16,11 @@ from ..errors import BadRequest
 from ..events import EventStore
 from ..insights import build_report, report_span
 from ..metrics import Durations, format_duration, format_rate, local_midnight
+from ..services import services
 from ..settings import Settings
 from ..tickets import TicketStore
-from .admin import _disabled, _login_redirect, _password, _render, _session
-from .tickets import in_store, store_of
+from .auth import Session, admin_page, render_admin
+from .tickets import in_store
 
 MAX_DAYS = 366
 BANDS = [("< 1h", 3600), ("1-4h", 4 * 3600), ("4-8h", 8 * 3600), ("8-24h", 86400),
@@ -83,16 +84,11 @@ def load(settings: Settings, events: EventStore | None, tickets: TicketStore,
     return build_report(tickets.iter_tickets(), found, start, end, tz)
 
 
-async def insights_page(request: Request) -> Response:
-    if not _password(request).enabled:
-        return _disabled(request)
-    session = _session(request)
-    if session is None:
-        return _login_redirect(request)
+@admin_page
+async def insights_page(request: Request, session: Session) -> Response:
     since, until, tz = parse_range(request)
-    state = request.app.state
-    report = await in_store(load, state.settings, state.events, store_of(request),
-                                     since, until, tz)
+    state = services(request)
+    report = await in_store(load, state.settings, state.events, state.tickets, since, until, tz)
     context = {
         "csrf": session["csrf"], "r": report, "charts": _charts(report),
         "since": since, "until": until, "tz": tz.key, "nps_enabled": state.settings.nps_enabled,
@@ -100,7 +96,7 @@ async def insights_page(request: Request) -> Response:
                     (("7 days", 7), ("30 days", 30), ("90 days", 90))],
         "duration": format_duration, "rate": format_rate,
     }
-    return _render(request, "admin/insights.html", context)
+    return render_admin(request, "admin/insights.html", context)
 
 
 ROUTES: list[BaseRoute] = [Route("/admin/insights", insights_page, methods=["GET"])]

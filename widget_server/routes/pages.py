@@ -10,18 +10,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..errors import NotFound
-from ..search import SearchService
+from ..services import services
 from .api import article_payload
-from .common import query_param, search_service
-
-
-def _service(request: Request) -> SearchService:
-    service: SearchService = request.app.state.search
-    return service
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+from .common import query_param, render, search_service
 
 
 async def kb_index(request: Request) -> Response:
@@ -34,7 +25,7 @@ async def kb_index(request: Request) -> Response:
         (name, sorted(items, key=lambda m: m["title"].lower()))
         for name, items in sorted(groups.items(), key=lambda kv: kv[0].lower())
     ]
-    return _render(request, "kb/index.html", {"categories": categories})
+    return render(request, "kb/index.html", {"categories": categories})
 
 
 async def kb_article(request: Request) -> Response:
@@ -45,20 +36,20 @@ async def kb_article(request: Request) -> Response:
         raise NotFound("There is no article at this address.")
     if "redirect_to" in payload:
         return RedirectResponse(f"/kb/{payload['redirect_to']}", status_code=301)
-    return _render(request, "kb/article.html", {"article": payload})
+    return render(request, "kb/article.html", {"article": payload})
 
 
 async def kb_search(request: Request) -> Response:
-    settings = request.app.state.settings
+    settings = services(request).settings
     q = query_param(request, "q", max_length=settings.query_max_length).strip()
     service = search_service(request)
     # A submitted form: the query is finished, so it is ranked and answered in full.
     result = await service.call(service.search, q, settings.search_max_results) if q else None
-    return _render(request, "kb/search.html", {"q": q, "result": result})
+    return render(request, "kb/search.html", {"q": q, "result": result})
 
 
 async def healthz(request: Request) -> JSONResponse:
-    service = _service(request)
+    service = services(request).search
     serving = service.serving  # the generation answering searches, not just named on disk
     generation = serving.name if serving else None
     body = {"status": "ok", "articles": len(service.live_catalog), "index_generation": generation,

@@ -2,8 +2,7 @@
 
 Thin over widget_server.helpdesk: this module checks origin, rate limits and the Bearer
 token, runs the blocking use cases in a thread (translating disk trouble for the caller),
-and sends the prepared email after the answer is out. The admin routes share `in_store`
-and `helpdesk_of`.
+and sends the prepared email after the answer is out. The admin routes share `in_store`.
 """
 
 from __future__ import annotations
@@ -19,9 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable, Unauthorized
-from ..helpdesk import Helpdesk
-from ..security import LOOKUP_FAIL_RATE, limiter
-from ..tickets import CorruptStore, StoreFull, StoreUnwritable, Ticket, TicketStore, can_rate
+from ..services import services
+from ..tickets import CorruptStore, StoreFull, StoreUnwritable, Ticket, can_rate
 from .common import check_origin, client_ip, read_json, reject_unknown
 
 NO_STORE = {"cache-control": "no-store"}
@@ -44,32 +42,11 @@ async def in_store(fn: Callable[..., T], *args: Any) -> T:
                                  "Please try again later.") from None
 
 
-def store_of(request: Request) -> TicketStore:
-    store: TicketStore | None = getattr(request.app.state, "tickets", None)
-    if store is None:
-        raise StorageUnavailable("the ticket store is not available")
-    return store
-
-
-def helpdesk_of(request: Request) -> Helpdesk:
-    """The use cases over this app's store, events and knowledge base."""
-    state = request.app.state
-    search = getattr(state, "search", None)
-
-    def category_of(slug: str) -> str:
-        meta = search.live_catalog.get(slug, {}) if search is not None else {}
-        return str(meta.get("category") or "")
-
-    return Helpdesk(store_of(request), state.settings, getattr(state, "events", None),
-                    category_of)
-
-
 async def create(request: Request) -> JSONResponse:
     check_origin(request)
-    settings = request.app.state.settings
-    limiter(request.app.state, "tickets", settings.ticket_rate_limit).hit(client_ip(request))
+    services(request).limits.tickets.hit(client_ip(request))
     body = await read_json(request)
-    helpdesk = helpdesk_of(request)
+    helpdesk = services(request).helpdesk
     opened = await in_store(helpdesk.open_ticket, body)
     task = BackgroundTask(helpdesk.notify, opened.notice) if opened.notice else None
     return JSONResponse(opened.answer(), 201, headers=NO_STORE, background=task)
@@ -81,11 +58,11 @@ async def _authorized(request: Request) -> Ticket:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send the ticket's token as Authorization: Bearer <token>",
                            headers={"WWW-Authenticate": "Bearer"})
-    guard = limiter(request.app.state, "ticket-lookup", LOOKUP_FAIL_RATE)
+    guard = services(request).limits.ticket_lookup
     guard.check(client_ip(request))
     reference = request.path_params["reference"]
     try:
-        return await in_store(helpdesk_of(request).visitor_ticket, reference, token.strip())
+        return await in_store(services(request).helpdesk.visitor_ticket, reference, token.strip())
     except NotFound:
         guard.hit(client_ip(request))  # only misses count: a guesser is stopped, a visitor not
         raise
@@ -111,7 +88,7 @@ async def message(request: Request) -> JSONResponse:
     ticket = await _authorized(request)
     data = await read_json(request)
     reject_unknown(data, {"body"})
-    entry = await in_store(helpdesk_of(request).visitor_reply, ticket["reference"],
+    entry = await in_store(services(request).helpdesk.visitor_reply, ticket["reference"],
                            data.get("body"))
     shown = {k: entry[k] for k in ("author", "author_name", "body", "at")}
     return JSONResponse(shown, 201, headers=NO_STORE)
@@ -121,7 +98,7 @@ async def rate(request: Request) -> JSONResponse:
     check_origin(request)
     ticket = await _authorized(request)
     body = await read_json(request)
-    stored = await in_store(helpdesk_of(request).rate, ticket["reference"], body)
+    stored = await in_store(services(request).helpdesk.rate, ticket["reference"], body)
     return JSONResponse(stored, 201, headers=NO_STORE)
 
 

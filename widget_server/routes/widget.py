@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import resources
+from .. import csp, resources
 from ..errors import NotFound
-from .common import query_param
+from ..services import services
+from .common import query_param, render
 
 LOCALES = ("en", "es", "de", "fr", "ar")
 RTL = {"ar"}
@@ -77,15 +78,6 @@ def pick_locale(raw: str) -> str:
     return code if code in LOCALES else "en"
 
 
-def embed_csp(allowed_origins: tuple[str, ...]) -> str:
-    ancestors = " ".join(["'self'", *allowed_origins]) if allowed_origins else "*"
-    return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-        "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
-        f"object-src 'none'; frame-ancestors {ancestors}"
-    )
-
-
 def asset_version() -> str:
     files = [resources.widget_dir() / n for n in ("panel.js", "panel.css")]
     digest = hashlib.sha256()
@@ -96,7 +88,7 @@ def asset_version() -> str:
 
 
 async def embed(request: Request) -> Response:
-    settings = request.app.state.settings
+    settings = services(request).settings
     locale = pick_locale(query_param(request, "locale", "en", max_length=20))
     mode = query_param(request, "mode", "self-service", max_length=20)
     context: dict[str, Any] = {
@@ -108,8 +100,8 @@ async def embed(request: Request) -> Response:
         "asset_version": asset_version(),
         "nps": settings.nps_enabled,
     }
-    response = request.app.state.templates.TemplateResponse(request, "embed.html", context)
-    response.headers["content-security-policy"] = embed_csp(tuple(settings.allowed_origins))
+    response = render(request, "embed.html", context)
+    response.headers["content-security-policy"] = csp.embed(tuple(settings.allowed_origins))
     response.headers["cache-control"] = "no-store"
     return response
 

@@ -1,0 +1,116 @@
+"""The composition root: every long-lived object the server uses, built once from settings.
+
+`build_services(settings)` opens the stores, loads the search generation, reads the admin
+password and signing key and sets up every rate limit, so a bad setting or a damaged store
+stops the start with one clear line instead of surfacing on some later request. Nothing is
+created lazily inside a route: a route asks `services(request)` for what it needs.
+
+    Services
+      settings   the validated Settings
+      templates  Jinja2 with the operator's <data_dir>/templates first
+      search     SearchService (one search thread; see search/service.py)
+      tickets    the TicketStore the `ticket_store` setting names
+      events     the EventStore (self-service events)
+      helpdesk   the ticket use cases over those stores
+      limits     every per-IP and per-session rate limit
+      admin      the admin password and session signing key
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from . import resources
+from .events import EventStore
+from .helpdesk import Helpdesk
+from .search import SearchService, Synonyms, current_generation
+from .security import AdminAuth, Limits
+from .settings import Settings
+from .tickets import TicketStore, open_ticket_store
+
+log = logging.getLogger("deskbell")
+
+
+def make_templates(settings: Settings) -> Jinja2Templates:
+    """Jinja2 with autoescaping on; an operator overrides any template by dropping a file of
+    the same name into <data_dir>/templates."""
+    loader = ChoiceLoader([
+        FileSystemLoader(str(settings.data_dir / "templates")),
+        FileSystemLoader(str(resources.TEMPLATES_DIR)),
+    ])
+    env = Environment(loader=loader, autoescape=select_autoescape(default=True, default_for_string=True))
+    env.globals["site_name"] = settings.site_name
+    # tojson keeps its HTML escaping either way; without \uXXXX escapes a catalog in Arabic
+    # is less than half the bytes in the widget's page.
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    return Jinja2Templates(env=env)
+
+
+class ResilientSearch(SearchService):
+    """A SearchService that survives an unreadable index generation: search answers 503
+    (run deskbell reindex) instead of the server failing to start, and the next good
+    generation is picked up as usual."""
+
+    _broken: str | None = None
+
+    def refresh(self, force: bool = False) -> None:
+        try:
+            super().refresh(force)
+        except Exception as exc:  # whatever a damaged Whoosh or catalog file raises
+            name = current_generation(self.index_dir)
+            if name != self._broken:  # log once per generation, not once per request
+                log.error("search index %s/%s is unreadable (%s); run deskbell reindex --full",
+                          self.index_dir, name, exc)
+                self._broken = name
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    templates: Jinja2Templates
+    search: SearchService
+    tickets: TicketStore
+    events: EventStore
+    helpdesk: Helpdesk
+    limits: Limits
+    admin: AdminAuth
+
+    def close(self) -> None:
+        self.search.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """Everything the server needs, opened and checked (see the module docstring)."""
+    search = ResilientSearch(settings.index_dir, Synonyms.load(settings.synonyms_file or None),
+                             semantic=settings.semantic, threshold=settings.answer_threshold)
+    events = EventStore.from_settings(settings)
+    # Opening checks the store: a corrupt file stops the server with the file and the fix.
+    tickets = open_ticket_store(settings)
+
+    def category_of(slug: str) -> str:
+        return str(search.live_catalog.get(slug, {}).get("category") or "")
+
+    return Services(
+        settings=settings,
+        templates=make_templates(settings),
+        search=search,
+        tickets=tickets,
+        events=events,
+        helpdesk=Helpdesk(tickets, settings, events, category_of),
+        limits=Limits.from_settings(settings),
+        admin=AdminAuth.from_settings(settings),
+    )
+
+
+def services(request: Request) -> Services:
+    """The app's Services, for a route."""
+    built: Services = request.app.state.services
+    return built
+
+
+__all__ = ["ResilientSearch", "Services", "build_services", "make_templates", "services"]
