@@ -96,11 +96,42 @@ def _rate(value: Any) -> str:
     return text
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_POSTGRES_EXAMPLE = "postgresql://user@host:5432/deskbell"
+
+
+def _postgres_problem(text: str) -> str:
+    """What is wrong with the shape of a PostgreSQL URL ("" if nothing); libpq judges the rest
+    (query parameters, whether the server answers) when the store opens. Never quotes the
+    URL, which may hold a password."""
+    parts = urlsplit(text)
+    if any(c.isspace() for c in text):
+        return "contains blank space (percent-encode it, e.g. %20)"
+    if parts.fragment:
+        return "has a #fragment"
+    database = parts.path.removeprefix("/")
+    if not database:
+        return "names no database (add /dbname after the host)"
+    if "/" in database:
+        return "has a path beyond the database name"
+    for host in parts.netloc.rpartition("@")[2].split(","):
+        port = host.rpartition("]")[2].partition(":")[2]  # an IPv6 address is in brackets
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            return f"has port {port!r}, not a number from 1 to 65535"
+    return ""
+
+
 def _ticket_store(value: Any) -> str:
     text = _str(value)
-    if text not in {"json", "memory"}:
-        raise ValueError("expected json (files under data_dir) or memory (nothing kept)")
-    return text
+    if text in {"json", "memory"}:
+        return text
+    if text.startswith(POSTGRES_SCHEMES):
+        problem = _postgres_problem(text)
+        if problem:
+            raise ValueError(f"the PostgreSQL URL {problem}; expected a URL like {_POSTGRES_EXAMPLE}")
+        return text
+    raise ValueError("expected json (files under data_dir), memory (nothing kept) or a "
+                     f"PostgreSQL URL like {_POSTGRES_EXAMPLE}")
 
 
 def _url(value: Any) -> str:
@@ -122,7 +153,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("kb_dir", "./kb", "Folder of markdown articles (any depth).", _path),
     Setting("data_dir", "./deskbell-data", "Where the index, tickets and events live.", _path),
-    Setting("ticket_store", "json", "Where tickets are kept: json (files under data_dir) or memory (lost on exit; tests and demos).", _ticket_store),
+    Setting("ticket_store", "json", "Where tickets are kept: json (files under data_dir), memory (lost on exit; tests and demos) or a postgresql:// URL (shared by every machine; run deskbell db upgrade first).", _ticket_store),
     Setting("host", "127.0.0.1", "Address `deskbell serve` listens on.", _str),
     Setting("port", 8000, "Port `deskbell serve` listens on.", _int(1, 65535)),
     Setting("public_url", "", "Public base URL of this server, used in links and emails.", _url),
