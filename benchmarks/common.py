@@ -2,6 +2,7 @@
 
 Every figure is the median of repeated runs with the spread (min–max) beside it. The server
 runs as its own process (uvicorn, 127.0.0.1 only) and load comes from another process.
+`live_server` is also the tests' launcher of `deskbell serve` (tests import this module).
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import hashlib
 import inspect
 import json
 import os
+import queue
+import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,12 +100,6 @@ def print_table(figures: Iterable[Figure]) -> None:
               f"{spread(f.runs):>15}  {base:<34} {target:<12}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -109,14 +107,106 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+DESKBELL = Path(PYTHON).with_name("deskbell")  # the console script beside this interpreter
+_STARTED = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
 @dataclass
 class Server:
-    process: subprocess.Popen[bytes]
+    """A live server process, the port it bound and its latest lines of output."""
+
+    process: subprocess.Popen[str]
     port: int
+    log: deque[str]
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def live_server(settings: Mapping[str, object] | None = None, *, workers: int = 1,
+                app: str | None = None, cwd: Path = REPO, timeout: float = 120.0,
+                echo: bool = False) -> Iterator[Server]:
+    """`deskbell serve --host 127.0.0.1 --port 0 --workers N` in its own process (group), with
+    `settings` (names such as "data_dir") as DESKBELL_* variables; yields once /healthz answers.
+
+    The one launcher of live Deskbell servers for tests and benchmarks. Port 0, not a port
+    chosen beforehand: the kernel picks a free port as uvicorn binds it and uvicorn names it
+    on its start line ("Uvicorn running on http://127.0.0.1:PORT"), read here from the
+    server's output, so no other process can take the port between choosing and binding it.
+    With workers too: the supervisor binds once and its workers share that socket.
+
+    `app`: a factory ("module:function") to serve instead, through uvicorn's own command line
+    with the same host, port, workers and start line (the benchmarks add a fixed-JSON route
+    to Deskbell's app). `cwd` is where `deskbell serve` looks for deskbell.toml. The output is
+    drained all along, so a chatty server never blocks on a full pipe; `echo` also copies it
+    to stderr. Leaving the block stops the server with SIGTERM (uvicorn's graceful stop),
+    then SIGKILL to the whole group if it has not exited within 15 seconds.
+    """
+    if app is None:
+        cmd = [str(DESKBELL), "serve"]
+    else:
+        cmd = [PYTHON, "-m", "uvicorn", "--factory", app, "--no-access-log", "--log-level", "info"]
+    cmd += ["--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path,
+           **{f"DESKBELL_{name.upper()}": str(value) for name, value in (settings or {}).items()}}
+    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    log: deque[str] = deque(maxlen=400)
+    ports: queue.Queue[int] = queue.Queue()
+    reader = threading.Thread(target=_drain, args=(process, log, ports, echo), daemon=True)
+    reader.start()
+    try:
+        yield Server(process, _wait_ready(process, ports, log, timeout), log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # still unreaped: the group is ours
+                process.wait()
+        reader.join(timeout=5)
+
+
+def _drain(process: subprocess.Popen[str], log: deque[str], ports: queue.Queue[int],
+           echo: bool) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        log.append(line)
+        if echo:
+            sys.stderr.write(line)
+        if found := _STARTED.search(line):
+            ports.put(int(found.group(1)))
+
+
+def _wait_ready(process: subprocess.Popen[str], ports: queue.Queue[int], log: deque[str],
+                timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    port = 0
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            time.sleep(0.1)  # let the reader take the last lines
+            raise RuntimeError(f"the server exited with {process.returncode}:\n" + "".join(log))
+        if not port:
+            try:
+                port = ports.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the server did not answer /healthz within {timeout:.0f} s:\n"
+                       + "".join(log))
 
 
 BENCH_ENV = {
@@ -129,43 +219,19 @@ BENCH_ENV = {
 @contextmanager
 def running_server(data_dir: Path, kb_dir: Path, timeout: float = 120.0,
                    settings: dict[str, str] | None = None) -> Iterator[Server]:
-    """uvicorn (uvloop + httptools) serving Deskbell plus a fixed-JSON route on 127.0.0.1.
+    """Deskbell plus a fixed-JSON route (benchmarks.server) on 127.0.0.1, through `live_server`.
     `settings`: extra DESKBELL_* variables, e.g. {"DESKBELL_SEMANTIC": "false"}."""
-    port = free_port()
-    env = {**os.environ, **BENCH_ENV, "DESKBELL_DATA_DIR": str(data_dir),
-           "DESKBELL_KB_DIR": str(kb_dir), "PYTHONPATH": str(REPO), **(settings or {})}
-    cmd = [PYTHON, "-m", "uvicorn", "--factory", "benchmarks.server:app", "--host", "127.0.0.1",
-           "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(cmd, cwd=REPO, env=env)
-    try:
-        _wait_ready(process, port, timeout)
-        yield Server(process, port)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    named = {key.removeprefix("DESKBELL_").lower(): value
+             for key, value in {**BENCH_ENV, **(settings or {})}.items()}
+    with live_server({"data_dir": data_dir, "kb_dir": kb_dir, **named},
+                     app="benchmarks.server:app", timeout=timeout, echo=True) as server:
+        yield server
 
 
 def health(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
         data: dict[str, Any] = json.loads(response.read())
     return data
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"benchmark server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("benchmark server did not start in time")
 
 
 def load(port: int, paths: list[str], *, concurrency: int = 1, max_seconds: float = 30.0,

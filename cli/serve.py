@@ -21,30 +21,37 @@ from .options import resolve_settings, settings_options
 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (setting host).")
-@click.option("--port", default=None, type=int, help="Port to listen on (setting port).")
+@click.option("--port", default=None, type=click.IntRange(0, 65535),
+              help="Port to listen on (setting port); 0: any free port, shown in the log.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (settings then come from deskbell.toml / DESKBELL_*).")
 @settings_options
 def serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
     """Run the Deskbell server.
 
+    With --port 0 the system picks a free port as the socket is bound (with --workers too:
+    the supervisor binds once and its workers share the socket); the start line "Uvicorn
+    running on http://HOST:PORT" names it.
+
     \b
     Example:
         deskbell serve --host 0.0.0.0 --port 8000 --workers 4
     """
     settings = settings.replace(**{k: v for k, v in {"host": host, "port": port}.items() if v})
+    port = settings.port if port is None else port  # 0 is no setting's value, only an option
     if current_generation(settings.index_dir) is None:
         click.echo("No search index yet; building it from the knowledge base first.", err=True)
         _reindex(settings)
     if workers > 1:
         # Workers import the app themselves, so the resolved settings travel as environment.
         for name, value in settings.values.items():
-            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            # An unset optional setting (answer_threshold) travels as "", never as "None".
+            text = ",".join(value) if isinstance(value, tuple) else "" if value is None else str(value)
             os.environ[f"DESKBELL_{name.upper()}"] = text
         uvicorn.run("widget_server.app:app_from_env", factory=True, host=settings.host,
-                    port=settings.port, workers=workers, log_level="info")
+                    port=port, workers=workers, log_level="info")
         return
-    uvicorn.run(_build(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(_build(settings), host=settings.host, port=port, log_level="info")
 
 
 def _build(settings: Settings):  # type: ignore[no-untyped-def]

@@ -102,7 +102,8 @@ def tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
 def free_port() -> int:
     """A loopback port free right now, for servers that cannot report the port they bound
     (php -S, an SMTP controller) or for a port where nothing must listen. Another process may
-    take it before it is used: uvicorn servers bind port 0 instead (`served`, `LiveServer`)."""
+    take it before it is used: uvicorn servers bind port 0 instead (`served` in this process,
+    `benchmarks.common.live_server` for `deskbell serve` as a subprocess)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

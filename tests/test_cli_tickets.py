@@ -7,13 +7,10 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +18,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from benchmarks.common import Server, live_server
 from cli.main import main
 from widget_server.tickets import JSONTicketStore, clean_new_ticket, new_ticket
 
 ROOT = Path(__file__).resolve().parents[1]
-HEALTH = httpx.Client()  # one client: building one costs tens of ms (TLS context)
 HOSTILE_SUBJECT = '=HYPERLINK("http://evil.example","x")'
 
 
@@ -122,43 +119,12 @@ def test_erase_removes_one_persons_tickets(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a real server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(data_dir: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
-    """uvicorn as a real subprocess on loopback, configured through the environment."""
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DESKBELL_DATA_DIR": str(data_dir),
-           "DESKBELL_KB_DIR": str(ROOT / "tests" / "data" / "kb"),
-           "DESKBELL_TICKET_RATE_LIMIT": "100000/minute"}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "widget_server.app:app_from_env",
-           "--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"]
-    if workers > 1:
-        cmd += ["--workers", str(workers)]
-    proc = subprocess.Popen(cmd, cwd=data_dir.parent, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if HEALTH.get(f"{base}/healthz", timeout=1).status_code < 500:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("server did not start")
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def serving(data_dir: Path, workers: int = 1) -> ContextManager[Server]:
+    """`deskbell serve` as a real subprocess on loopback, configured through the environment;
+    words-only search, so four workers start without loading the model four times."""
+    settings = {"data_dir": data_dir, "kb_dir": ROOT / "tests" / "data" / "kb",
+                "ticket_rate_limit": "100000/minute", "semantic": "false"}
+    return live_server(settings, workers=workers, cwd=data_dir.parent, timeout=60)
 
 
 def post_ticket(http: httpx.Client, base: str, subject: str) -> str | None:
@@ -176,7 +142,8 @@ def test_four_workers_and_the_cli_write_at_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
     target = add(data)
     subjects = [f"load-{i}" for i in range(80)]
-    with server(data, workers=4) as (base, _), httpx.Client() as http:
+    with serving(data, workers=4) as server, httpx.Client() as http:
+        base = server.url
         replies = [subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "deskbell"), "tickets", "reply", target,
              f"reply {i}", "--data-dir", str(data)], cwd=tmp_path, stdout=subprocess.PIPE,
@@ -199,9 +166,10 @@ def test_kill_9_of_the_server_keeps_every_acknowledged_ticket(tmp_path: Path,
                                                               round_: int) -> None:
     data = tmp_path / "data"
     acknowledged: list[str] = []
-    with server(data) as (base, proc), httpx.Client() as http:
+    with serving(data) as server, httpx.Client() as http:
+        proc = server.process
         with ThreadPoolExecutor(4) as pool:
-            futures = [pool.submit(post_ticket, http, base, f"k{round_}-{i}")
+            futures = [pool.submit(post_ticket, http, server.url, f"k{round_}-{i}")
                        for i in range(200)]
             while sum(f.done() for f in futures) < 10 + 10 * round_:
                 time.sleep(0.005)
