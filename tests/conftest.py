@@ -63,16 +63,54 @@ def client(indexed: Settings) -> Iterator[TestClient]:
 
 
 # Every TicketStore kind; a store test that takes `ticket_store` runs once against each.
-TICKET_STORES = ("memory", "json")
+TICKET_STORES = ("memory", "json", "postgresql")
+# The real PostgreSQL every machine of this project runs (trust authentication, database test).
+POSTGRES_TEST_DB = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose search_path selects a fresh, empty schema of POSTGRES_TEST_DB (a random
+    name per test), dropped with everything in it afterwards."""
+    import secrets
+
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        unavailable("psycopg is not installed (pip install -e '.[test]')")
+    schema = f"deskbell_test_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg.connect(POSTGRES_TEST_DB, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL is not reachable at {POSTGRES_TEST_DB}: {exc}")
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            joiner = "&" if "?" in POSTGRES_TEST_DB else "?"
+            yield f"{POSTGRES_TEST_DB}{joiner}options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture(params=TICKET_STORES)
-def ticket_store(request: pytest.FixtureRequest, tmp_path: Path) -> TicketStore:
-    """An empty store of each kind, opened through the `ticket_store` setting."""
+def ticket_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketStore]:
+    """An empty store of each kind, opened through the `ticket_store` setting (PostgreSQL's in
+    its own schema, upgraded first as `deskbell db upgrade` would), closed afterwards."""
+    kind = request.param
+    if kind == "postgresql":
+        from widget_server.tickets import pg_schema
+
+        kind = request.getfixturevalue("postgres_url")
+        with pg_schema.connect(kind) as conn:
+            pg_schema.upgrade(conn)
     settings = load_settings(overrides={"data_dir": str(tmp_path / "store"),
-                                        "ticket_store": request.param},
+                                        "ticket_store": kind},
                              config_file=None, environ={})
-    return open_ticket_store(settings)
+    store = open_ticket_store(settings)
+    yield store
+    if hasattr(store, "close"):
+        store.close()
 
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -139,7 +139,7 @@ def test_concurrent_writers_lose_nothing(ticket_store: TicketStore) -> None:
     assert ticket_store.count() == 41
 
 
-@pytest.mark.parametrize("kind", ["postgres", "JSON ", "tinydb", ""])
+@pytest.mark.parametrize("kind", ["postgres", "postgresql:/x", "JSON ", "tinydb", ""])
 def test_an_unknown_store_kind_is_refused_naming_the_setting(kind: str) -> None:
     with pytest.raises(SettingsError, match="ticket_store.*json.*memory"):
         load_settings(overrides={"ticket_store": kind}, config_file=None, environ={})

@@ -6,12 +6,16 @@
     memory.py      MemoryTicketStore (tests, demos, the reference implementation)
     json_store.py  JSONTicketStore: partitioned TinyDB-shaped JSON under <data_dir>/tickets
     files.py       the JSON store's durable files and its typed disk errors
+    postgres.py    PostgresTicketStore: a table shared by every machine (imported on demand)
+    pg_schema.py   its versioned migrations: `deskbell db upgrade` and `deskbell db status`
     factory.py     open_ticket_store(settings): the `ticket_store` setting made a store
+
+postgres.py and pg_schema.py need the `postgresql` extra (psycopg) and are not imported here.
 """
 
 from __future__ import annotations
 
-from .factory import open_ticket_store
+from .factory import StoreSettingError, open_ticket_store
 from .files import CorruptStore, StoreFull, StoreUnwritable
 from .json_store import JSONTicketStore
 from .memory import MemoryTicketStore
@@ -46,6 +50,7 @@ __all__ = [
     "JSONTicketStore",
     "MemoryTicketStore",
     "StoreFull",
+    "StoreSettingError",
     "StoreUnwritable",
     "Summaries",
     "SummaryQuery",

@@ -1,0 +1,286 @@
+"""PostgresTicketStore: tickets in a PostgreSQL table, shared by every process on every machine
+that reaches the database.
+
+Layout: the `tickets` table of migrations/postgresql/0001_tickets.sql. One row per ticket: the
+whole ticket as JSONB in `document`, and beside it the columns the inbox filters, orders and
+searches by, which this module derives from the document on every write (`_columns`).
+
+The protocol's promises, kept by the database:
+
+- `add` returns once the row is committed; a taken reference is caught by the primary key
+  (INSERT … ON CONFLICT DO NOTHING) and renewed, as the other stores do.
+- `update` is one transaction holding the row lock (SELECT … FOR UPDATE): updates of one ticket
+  from any number of processes or machines run one after another, and nothing is written when
+  the change raises.
+- Reads decode fresh documents from JSON, so every read is a copy.
+- `summaries` is SQL: one GROUP BY status (per-status counts and how many match) and one page
+  query, in one repeatable-read snapshot. Text matches with strpos() over the searched fields
+  casefolded by Python at write time, so `%`, `_` and backslashes are plain characters and the
+  result is exactly `store.summarize()`'s, Unicode folding included (ß matches "ss"); the
+  order is created_at compared byte-wise, as Python compares the ISO strings, ties kept in
+  insertion order.
+- Connection trouble is StorageUnavailable naming PostgreSQL (503, detail in the log); the pool
+  checks each connection before lending it and opens new ones once the server is back, so no
+  restart is needed. A full database disk is InsufficientStorage (507).
+
+PostgreSQL text cannot hold U+0000 (nor can JSONB hold a lone surrogate): a ticket containing
+one is refused with ValidationFailed naming the field (visitor input never does: validation
+refuses control characters), and a lookup or search for such text simply finds nothing.
+JSONB keeps an object's keys in its own order, so a ticket reads back equal, keys possibly
+listed in another order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import InsufficientStorage, NotFound, StorageUnavailable
+from . import pg_schema
+from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
+from .store import SEARCHED_FIELDS, Summaries, SummaryQuery
+from .validation import invalid
+
+T = TypeVar("T")
+log = logging.getLogger("deskbell.tickets")
+BATCH = 500  # tickets fetched per round trip by iter_tickets
+_UNAVAILABLE = ("PostgreSQL, where tickets are kept, cannot be reached right now; nothing was "
+                "changed. Please try again shortly.")
+_INSERT = ("INSERT INTO tickets (reference, status, email_key, created_at, updated_at, search,"
+           " document) VALUES (%(reference)s, %(status)s, %(email_key)s, %(created_at)s,"
+           " %(updated_at)s, %(search)s, %(document)s::jsonb)"
+           " ON CONFLICT (reference) DO NOTHING RETURNING seq")
+_UPDATE = ("UPDATE tickets SET status = %(status)s, email_key = %(email_key)s,"
+           " created_at = %(created_at)s, updated_at = %(updated_at)s, search = %(search)s,"
+           " document = %(document)s::jsonb WHERE reference = %(key)s")
+_SUMMARY_COLUMNS = sql.SQL(", ").join(
+    sql.SQL("document -> {}").format(sql.Literal(name)) for name in SUMMARY_FIELDS)
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can hold `text`: no NUL character and no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_unstorable(value: Any, where: str) -> None:
+    """ValidationFailed naming the first string (key or value) PostgreSQL cannot hold."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise invalid({where: "must not contain the NUL character (PostgreSQL cannot store it)"})
+        if not storable(value):
+            raise invalid({where: "contains an invalid character"})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key, where)
+            _refuse_unstorable(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _refuse_unstorable(item, f"{where}[{i}]")
+
+
+def _columns(ticket: Ticket) -> dict[str, Any]:
+    """The row of `ticket`: its document as JSON and the columns derived from it."""
+    _refuse_unstorable(ticket, "")
+    try:
+        document = json.dumps(ticket, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:  # NaN or infinity: JSON has no such numbers
+        raise invalid({"ticket": f"cannot be stored as JSON ({exc})"}) from None
+    return {
+        "reference": str(ticket["reference"]),
+        "status": str(ticket["status"]),
+        "email_key": str(ticket.get("email", "")).casefold(),
+        "created_at": str(ticket["created_at"]),
+        "updated_at": str(ticket.get("updated_at") or ""),
+        # str(None) as summarize() does for a missing field: the match must be the same.
+        "search": [str(ticket.get(name)).casefold() for name in SEARCHED_FIELDS],
+        "document": document,
+    }
+
+
+class PostgresTicketStore:
+    """Tickets in PostgreSQL through a connection pool (see module docstring)."""
+
+    def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1,
+                 max_size: int = 8, timeout: float = 5.0, connect_timeout: int = 5,
+                 reconnect_timeout: float = 300.0) -> None:
+        """Connect once to check the schema (StorageUnavailable says why not), then pool.
+
+        `schema` overrides the URL's search_path; `timeout` is how long a call waits for a
+        connection before answering StorageUnavailable."""
+        kwargs: dict[str, Any] = {"connect_timeout": connect_timeout,
+                                  "fallback_application_name": "deskbell"}
+        if schema is not None:
+            if not schema.isidentifier() or not schema.isascii():
+                raise StorageUnavailable(f"schema {schema!r} is not a plain SQL identifier")
+            kwargs["options"] = f"-csearch_path={schema}"
+        with pg_schema.connect(url, **kwargs) as conn:
+            pg_schema.require_current(conn)
+        self._pool: ConnectionPool = ConnectionPool(
+            url, kwargs=kwargs, min_size=min_size, max_size=max_size, timeout=timeout,
+            reconnect_timeout=reconnect_timeout, check=ConnectionPool.check_connection,
+            name="deskbell-tickets", open=False)
+        self._pool.open(wait=False)
+
+    def close(self) -> None:
+        """Close every pooled connection (the store cannot be used afterwards)."""
+        self._pool.close()
+
+    # -- connections
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction: committed when the block ends, rolled back
+        when it raises. PostgreSQL's own failures become the project's typed errors."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            log.error("ticket store: no PostgreSQL connection (%s)", exc)
+            raise StorageUnavailable(_UNAVAILABLE) from None
+        except psycopg.errors.DiskFull as exc:
+            log.error("ticket store: PostgreSQL is out of disk space (%s)", exc)
+            raise InsufficientStorage("The ticket database is out of disk space; nothing was "
+                                      "saved. Please try again later.") from None
+        except psycopg.DataError as exc:
+            raise invalid({"ticket": f"PostgreSQL refused it ({pg_schema.first_line(exc)})"}) \
+                from None
+        except psycopg.Error as exc:
+            log.error("ticket store: PostgreSQL failed: %s", pg_schema.first_line(exc))
+            raise StorageUnavailable(_UNAVAILABLE) from None
+
+    def check(self) -> None:
+        """StorageUnavailable if PostgreSQL cannot be reached or its schema is not current."""
+        with self._transaction() as conn:
+            pg_schema.require_current(conn)
+
+    # -- reads
+
+    def get(self, reference: str) -> Ticket | None:
+        if not isinstance(reference, str) or len(reference) > 40 or not storable(reference):
+            return None
+        with self._transaction() as conn:
+            row = conn.execute("SELECT document FROM tickets WHERE reference = %s",
+                               (reference,)).fetchone()
+        return row[0] if row else None
+
+    def iter_tickets(self) -> Iterator[Ticket]:
+        """Every ticket in the order they were added, fetched BATCH at a time (no connection is
+        held between batches, so a caller may stop early)."""
+        after = 0
+        while True:
+            with self._transaction() as conn:
+                rows = conn.execute("SELECT seq, document FROM tickets WHERE seq > %s "
+                                    "ORDER BY seq LIMIT %s", (after, BATCH)).fetchall()
+            for _, document in rows:
+                yield document
+            if len(rows) < BATCH:
+                return
+            after = rows[-1][0]
+
+    def count(self) -> int:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT count(*) FROM tickets").fetchone()
+        return int(row[0]) if row else 0
+
+    def summaries(self, query: SummaryQuery) -> Summaries:
+        """One inbox page as SQL; equal to store.summarize() over the same tickets."""
+        match, params = _match(query)
+        counted = sql.SQL("SELECT status, count(*), count(*) FILTER (WHERE {}) "
+                          "FROM tickets GROUP BY status").format(match)
+        direction = sql.SQL("DESC" if query.newest_first else "ASC")
+        page = sql.SQL("SELECT {} FROM tickets WHERE {} ORDER BY created_at {}, seq "
+                       "LIMIT %(limit)s").format(_SUMMARY_COLUMNS, match, direction)
+        with self._transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            counts = dict.fromkeys(STATUSES, 0)
+            total = matched = 0
+            for status, in_status, matching in conn.execute(counted, params).fetchall():
+                counts[status] = in_status
+                total += in_status
+                matched += matching
+            # As Python slices: a negative limit drops that many from the end.
+            limit = len(range(matched)[:query.limit])
+            rows = conn.execute(page, {**params, "limit": limit}).fetchall() if limit else []
+        items = [dict(zip(SUMMARY_FIELDS, row, strict=True)) for row in rows]
+        return Summaries(counts, total, matched, items)
+
+    # -- writes
+
+    def add(self, ticket: Ticket) -> Ticket:
+        columns = _columns(ticket)  # refused before a connection is taken
+        with self._transaction() as conn:
+            while conn.execute(_INSERT, columns).fetchone() is None:
+                ticket["reference"] = new_reference()  # 2^60 space: practically never loops
+                columns = _columns(ticket)
+        return ticket
+
+    def update(self, reference: str, change: Callable[[Ticket], T]) -> tuple[Ticket, T]:
+        if not isinstance(reference, str) or not storable(reference):
+            raise NotFound("no such ticket")
+        with self._transaction() as conn:
+            row = conn.execute("SELECT document FROM tickets WHERE reference = %s FOR UPDATE",
+                               (reference,)).fetchone()
+            if row is None:
+                raise NotFound("no such ticket")
+            ticket: Ticket = row[0]
+            result = change(ticket)  # raises before anything is written: the row is untouched
+            conn.execute(_UPDATE, {**_columns(ticket), "key": reference})
+        return ticket, result
+
+    def erase_email(self, email: str) -> int:
+        """Delete every ticket of `email` (case-insensitive), then VACUUM the table so the
+        deleted rows do not linger in its pages (copies in WAL archives and backups follow
+        the database's own retention)."""
+        wanted = email.strip().casefold()
+        if not storable(wanted):
+            return 0
+        with self._transaction() as conn:
+            removed = conn.execute("DELETE FROM tickets WHERE email_key = %s", (wanted,)).rowcount
+        if removed:
+            try:
+                self._vacuum()
+            except (StorageUnavailable, InsufficientStorage):  # the rows are gone all the same
+                log.warning("ticket store: erased %d ticket(s) but VACUUM failed; autovacuum "
+                            "will reclaim their space later", removed)
+        return removed
+
+    def _vacuum(self) -> None:
+        with self._transaction() as conn:  # a fresh connection: no transaction is open yet
+            conn.autocommit = True  # VACUUM cannot run inside a transaction block
+            try:
+                conn.execute("VACUUM tickets")
+            finally:
+                conn.autocommit = False
+
+
+def _match(query: SummaryQuery) -> tuple[sql.Composable, dict[str, Any]]:
+    """The WHERE condition of `query` and its parameters; text a stored field cannot hold
+    (NUL, a lone surrogate) matches nothing, as it would in summarize()."""
+    if not storable(query.status) or not storable(query.text):
+        return sql.SQL("FALSE"), {}
+    conditions: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    if query.status:
+        conditions.append(sql.SQL("status = %(status)s"))
+        params["status"] = query.status
+    if query.text:
+        conditions.append(sql.SQL(
+            "EXISTS (SELECT FROM unnest(search) AS field WHERE strpos(field, %(text)s) > 0)"))
+        params["text"] = query.text.casefold()
+    return (sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")), params
+
+
+__all__ = ["PostgresTicketStore", "storable"]
