@@ -151,9 +151,10 @@ def _has_versions(conn: psycopg.Connection, schema: str) -> bool:
 
 def schema_version(conn: psycopg.Connection) -> int:
     """The highest migration applied to this schema; 0 for a schema Deskbell never touched."""
-    if not _has_versions(conn, current_schema(conn)):
-        return 0
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM deskbell_schema").fetchone()
+    with refused("check"):
+        if not _has_versions(conn, current_schema(conn)):
+            return 0
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM deskbell_schema").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -186,9 +187,7 @@ def mismatch(version: int) -> SchemaMismatch | None:
 
 
 def require_current(conn: psycopg.Connection) -> None:
-    with refused("check"):
-        version = schema_version(conn)
-    problem = mismatch(version)
+    problem = mismatch(schema_version(conn))
     if problem is not None:
         raise problem
 
