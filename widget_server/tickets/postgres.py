@@ -84,8 +84,10 @@ def _refuse_unstorable(value: Any, where: str) -> None:
             raise invalid({where: "contains an invalid character"})
     elif isinstance(value, dict):
         for key, item in value.items():
-            _refuse_unstorable(key, where)
-            _refuse_unstorable(item, f"{where}.{key}" if where else str(key))
+            name = str(key) if storable(str(key)) else ascii(key)
+            inner = f"{where}.{name}" if where else name
+            _refuse_unstorable(key, inner)
+            _refuse_unstorable(item, inner)
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             _refuse_unstorable(item, f"{where}[{i}]")
@@ -115,11 +117,14 @@ class PostgresTicketStore:
 
     def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1,
                  max_size: int = 8, timeout: float = 5.0, connect_timeout: int = 5,
-                 reconnect_timeout: float = 300.0) -> None:
+                 reconnect_timeout: float = 15.0) -> None:
         """Connect once to check the schema (StorageUnavailable says why not), then pool.
 
         `schema` overrides the URL's search_path; `timeout` is how long a call waits for a
-        connection before answering StorageUnavailable."""
+        connection before answering StorageUnavailable. While PostgreSQL is down the pool
+        retries with growing pauses for `reconnect_timeout` seconds, then stops until the
+        next call asks for a connection: kept short, so a server that comes back after a long
+        outage is found by the next call rather than by a retry minutes away."""
         kwargs: dict[str, Any] = {"connect_timeout": connect_timeout,
                                   "fallback_application_name": "deskbell"}
         if schema is not None:
