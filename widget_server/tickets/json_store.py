@@ -8,20 +8,37 @@ Layout (all files written by files.AtomicJSONStorage; this layout is the on-disk
                      100,000 tickets; a full partition is only rewritten to change a ticket
     index/ab.json    256 small shards mapping reference -> partition number
     .lock            one filelock held across every read-modify-write, by every process
+    summary/p000001.json …
+                     derived, not part of the format: each partition's ticket count per
+                     status and the range of its created_at, with the stat (inode, mtime,
+                     size) of the partition file it describes
 
 A ticket is written in two steps under the lock: its index entry first, then the ticket.
 A crash between them leaves an index entry that points at nothing, which reads as "not
 found" — and that ticket was never acknowledged. Readers take no lock: every file is
 swapped in whole, so they always see a complete generation.
+
+The summaries let the admin inbox answer a page without reading every partition: the
+counts come from the summaries, and only the partitions whose created_at range can hold a
+ticket of the page are read (a text search still reads every ticket). A summary is trusted
+only while the partition file still has the stat it records — the same key the parsed-file
+cache trusts — so a partition changed by anything that did not also write its summary (an
+older Deskbell, a crash between the two writes, a restored backup) is read and summarized
+again, never shown stale. Writers replace a partition's summary right after the partition,
+under the lock; a reader that had to summarize a partition itself stores the summary if it
+can take the lock at once. Summaries hold no personal data and are not fsynced: one lost in
+a power cut is derived again from its partition.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import heapq
+import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,13 +47,47 @@ from tinydb import Query, TinyDB
 
 from ..errors import NotFound, StorageUnavailable
 from .files import AtomicJSONStorage, read_json, storage_error, write_json_atomic
-from .model import SUMMARY_FIELDS, Ticket, new_reference
+from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
 from .store import Summaries, Summary, SummaryQuery, summarize
 
 T = TypeVar("T")
 _PARTITION = re.compile(r"^p(\d{6})\.json$")
 _TABLE = "_default"
 CACHE_FILES = 512  # parsed files kept per process: all 256 index shards plus recent partitions
+FileKey = tuple[int, int, int]  # inode, mtime in ns, size: a file replaced whole gets a new one
+# A partition's summary: {"partition": [inode, mtime_ns, size], "tickets": n,
+# "counts": {status: n}, "first": oldest created_at, "last": newest created_at}.
+Head = dict[str, Any]
+
+
+def _key(path: Path) -> FileKey | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _stamp(ticket: Ticket) -> str:
+    return str(ticket.get("created_at") or "")
+
+
+def _head_of(key: FileKey, docs: Iterable[Ticket]) -> Head:
+    counts: dict[str, int] = {}
+    stamps = []
+    for doc in docs:
+        counts[doc["status"]] = counts.get(doc["status"], 0) + 1
+        stamps.append(_stamp(doc))
+    return {"partition": list(key), "tickets": len(stamps), "counts": counts,
+            "first": min(stamps, default=""), "last": max(stamps, default="")}
+
+
+def _valid_head(data: Any) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("partition"), list)
+            and len(data["partition"]) == 3 and isinstance(data.get("tickets"), int)
+            and isinstance(data.get("counts"), dict)
+            and all(isinstance(n, int) for n in data["counts"].values())
+            and isinstance(data.get("first"), str) and isinstance(data.get("last"), str))
 
 
 class JSONTicketStore:
@@ -52,7 +103,8 @@ class JSONTicketStore:
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
         self._lock = FileLock(str(self.root / ".lock"), timeout=lock_timeout)
-        self._cache: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._cache: dict[Path, tuple[FileKey, dict[str, Any]]] = {}
+        self._heads: dict[int, Head] = {}  # partition number -> its summary (a few hundred bytes)
         self.check()
 
     # -- files
@@ -78,17 +130,24 @@ class JSONTicketStore:
 
     def _read(self, path: Path) -> dict[str, Any]:
         """The parsed file, cached until it is replaced (every write makes a new inode)."""
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return {}
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return self._read_keyed(path)[1]
+
+    def _read_keyed(self, path: Path) -> tuple[FileKey | None, dict[str, Any]]:
+        """The parsed file and the stat key of the file that was parsed."""
+        key = _key(path)
+        if key is None:
+            return None, {}
         cached = self._cache.pop(path, None)
-        data = cached[1] if cached and cached[0] == key else read_json(path) or {}
+        if cached and cached[0] == key:
+            data = cached[1]
+        else:
+            data = read_json(path) or {}
+            # Replaced between the stat and the read: the key must describe what was parsed.
+            key = key if _key(path) == key else (0, 0, -1)
         self._cache[path] = (key, data)  # re-inserted last: the dict's order is recency
         if len(self._cache) > CACHE_FILES:
             del self._cache[next(iter(self._cache))]
-        return data
+        return key, data
 
     def _db(self, number: int) -> TinyDB:
         return TinyDB(self._partition_path(number), storage=AtomicJSONStorage)
@@ -137,10 +196,135 @@ class JSONTicketStore:
                 yield {k: doc.get(k) for k in SUMMARY_FIELDS}
 
     def summaries(self, query: SummaryQuery) -> Summaries:
-        return summarize(self.iter_summaries(), query)
+        """One inbox page, exactly as `summarize` over every ticket would answer it, reading
+        only the partitions that can hold a ticket of the page (see the module docstring)."""
+        if query.text:  # words may be anywhere: a search reads every ticket
+            return summarize(self.iter_summaries(), query)
+        heads = {n: head for n in self._partitions() if (head := self._head(n)) is not None}
+        counts = dict.fromkeys(STATUSES, 0)
+        for head in heads.values():
+            for status, n in head["counts"].items():
+                counts[status] = counts.get(status, 0) + n
+        total = sum(head["tickets"] for head in heads.values())
+        wanted = [n for n, head in heads.items() if query.limit > 0 and (
+            head["counts"].get(query.status) if query.status else head["tickets"])]
+        # Partitions in the page's order of their nearest ticket; stop at the first one whose
+        # nearest ticket comes after the page's last (all later ones do too).
+        newest = query.newest_first
+        edge = "last" if newest else "first"
+        wanted.sort(key=lambda n: heads[n][edge], reverse=newest)
+        visited: list[int] = []
+        stamps: list[str] = []
+        pick = heapq.nlargest if newest else heapq.nsmallest
+        for number in wanted:
+            if len(stamps) >= query.limit:
+                cutoff = pick(query.limit, stamps)[-1]
+                if (heads[number][edge] < cutoff) if newest else (heads[number][edge] > cutoff):
+                    break
+            visited.append(number)
+            stamps.extend(_stamp(d) for d in self._docs(number).values()
+                          if not query.status or d["status"] == query.status)
+        # In partition order, so tickets created at the same instant keep summarize's order.
+        page = summarize(self._rows(sorted(visited)), query)
+        matched = counts.get(query.status, 0) if query.status else total
+        return Summaries(counts, total, matched, page.items)
+
+    def _rows(self, numbers: Iterable[int]) -> Iterator[Summary]:
+        for number in numbers:
+            for doc in list(self._docs(number).values()):
+                yield {k: doc.get(k) for k in SUMMARY_FIELDS}
 
     def count(self) -> int:
-        return sum(len(self._docs(n)) for n in self._partitions())
+        return sum(head["tickets"] for n in self._partitions()
+                   if (head := self._head(n)) is not None)
+
+    # -- partition summaries (derived; see the module docstring)
+
+    def _summary_path(self, number: int) -> Path:
+        return self.root / "summary" / f"p{number:06d}.json"
+
+    def _head(self, number: int, store: bool = True) -> Head | None:
+        """The summary of the partition as it is now; None if there is no such partition.
+        `store`: write a summary this reader had to derive (writers write their own)."""
+        key = _key(self._partition_path(number))
+        if key is None:
+            return None
+        head = self._heads.get(number)
+        if head is not None and tuple(head["partition"]) == key:
+            return head
+        found = self._read_head(number)
+        if _valid_head(found) and tuple(found["partition"]) == key:
+            head = found
+        else:
+            parsed_key, data = self._read_keyed(self._partition_path(number))
+            if parsed_key is None:
+                return None
+            head = _head_of(parsed_key, data.get(_TABLE, {}).values())
+            if store:
+                self._store_derived(number, head)
+        self._heads[number] = head
+        return head
+
+    def _read_head(self, number: int) -> Any:
+        try:
+            return json.loads(self._summary_path(number).read_bytes())
+        except (OSError, ValueError):  # missing, unreadable or torn: derived again instead
+            return None
+
+    def _store_derived(self, number: int, head: Head) -> None:
+        """Keep a summary a reader derived, if the lock is free right now: readers never wait,
+        and a partition replaced meanwhile keeps whatever summary its writer left."""
+        try:
+            self._lock.acquire(blocking=False)
+        except (Timeout, OSError):
+            return
+        try:
+            if _key(self._partition_path(number)) == tuple(head["partition"]):
+                self._write_head(number, head)
+        finally:
+            self._lock.release()
+
+    def _write_head(self, number: int, head: Head) -> None:
+        """Replace the summary file whole; a failure only costs a later reader a derivation."""
+        path = self._summary_path(number)
+        aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(json.dumps(head, separators=(",", ":")).encode("utf-8"))
+            os.replace(aside, path)
+        except OSError:
+            aside.unlink(missing_ok=True)
+
+    def _wrote(self, number: int, before: Head | None, *, gone: Iterable[str] = (),
+               came: Iterable[Ticket] = ()) -> None:
+        """After writing partition `number` under the lock: its summary is `before` (its
+        summary just before the write) less the statuses `gone`, plus the tickets `came`."""
+        path = self._partition_path(number)
+        key = _key(path)
+        if key is None:
+            return
+        counts = dict(before["counts"]) if before else {}
+        stamps = [before["first"], before["last"]] if before and before["tickets"] else []
+        tickets = before["tickets"] if before else 0
+        for status in gone:
+            counts[status] = counts.get(status, 0) - 1
+            tickets -= 1
+        for ticket in came:
+            counts[ticket["status"]] = counts.get(ticket["status"], 0) + 1
+            stamps.append(_stamp(ticket))
+            tickets += 1
+        if any(n < 0 for n in counts.values()):  # `before` did not describe it: summarize it
+            parsed_key, data = self._read_keyed(path)
+            head = _head_of(parsed_key or (0, 0, -1), data.get(_TABLE, {}).values())
+        else:
+            # A changed ticket keeps its created_at, so first and last stay true bounds.
+            head = {"partition": list(key), "tickets": tickets,
+                    "counts": {s: n for s, n in counts.items() if n},
+                    "first": min(stamps, default=""), "last": max(stamps, default="")}
+        self._heads[number] = head
+        self._write_head(number, head)
 
     # -- writes (locked, re-read after acquiring)
 
@@ -152,7 +336,9 @@ class JSONTicketStore:
                 ticket["reference"] = new_reference()  # 2^60 space: practically never loops
             number = self._head_for_insert()
             self._set_index({ticket["reference"]: number})
+            before = self._head(number, store=False)
             self._db(number).insert(ticket)
+            self._wrote(number, before, came=[ticket])
         finally:
             self._lock.release()
         return ticket
@@ -193,7 +379,9 @@ class JSONTicketStore:
                 raise NotFound("no such ticket")
             ticket = copy.deepcopy(dict(doc))
             result = change(ticket)
+            before = self._head(number, store=False)
             db.table(_TABLE).upsert(ticket, Query().reference == reference)
+            self._wrote(number, before, gone=[doc["status"]], came=[ticket])
         finally:
             self._lock.release()
         return ticket, result
@@ -216,6 +404,10 @@ class JSONTicketStore:
                     self._db(number).remove(Query().reference.one_of(refs))
                     self._drop_backup(self._partition_path(number))
                     removed.update(dict.fromkeys(refs))
+                    key, data = self._read_keyed(self._partition_path(number))
+                    if key is not None:
+                        self._heads[number] = _head_of(key, data.get(_TABLE, {}).values())
+                        self._write_head(number, self._heads[number])
             self._set_index(removed)
             for shard in {self._shard_path(r) for r in removed}:
                 self._drop_backup(shard)
