@@ -130,8 +130,8 @@ class Server:
 
 @contextmanager
 def live_server(settings: Mapping[str, object] | None = None, *, workers: int = 1,
-                app: str | None = None, cwd: Path = REPO, timeout: float = 120.0,
-                echo: bool = False) -> Iterator[Server]:
+                app: str | None = None, command: Sequence[str] = (), port: int = 0,
+                cwd: Path = REPO, timeout: float = 120.0, echo: bool = False) -> Iterator[Server]:
     """`deskbell serve --host 127.0.0.1 --port 0 --workers N` in its own process (group), with
     `settings` (names such as "data_dir") as DESKBELL_* variables; yields once /healthz answers.
 
@@ -143,16 +143,20 @@ def live_server(settings: Mapping[str, object] | None = None, *, workers: int = 
 
     `app`: a factory ("module:function") to serve instead, through uvicorn's own command line
     with the same host, port, workers and start line (the benchmarks add a fixed-JSON route
-    to Deskbell's app). `cwd` is where `deskbell serve` looks for deskbell.toml. The output is
-    drained all along, so a chatty server never blocks on a full pipe; `echo` also copies it
-    to stderr. Leaving the block stops the server with SIGTERM (uvicorn's graceful stop),
-    then SIGKILL to the whole group if it has not exited within 15 seconds.
+    to Deskbell's app). `command`: another `deskbell` command line that serves on the `port`
+    it names (`demo --port P`: the demo's host page names the server's URL before anything is
+    bound, so it cannot take port 0). `cwd` is where `deskbell` looks for deskbell.toml.
+
+    The output is drained all along, so a chatty server never blocks on a full pipe; `echo`
+    also copies it to stderr. Leaving the block stops the server with SIGTERM (uvicorn's
+    graceful stop), then SIGKILL to the whole group if it has not exited within 15 seconds.
     """
-    if app is None:
-        cmd = [str(DESKBELL), "serve"]
+    if command:
+        cmd = [str(DESKBELL), *command]
     else:
-        cmd = [PYTHON, "-m", "uvicorn", "--factory", app, "--no-access-log", "--log-level", "info"]
-    cmd += ["--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
+        cmd = [str(DESKBELL), "serve"] if app is None else [
+            PYTHON, "-m", "uvicorn", "--factory", app, "--no-access-log", "--log-level", "info"]
+        cmd += ["--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path,
            **{f"DESKBELL_{name.upper()}": str(value) for name, value in (settings or {}).items()}}
@@ -161,6 +165,8 @@ def live_server(settings: Mapping[str, object] | None = None, *, workers: int = 
                                start_new_session=True)
     log: deque[str] = deque(maxlen=400)
     ports: queue.Queue[int] = queue.Queue()
+    if command:
+        ports.put(port)
     reader = threading.Thread(target=_drain, args=(process, log, ports, echo), daemon=True)
     reader.start()
     try:
