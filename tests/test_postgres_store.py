@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -577,6 +578,21 @@ def test_an_unknown_url_parameter_is_one_line_naming_the_setting(postgres_url: s
     with pytest.raises(SettingsError, match='^setting ticket_store: not a valid PostgreSQL URL '
                                             r'\(invalid URI query parameter: "colour"\)$'):
         open_ticket_store(settings_for(f"{postgres_url}&colour=blue", tmp_path))
+
+
+def test_the_default_install_never_imports_psycopg() -> None:
+    script = ("import sys, cli.main, widget_server.app\n"
+              "from widget_server.settings import load_settings\n"
+              "from widget_server.tickets import open_ticket_store\n"
+              "for kind in ('json', 'memory'):\n"
+              "    open_ticket_store(load_settings(overrides={'ticket_store': kind, 'data_dir':"
+              " sys.argv[1]}, config_file=None, environ={}))\n"
+              "print(sorted(m for m in sys.modules if m.startswith('psycopg')))\n")
+    with tempfile.TemporaryDirectory() as data:
+        ran = subprocess.run([sys.executable, "-c", script, data], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
 
 
 # -- deskbell db

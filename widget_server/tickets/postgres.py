@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -138,10 +139,14 @@ class PostgresTicketStore:
             reconnect_timeout=reconnect_timeout, check=ConnectionPool.check_connection,
             name="deskbell-tickets", open=False)
         self._pool.open(wait=False)
+        # A store dropped without close() (a CLI command's) closes its pool on the thread that
+        # drops it: left to the collector, the pool could be reaped on one of its own worker
+        # threads, which cannot join themselves.
+        self._closer = weakref.finalize(self, self._pool.close)
 
     def close(self) -> None:
         """Close every pooled connection (the store cannot be used afterwards)."""
-        self._pool.close()
+        self._closer()
 
     # -- connections
 
