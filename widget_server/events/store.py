@@ -8,6 +8,8 @@ any line that is not a complete JSON object, and the next writer starts on a fre
 
 Events carry no IP address, email or name: a session id is a random token that lives only in
 the visitor's tab. Old day files are deleted once they are older than the retention period.
+An event is written only if its type and data fields are declared in registry.py; reading never
+judges: a stored line of any type is returned as it is.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from widget_server.errors import InsufficientStorage, ValidationFailed
+from ..errors import InsufficientStorage, ValidationFailed
+from .registry import SESSION_PROBLEM, is_session, vocabulary_problems
 
-SESSION_RE = re.compile(r"s_[A-Za-z0-9_-]{22}")
-TYPE_RE = re.compile(r"[a-z][a-z_]{0,31}")
 MAX_EVENT_BYTES = 4096
 DEFAULT_MAX_DAY_BYTES = 100 * 1024 * 1024
 _DAY_FILE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.jsonl")
@@ -58,10 +59,11 @@ def parse_time(text: str) -> datetime:
 
 
 def _encode(item: NewEvent, now: datetime) -> tuple[date, bytes]:
-    if item.session is not None and not SESSION_RE.fullmatch(item.session):
-        raise ValidationFailed("bad session id", {"session": "must match s_ + 22 url-safe chars"})
-    if not TYPE_RE.fullmatch(item.type):
-        raise ValidationFailed("bad event type", {"type": "lowercase letters and _ only"})
+    if item.session is not None and not is_session(item.session):
+        raise ValidationFailed("bad session id", {"session": SESSION_PROBLEM})
+    problems = vocabulary_problems(item.type, item.data)
+    if problems:
+        raise ValidationFailed("event not in the vocabulary (events/registry.py)", problems)
     at = (item.at or now).astimezone(UTC)
     record = {"at": at.isoformat(), "session": item.session, "type": item.type,
               "data": dict(item.data)}
@@ -210,4 +212,4 @@ def _read_file(
             yield record
 
 
-__all__ = ["EventStore", "EventsFull", "NewEvent", "SESSION_RE", "parse_time", "utc_now"]
+__all__ = ["EventStore", "EventsFull", "NewEvent", "parse_time", "utc_now"]
