@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,20 @@ import click
 
 from widget_server.events import EventStore
 from widget_server.insights import (
+    Durations,
+    Gaps,
+    Report,
+    Spikes,
+    TicketQueryGap,
     WebhookRefused,
-    build_report,
+    ZeroResultGap,
+    day_range,
+    format_duration,
+    format_rate,
+    load_report,
     post_webhook,
-    report_span,
+    to_jsonable,
 )
-from widget_server.metrics import format_duration, format_rate, local_midnight, to_jsonable
 from widget_server.settings import Settings
 from widget_server.tickets import open_ticket_store
 
@@ -42,21 +50,18 @@ def resolve_range(since: date | None, until: date | None, tz: ZoneInfo,
     first = since or last - timedelta(days=29)
     if first > last:
         raise click.ClickException(f"--since {first} is after --until {last}")
-    return local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
+    return day_range(first, last, tz)
 
 
-def load_report(settings: Settings, since: datetime, until: datetime,
-                tz: ZoneInfo) -> dict[str, Any]:
-    """Read tickets and events (purging expired event files first) and build the report."""
+def read_report(settings: Settings, since: datetime, until: datetime, tz: ZoneInfo) -> Report:
+    """Open the stores (purging expired event files first) and load the report from them."""
     if not Path(settings.data_dir).is_dir():
         raise click.ClickException(f"no Deskbell data in {settings.data_dir} (is --data-dir right?)")
     try:
         events = EventStore.from_settings(settings)  # its constructor applies retention
-        tickets = list(open_ticket_store(settings).iter_tickets())
+        return load_report(events, open_ticket_store(settings), since, until, tz)
     except OSError as exc:
         raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
-    first, last = report_span(since, until)
-    return build_report(tickets, events.iter_events(first, last), since, until, tz)
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -71,66 +76,69 @@ def _bar(count: int, top: int, width: int = 30) -> str:
     return "#" * (round(width * count / top) if top else 0)
 
 
-def _times_line(d: Any) -> str:
+def _times_line(d: Durations) -> str:
     return f"median {format_duration(d.median)}, p90 {format_duration(d.p90)} ({d.count} tickets)"
 
 
-def _variants(row: dict[str, Any]) -> str:
-    others = [q for q, _ in row["variants"] if q != row["query"]]
-    return f"{row['query']}" + (f" (also: {', '.join(others[:3])})" if others else "")
+def _variants(row: ZeroResultGap | TicketQueryGap) -> str:
+    others = [q for q, _ in row.variants if q != row.query]
+    return f"{row.query}" + (f" (also: {', '.join(others[:3])})" if others else "")
 
 
-def text_report(r: dict[str, Any]) -> str:
-    s, t, tm, sat = r["sessions"], r["tickets"], r["times"], r["satisfaction"]
-    last_day = (r["until"] - timedelta(seconds=1)).date()
-    out = [f"Deskbell report {r['since'].date()} to {last_day} ({r['timezone']})", "",
+def _last_day(r: Report) -> date:
+    return (r.until - timedelta(seconds=1)).date()
+
+
+def text_report(r: Report) -> str:
+    s, t, tm, sat = r.sessions, r.tickets, r.times, r.satisfaction
+    out = [f"Deskbell report {r.since.date()} to {_last_day(r)} ({r.timezone})", "",
            "Self-service"]
     out += _rows([
-        ("Help sessions", str(s["help_sessions"])),
-        ("Searched or read", str(s["engaged_sessions"])),
-        ("Self-service rate", format_rate(s["self_service_rate"])),
-        ("Search success", f"{format_rate(s['search_success_rate'])} of {s['searches']} searches"),
-        ("Zero-result searches", format_rate(s["zero_result_rate"])),
+        ("Help sessions", str(s.help_sessions)),
+        ("Searched or read", str(s.engaged_sessions)),
+        ("Self-service rate", format_rate(s.self_service_rate)),
+        ("Search success", f"{format_rate(s.search_success_rate)} of {s.searches} searches"),
+        ("Zero-result searches", format_rate(s.zero_result_rate)),
     ])
-    out += ["", f"Tickets: {t['total']}"]
-    top = max((n for _, n in t["per_day"]), default=0)
-    out += [f"  {day}  {n:>4}  {_bar(n, top)}" for day, n in t["per_day"]]
-    out += ["  By category: " + (", ".join(f"{c} {n}" for c, n in t["per_category"]) or "none")]
+    out += ["", f"Tickets: {t.total}"]
+    top = max((n for _, n in t.per_day), default=0)
+    out += [f"  {day}  {n:>4}  {_bar(n, top)}" for day, n in t.per_day]
+    out += ["  By category: " + (", ".join(f"{c} {n}" for c, n in t.per_category) or "none")]
     out += _rows([
-        ("First response", _times_line(tm["first_response"]) + f", {tm['unanswered']} unanswered"),
-        ("Resolution", _times_line(tm["resolution"]) + f", {tm['unresolved']} unresolved"),
+        ("First response", _times_line(tm.first_response) + f", {tm.unanswered} unanswered"),
+        ("Resolution", _times_line(tm.resolution) + f", {tm.unresolved} unresolved"),
     ])
-    nps = "\u2014" if sat["nps"] is None else f"{sat['nps']:+.0f} ({sat['nps_answers']} answers)"
-    ces = "\u2014" if sat["ces"] is None else f"{sat['ces']:.1f} of 7 ({sat['ces_answers']})"
+    nps = "\u2014" if sat.nps is None else f"{sat.nps:+.0f} ({sat.nps_answers} answers)"
+    ces = "\u2014" if sat.ces is None else f"{sat.ces:.1f} of 7 ({sat.ces_answers})"
     out += ["", "Satisfaction"] + _rows([
-        ("CSAT", f"{format_rate(sat['csat'])} ({sat['ratings']} ratings)"),
+        ("CSAT", f"{format_rate(sat.csat)} ({sat.ratings} ratings)"),
         ("CES", ces), ("NPS", nps)])
-    out += ["", "Top searches"] + (_rows([(q, str(n)) for q, n in r["top_searches"]]) or
+    out += ["", "Top searches"] + (_rows([(q, str(n)) for q, n in r.top_searches]) or
                                    ["  none"])
     out += ["", "Articles (views, helpful)"] + (_rows([
         (a.slug, f"{a.views} views, {format_rate(a.helpful_ratio)} helpful of {a.votes} votes")
-        for a in r["articles"][:10]]) or ["  none"])
-    out += ["", *_gap_lines(r["gaps"]), "", *_spike_lines(r["spikes"])]
+        for a in r.articles[:10]]) or ["  none"])
+    out += ["", *_gap_lines(r.gaps), "", *_spike_lines(r.spikes)]
     return "\n".join(out)
 
 
-def _gap_lines(gaps: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _gap_lines(gaps: Gaps) -> list[str]:
     out = ["Content gaps", "  Searches with no results:"]
-    out += [f"    {_variants(g)}: {g['searches']} searches -> {g['action']}"
-            for g in gaps["zero_results"]] or ["    none"]
+    out += [f"    {_variants(g)}: {g.searches} searches -> {g.action}"
+            for g in gaps.zero_results] or ["    none"]
     out += ["  Searches that ended in a ticket:"]
-    out += [f"    {_variants(g)}: {g['tickets']} tickets of {g['sessions']} sessions "
-            f"-> {g['action']}" for g in gaps["ticket_queries"]] or ["    none"]
+    out += [f"    {_variants(g)}: {g.tickets} tickets of {g.sessions} sessions "
+            f"-> {g.action}" for g in gaps.ticket_queries] or ["    none"]
     out += ["  Articles voted unhelpful:"]
-    out += [f"    {g['slug']}: {g['not_helpful']} of {g['votes']} votes unhelpful, "
-            f"{g['then_ticket']} then a ticket -> {g['action']}"
-            for g in gaps["unhelpful_articles"]] or ["    none"]
+    out += [f"    {g.slug}: {g.not_helpful} of {g.votes} votes unhelpful, "
+            f"{g.then_ticket} then a ticket -> {g.action}"
+            for g in gaps.unhelpful_articles] or ["    none"]
     return out
 
 
-def _spike_lines(spikes: dict[str, list[Any]]) -> list[str]:
+def _spike_lines(spikes: Spikes) -> list[str]:
     out = ["Spikes"]
-    for label, found in (("last day", spikes["day"]), ("last 7 days", spikes["week"])):
+    for label, found in (("last day", spikes.day), ("last 7 days", spikes.week)):
         for s in found:
             what = "tickets" if s.kind == "category" else "failed searches"
             out.append(f"  {s.topic} ({what}, {label}): {s.observed} vs {s.expected:.1f} expected,"
@@ -145,48 +153,47 @@ def _md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(head: list[str], rows: list[list[Any]]) -> list[str]:
+def _md_table(head: list[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
     return lines if rows else lines + ["| " + " | ".join(["\u2014"] * len(head)) + " |"]
 
 
-def markdown_report(r: dict[str, Any]) -> str:
-    s, t, tm, sat = r["sessions"], r["tickets"], r["times"], r["satisfaction"]
-    last_day = (r["until"] - timedelta(seconds=1)).date()
-    out = [f"# Deskbell report {r['since'].date()} to {last_day} ({r['timezone']})", "",
+def markdown_report(r: Report) -> str:
+    s, t, tm, sat = r.sessions, r.tickets, r.times, r.satisfaction
+    out = [f"# Deskbell report {r.since.date()} to {_last_day(r)} ({r.timezone})", "",
            "## Summary", ""]
     out += _md_table(["Metric", "Value"], [
-        ["Help sessions", s["help_sessions"]],
-        ["Self-service rate", format_rate(s["self_service_rate"])],
-        ["Search success", format_rate(s["search_success_rate"])],
-        ["Zero-result searches", format_rate(s["zero_result_rate"])],
-        ["Tickets", t["total"]],
-        ["First response (median / p90)", f"{format_duration(tm['first_response'].median)} / "
-                                          f"{format_duration(tm['first_response'].p90)}"],
-        ["Unanswered", tm["unanswered"]],
-        ["Resolution (median / p90)", f"{format_duration(tm['resolution'].median)} / "
-                                      f"{format_duration(tm['resolution'].p90)}"],
-        ["CSAT", format_rate(sat["csat"])],
-        ["CES", "\u2014" if sat["ces"] is None else f"{sat['ces']:.1f}"],
-        ["NPS", "\u2014" if sat["nps"] is None else f"{sat['nps']:+.0f}"],
+        ["Help sessions", s.help_sessions],
+        ["Self-service rate", format_rate(s.self_service_rate)],
+        ["Search success", format_rate(s.search_success_rate)],
+        ["Zero-result searches", format_rate(s.zero_result_rate)],
+        ["Tickets", t.total],
+        ["First response (median / p90)", f"{format_duration(tm.first_response.median)} / "
+                                          f"{format_duration(tm.first_response.p90)}"],
+        ["Unanswered", tm.unanswered],
+        ["Resolution (median / p90)", f"{format_duration(tm.resolution.median)} / "
+                                      f"{format_duration(tm.resolution.p90)}"],
+        ["CSAT", format_rate(sat.csat)],
+        ["CES", "\u2014" if sat.ces is None else f"{sat.ces:.1f}"],
+        ["NPS", "\u2014" if sat.nps is None else f"{sat.nps:+.0f}"],
     ])
-    out += ["", "## Tickets per day", ""] + _md_table(["Day", "Tickets"], t["per_day"])
+    out += ["", "## Tickets per day", ""] + _md_table(["Day", "Tickets"], t.per_day)
     out += ["", "## Tickets per category", ""] + _md_table(["Category", "Tickets"],
-                                                            t["per_category"])
-    out += ["", "## Top searches", ""] + _md_table(["Query", "Searches"], r["top_searches"])
-    g = r["gaps"]
+                                                            t.per_category)
+    out += ["", "## Top searches", ""] + _md_table(["Query", "Searches"], r.top_searches)
+    g = r.gaps
     out += ["", "## Searches with no results", ""] + _md_table(
         ["Query", "Searches", "Action"],
-        [[_variants(x), x["searches"], x["action"]] for x in g["zero_results"]])
+        [[_variants(x), x.searches, x.action] for x in g.zero_results])
     out += ["", "## Searches that ended in a ticket", ""] + _md_table(
         ["Query", "Tickets", "Sessions", "Action"],
-        [[_variants(x), x["tickets"], x["sessions"], x["action"]] for x in g["ticket_queries"]])
+        [[_variants(x), x.tickets, x.sessions, x.action] for x in g.ticket_queries])
     out += ["", "## Articles voted unhelpful", ""] + _md_table(
         ["Article", "Not helpful", "Votes", "Then a ticket", "Action"],
-        [[x["slug"], x["not_helpful"], x["votes"], x["then_ticket"], x["action"]]
-         for x in g["unhelpful_articles"]])
-    spikes = [*r["spikes"]["day"], *r["spikes"]["week"]]
+        [[x.slug, x.not_helpful, x.votes, x.then_ticket, x.action]
+         for x in g.unhelpful_articles])
+    spikes = [*r.spikes.day, *r.spikes.week]
     out += ["", "## Spikes", ""] + _md_table(
         ["Topic", "Kind", "Window", "Observed", "Expected", "Since"],
         [[x.topic, x.kind, f"{x.window_days}d", x.observed, f"{x.expected:.1f}",
@@ -194,7 +201,7 @@ def markdown_report(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
+FORMATS: dict[str, Callable[[Report], str]] = {
     "text": text_report,
     "markdown": markdown_report,
     "json": lambda r: json.dumps(to_jsonable(r), indent=2, ensure_ascii=False),
@@ -230,14 +237,14 @@ def report(settings: Settings, since: datetime | None, until: datetime | None, t
     tz = zone(tz_name)
     first, last = resolve_range(since and since.date(), until and until.date(), tz,
                                 datetime.now(tz).date())
-    result = load_report(settings, first, last, tz)
+    result = read_report(settings, first, last, tz)
     click.echo(FORMATS[fmt](result))
     if alert:
         _send_alert(settings, result)
 
 
-def _send_alert(settings: Settings, result: dict[str, Any]) -> None:
-    spikes = [*result["spikes"]["day"], *result["spikes"]["week"]]
+def _send_alert(settings: Settings, result: Report) -> None:
+    spikes = [*result.spikes.day, *result.spikes.week]
     if not spikes:
         return
     if not settings.webhook_url:

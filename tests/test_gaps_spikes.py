@@ -12,18 +12,17 @@ from typing import Any
 import pytest
 
 from widget_server.errors import ValidationFailed
+from widget_server.events import parse_client_events
 from widget_server.insights import (
+    Activity,
     WebhookRefused,
     article_gaps,
-    cluster_queries,
     find_spikes,
-    normalize_query,
-    parse_client_events,
     post_webhook,
-    public_page_url,
     ticket_query_gaps,
     zero_result_gaps,
 )
+from widget_server.queries import cluster_queries, normalize_query, public_page_url
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
 
@@ -127,13 +126,13 @@ def _gap_events() -> list[dict[str, Any]]:
 
 
 def test_zero_result_gaps_are_grouped_ranked_and_get_an_action():
-    rows = zero_result_gaps(_gap_events())
-    assert [(r["query"], r["searches"], r["action"]) for r in rows] == [
+    rows = zero_result_gaps(Activity.build([], _gap_events()))
+    assert [(r.query, r.searches, r.action) for r in rows] == [
         ("refund", 4, "write an article"),
         ("mars delivery", 2, "write an article"),
         ("pasword reset", 1, "add a synonym or alias"),
     ]
-    assert rows[0]["variants"] == [("refund", 2), ("refunds", 1), ("refnd", 1)]
+    assert list(rows[0].variants) == [("refund", 2), ("refunds", 1), ("refnd", 1)]
 
 
 def test_queries_that_end_in_tickets():
@@ -147,8 +146,8 @@ def test_queries_that_end_in_tickets():
     events.append(ev(sid(7), t, "search", query="invoice copy", results=0))
     events.append(ev(sid(7), t + timedelta(minutes=1), "ticket_created", reference="DB-7"))
     events.append(ev(sid(8), t, "search", query="unrelated", results=1))  # no ticket
-    rows = ticket_query_gaps(events)
-    assert [(r["query"], r["tickets"], r["sessions"], r["references"], r["action"])
+    rows = ticket_query_gaps(Activity.build([], events))
+    assert [(r.query, r.tickets, r.sessions, list(r.references), r.action)
             for r in rows] == [
         ("cancel order", 2, 3, ["DB-0", "DB-1"], "rewrite the articles this search finds"),
         ("invoice copy", 1, 1, ["DB-7"], "write an article"),
@@ -168,11 +167,11 @@ def test_articles_voted_unhelpful_then_followed_by_a_ticket_come_first():
         ev(sid(7), t, "vote", slug="great", helpful=True),
         ev(sid(8), t, "vote", slug="one-down", helpful=False),  # too few votes, no ticket
     ]
-    rows = article_gaps(events)
-    assert [(r["slug"], r["then_ticket"], r["not_helpful"], r["votes"]) for r in rows] == [
+    rows = article_gaps(Activity.build([], events))
+    assert [(r.slug, r.then_ticket, r.not_helpful, r.votes) for r in rows] == [
         ("refund-policy", 1, 1, 1), ("shipping", 0, 2, 3)]
-    assert rows[0]["reasons"] == ["outdated"] and rows[0]["references"] == ["DB-1"]
-    assert rows[0]["action"] == "rewrite this article"
+    assert list(rows[0].reasons) == ["outdated"] and list(rows[0].references) == ["DB-1"]
+    assert rows[0].action == "rewrite this article"
 
 
 # --- spikes ------------------------------------------------------------------------------------
@@ -193,26 +192,26 @@ def _tickets(category: str, per_day: list[int], end: datetime) -> list[dict[str,
 def test_a_seeded_ticket_spike_is_found_with_its_start_and_examples():
     flat = _tickets("shipping", [2] * 35, NOW)
     spiking = _tickets("billing", [1, 0] * 13 + [1, 0, 1, 9, 12], NOW)  # ~0.5/day, then 9, 12
-    spikes = find_spikes(flat + spiking, [], NOW, window_days=1)
+    spikes = find_spikes(Activity.build(flat + spiking, []), NOW, window_days=1)
     assert [(s.kind, s.topic, s.observed) for s in spikes] == [("category", "billing", 12)]
     assert spikes[0].started == NOW - timedelta(days=1, hours=23)  # first ticket of the 9-day
     assert len(spikes[0].examples) == 5 and "reference" in spikes[0].examples[0]
-    weekly = find_spikes(flat + spiking, [], NOW, window_days=7)
+    weekly = find_spikes(Activity.build(flat + spiking, []), NOW, window_days=7)
     assert [s.topic for s in weekly] == ["billing"]
 
 
 def test_a_flat_series_and_small_counts_raise_nothing():
     flat = _tickets("shipping", [3] * 35, NOW)
     noisy = _tickets("returns", [0] * 28 + [0, 0, 0, 0, 0, 1, 4], NOW)  # new, but below 5
-    assert find_spikes(flat + noisy, [], NOW) == []
-    assert find_spikes([], [], NOW) == []
+    assert list(find_spikes(Activity.build(flat + noisy, []), NOW)) == []
+    assert list(find_spikes(Activity.build([], []), NOW)) == []
 
 
 def test_failed_searches_spike_as_a_query_group():
     events = [ev(sid(n), NOW - timedelta(hours=n + 1), "search", query=q, results=0)
               for n, q in enumerate(["login error", "login errors", "loggin error"] * 3)]
     events += [ev(sid(99), NOW - timedelta(days=10), "search", query="login error", results=0)]
-    spikes = find_spikes([], events, NOW)
+    spikes = find_spikes(Activity.build([], events), NOW)
     assert [(s.kind, s.topic, s.observed) for s in spikes] == [("query", "login error", 9)]
     assert {e["query"] for e in spikes[0].examples} <= {"login error", "login errors",
                                                         "loggin error"}

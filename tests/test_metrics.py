@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from widget_server.metrics import (
+from widget_server.insights import (
+    Activity,
+    Report,
+    TicketVolume,
     article_stats,
+    build_report,
     nearest_rank,
     response_times,
     satisfaction,
     session_summary,
-    summary,
     ticket_volume,
 )
 
@@ -35,8 +39,12 @@ def ev(session: str | None, when: str, kind: str, **data: Any) -> dict[str, Any]
 
 
 def ticket(ref: str, created: str, category: str = "", **fields: Any) -> dict[str, Any]:
+    # Stored tickets always carry a status (the JSON store counts them per status).
+    status = "solved" if fields.get("solved_at") else "open" if fields.get("first_reply_at") \
+        else "new"
     base = {"reference": ref, "subject": f"subject {ref}", "created_at": at(created),
-            "category": category, "first_reply_at": None, "solved_at": None, "ratings": []}
+            "category": category, "status": status, "first_reply_at": None, "solved_at": None,
+            "ratings": []}
     for key in ("first_reply_at", "solved_at"):
         if fields.get(key):
             fields[key] = at(fields[key])
@@ -88,12 +96,12 @@ SINCE, UNTIL = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC
 
 
 @pytest.fixture
-def report() -> dict[str, Any]:
-    return summary(TICKETS, EVENTS, SINCE, UNTIL, UTCZ)
+def report() -> Report:
+    return build_report(TICKETS, EVENTS, SINCE, UNTIL, UTCZ)
 
 
 def test_sessions_self_service_and_search_success(report):
-    assert report["sessions"] == {
+    assert asdict(report.sessions) == {
         "help_sessions": 5,
         "engaged_sessions": 4,
         "self_served_sessions": 2,
@@ -107,59 +115,59 @@ def test_sessions_self_service_and_search_success(report):
 
 
 def test_daily_self_service_counts_a_session_on_its_first_day(report):
-    assert report["self_service_daily"] == [
+    assert list(report.self_service_daily) == [
         (date(2026, 3, 1), 1 / 3, 3), (date(2026, 3, 2), 1.0, 1)]
 
 
 def test_ticket_volume_per_day_and_category(report):
-    assert report["tickets"] == {
-        "total": 3,
-        "per_day": [(date(2026, 3, 1), 2), (date(2026, 3, 2), 1)],
-        "per_category": [("billing", 2), ("shipping", 1)],
-    }
+    assert report.tickets == TicketVolume(
+        total=3,
+        per_day=((date(2026, 3, 1), 2), (date(2026, 3, 2), 1)),
+        per_category=(("billing", 2), ("shipping", 1)),
+    )
 
 
 def test_first_response_and_resolution_times(report):
-    times = report["times"]
-    assert (times["first_response"].median, times["first_response"].p90) == (2700, 3600)
-    assert times["first_response"].count == 2 and times["unanswered"] == 1
-    assert (times["resolution"].median, times["resolution"].p90) == (82800, 82800)
-    assert times["unresolved"] == 2
+    times = report.times
+    assert (times.first_response.median, times.first_response.p90) == (2700, 3600)
+    assert times.first_response.count == 2 and times.unanswered == 1
+    assert (times.resolution.median, times.resolution.p90) == (82800, 82800)
+    assert times.unresolved == 2
 
 
 def test_satisfaction_counts_every_rating_given_in_range_including_after_reopening(report):
-    assert report["satisfaction"] == {
+    assert asdict(report.satisfaction) == {
         "ratings": 3, "csat": 2 / 3, "ces": 4.0, "ces_answers": 2,
         "nps": pytest.approx(100 / 3), "nps_answers": 3,
     }
 
 
 def test_article_views_and_helpful_ratio(report):
-    stats = {s.slug: s for s in report["articles"]}
+    stats = {s.slug: s for s in report.articles}
     assert stats["refund-policy"].views == 2 and stats["refund-policy"].helpful_ratio == 0.5
     assert stats["refund-policy"].sources == {"search": 2}
     assert stats["track-order"].views == 1 and stats["track-order"].helpful_ratio is None
-    assert [s.slug for s in report["articles"]] == ["refund-policy", "track-order"]
+    assert [s.slug for s in report.articles] == ["refund-policy", "track-order"]
 
 
 def test_top_searches(report):
-    assert report["top_searches"] == [("refund", 2), ("refnd", 1), ("shipping to mars", 1)]
+    assert list(report.top_searches) == [("refund", 2), ("refnd", 1), ("shipping to mars", 1)]
 
 
 def test_no_data_gives_zero_counts_and_no_rates():
-    empty = summary([], [], SINCE, UNTIL, UTCZ)
-    assert empty["sessions"]["help_sessions"] == 0
-    assert empty["sessions"]["self_service_rate"] is None
-    assert empty["tickets"]["per_day"] == [(date(2026, 3, 1), 0), (date(2026, 3, 2), 0)]
-    assert empty["times"]["first_response"].median is None
-    assert empty["satisfaction"]["csat"] is None and empty["satisfaction"]["nps"] is None
-    assert empty["articles"] == [] and empty["top_searches"] == []
+    empty = build_report([], [], SINCE, UNTIL, UTCZ)
+    assert empty.sessions.help_sessions == 0
+    assert empty.sessions.self_service_rate is None
+    assert list(empty.tickets.per_day) == [(date(2026, 3, 1), 0), (date(2026, 3, 2), 0)]
+    assert empty.times.first_response.median is None
+    assert empty.satisfaction.csat is None and empty.satisfaction.nps is None
+    assert list(empty.articles) == [] and list(empty.top_searches) == []
 
 
 def test_a_range_crossing_midnight_lists_both_days():
     since = datetime(2026, 3, 1, 22, tzinfo=UTC)
     volume = ticket_volume(TICKETS, since, since + timedelta(hours=4), UTCZ)
-    assert volume["per_day"] == [(date(2026, 3, 1), 0), (date(2026, 3, 2), 0)]
+    assert list(volume.per_day) == [(date(2026, 3, 1), 0), (date(2026, 3, 2), 0)]
 
 
 def test_days_follow_the_chosen_zone_across_a_dst_change():
@@ -174,10 +182,10 @@ def test_days_follow_the_chosen_zone_across_a_dst_change():
     since = datetime(2026, 3, 8, tzinfo=NY)
     until = datetime(2026, 3, 10, tzinfo=NY)
     volume = ticket_volume(tickets, since, until, NY)
-    assert volume["per_day"] == [(date(2026, 3, 8), 3), (date(2026, 3, 9), 1)]
-    assert volume["total"] == 4
+    assert list(volume.per_day) == [(date(2026, 3, 8), 3), (date(2026, 3, 9), 1)]
+    assert volume.total == 4
     # The same instants in UTC fall on other days.
-    utc = ticket_volume(tickets, since, until, UTCZ)["per_day"]
+    utc = list(ticket_volume(tickets, since, until, UTCZ).per_day)
     assert utc == [(date(2026, 3, 8), 2), (date(2026, 3, 9), 2), (date(2026, 3, 10), 0)]
 
 
@@ -186,7 +194,7 @@ def test_the_short_dst_day_keeps_its_last_minute_and_not_the_next():
     tickets = [ticket("L", "2026-03-09T03:59"),  # 23:59 EDT, the 23-hour day's last minute
                ticket("M", "2026-03-09T04:00")]  # 00:00 EDT on the 9th
     volume = ticket_volume(tickets, since, until, NY)
-    assert volume["per_day"] == [(date(2026, 3, 8), 1)]
+    assert list(volume.per_day) == [(date(2026, 3, 8), 1)]
 
 
 def test_a_search_succeeds_only_with_a_view_before_the_next_search():
@@ -195,8 +203,8 @@ def test_a_search_succeeds_only_with_a_view_before_the_next_search():
               ev(s, "2026-03-01T09:01", "search", query="b", results=1),
               ev(s, "2026-03-01T09:02", "vote", slug="x", helpful=True),
               ev(s, "2026-03-01T09:03", "article_view", slug="x", source="search")]
-    got = session_summary(events)
-    assert (got["searches"], got["successful_searches"]) == (2, 1)
+    got = session_summary(Activity.build([], events))
+    assert (got.searches, got.successful_searches) == (2, 1)
 
 
 def test_nearest_rank_percentile():
@@ -208,15 +216,16 @@ def test_nearest_rank_percentile():
 
 def test_ratings_outside_the_range_and_tickets_without_ratings_are_ignored():
     got = satisfaction(TICKETS, datetime(2026, 3, 2, tzinfo=UTC), UNTIL)
-    assert (got["ratings"], got["csat"], got["ces"]) == (1, 0.0, 6.0)
-    assert got["nps"] == -100.0
+    assert (got.ratings, got.csat, got.ces) == (1, 0.0, 6.0)
+    assert got.nps == -100.0
 
 
 def test_unanswered_only_range():
     got = response_times([ticket("X", "2026-03-01T00:00")], SINCE, UNTIL)
-    assert got["unanswered"] == 1 and got["first_response"].count == 0
+    assert got.unanswered == 1 and got.first_response.count == 0
 
 
 def test_votes_without_views_still_count():
-    stats = article_stats([ev(A, "2026-03-01T09:00", "vote", slug="x", helpful=False)])
+    stats = article_stats(Activity.build([], [ev(A, "2026-03-01T09:00", "vote", slug="x",
+                                                helpful=False)]))
     assert (stats[0].views, stats[0].not_helpful, stats[0].helpful_ratio) == (0, 1, 0.0)

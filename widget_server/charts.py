@@ -23,7 +23,7 @@ def nice_max(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 times a power of ten at or above value (at least 1)."""
     if value <= 1:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10 ** math.floor(math.log10(value))
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
 
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ..insights import parse_client_events
+from ..events import parse_client_events
 from ..services import services
 from .common import check_origin, client_ip, read_json
 

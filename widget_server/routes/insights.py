@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
@@ -13,12 +12,8 @@ from starlette.routing import BaseRoute, Route
 
 from .. import charts
 from ..errors import BadRequest
-from ..events import EventStore
-from ..insights import build_report, report_span
-from ..metrics import Durations, format_duration, format_rate, local_midnight
+from ..insights import Durations, Report, day_range, format_duration, format_rate, load_report
 from ..services import services
-from ..settings import Settings
-from ..tickets import TicketStore
 from .auth import Session, admin_page, render_admin
 from .tickets import in_store
 
@@ -60,35 +55,27 @@ def band_counts(d: Durations) -> list[int]:
     return counts
 
 
-def _charts(r: dict[str, Any]) -> dict[str, Markup]:
-    per_day = [(f"{d:%b %d}", n) for d, n in r["tickets"]["per_day"]]
-    self_service = [(f"{d:%b %d}", rate) for d, rate, _ in r["self_service_daily"]]
-    times = r["times"]
+def _charts(r: Report) -> dict[str, Markup]:
+    per_day = [(f"{d:%b %d}", n) for d, n in r.tickets.per_day]
+    self_service = [(f"{d:%b %d}", rate) for d, rate, _ in r.self_service_daily]
     return {
         "tickets": charts.bar_chart(per_day, "Tickets per day", " tickets"),
         "self_service": charts.line_chart(self_service, "Self-service rate per day"),
         "times": charts.grouped_bars(
             [label for label, _ in BANDS],
-            [("First response", band_counts(times["first_response"]), charts.PRIMARY),
-             ("Resolution", band_counts(times["resolution"]), charts.SECOND)],
+            [("First response", band_counts(r.times.first_response), charts.PRIMARY),
+             ("Resolution", band_counts(r.times.resolution), charts.SECOND)],
             "How long tickets waited"),
-        "searches": charts.hbar_chart(r["top_searches"], "Top searches"),
+        "searches": charts.hbar_chart(r.top_searches, "Top searches"),
     }
-
-
-def load(settings: Settings, events: EventStore | None, tickets: TicketStore,
-         since: date, until: date, tz: ZoneInfo) -> dict[str, Any]:
-    start, end = local_midnight(since, tz), local_midnight(until + timedelta(days=1), tz)
-    first, last = report_span(start, end)
-    found = list(events.iter_events(first, last)) if events is not None else []
-    return build_report(tickets.iter_tickets(), found, start, end, tz)
 
 
 @admin_page
 async def insights_page(request: Request, session: Session) -> Response:
     since, until, tz = parse_range(request)
     state = services(request)
-    report = await in_store(load, state.settings, state.events, state.tickets, since, until, tz)
+    start, end = day_range(since, until, tz)
+    report = await in_store(load_report, state.events, state.tickets, start, end, tz)
     context = {
         "csrf": session["csrf"], "r": report, "charts": _charts(report),
         "since": since, "until": until, "tz": tz.key, "nps_enabled": state.settings.nps_enabled,
@@ -99,4 +86,5 @@ async def insights_page(request: Request, session: Session) -> Response:
     return render_admin(request, "admin/insights.html", context)
 
 
-ROUTES: list[BaseRoute] = [Route("/admin/insights", insights_page, methods=["GET"])]
+ROUTES: list[BaseRoute] = [Route("/admin/insights", insights_page, methods=["GET"],
+                                 name="admin_insights")]

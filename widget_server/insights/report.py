@@ -1,0 +1,154 @@
+"""The whole report, typed: one loader for /admin/insights and `deskbell report` alike.
+
+    load_report(events, tickets, since, until, tz) -> Report
+
+reads the stores once, builds one `Activity` (sessions grouped and queries clustered once) and
+computes every figure from it. Renderers only render: the admin page through its template,
+the command as text, markdown or JSON (`to_jsonable(report)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from .activity import Activity, Event, QueryGroups, Ticket
+from .gaps import Gaps, content_gaps
+from .metrics import (
+    ArticleStats,
+    Count,
+    DayRate,
+    ResponseTimes,
+    Satisfaction,
+    SessionFigures,
+    TicketVolume,
+    article_stats,
+    daily_self_service,
+    local_midnight,
+    response_times,
+    satisfaction,
+    session_summary,
+    ticket_volume,
+    top_searches,
+)
+from .spikes import BASELINE_DAYS, Spikes, report_spikes
+
+
+@dataclass(frozen=True)
+class Report:
+    """Metrics and content gaps for [since, until); spikes for the day and week ending at until.
+
+    The fields are in the order of the JSON report (`to_jsonable`); `queries` is how every
+    figure here grouped search queries, kept for whoever wants to look and left out of the JSON.
+    """
+
+    since: datetime
+    until: datetime
+    timezone: str
+    sessions: SessionFigures
+    self_service_daily: tuple[DayRate, ...]
+    tickets: TicketVolume
+    times: ResponseTimes
+    satisfaction: Satisfaction
+    articles: tuple[ArticleStats, ...]
+    top_searches: tuple[Count, ...]
+    gaps: Gaps
+    spikes: Spikes
+    queries: QueryGroups = field(repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "queries"}
+
+
+def report_span(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The events and tickets a report needs: its range plus the spike baseline before `until`."""
+    return min(since, until - timedelta(days=7 + BASELINE_DAYS)), until
+
+
+def day_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Whole local days: [midnight starting `first`, midnight after `last`) in tz."""
+    return local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
+
+
+def build_report(tickets: Iterable[Ticket], events: Iterable[Event], since: datetime,
+                 until: datetime, tz: ZoneInfo) -> Report:
+    """Every figure for [since, until) from one Activity.
+
+    `events` and `tickets` may reach back further (see `report_span`) for the spike baseline.
+    """
+    activity = Activity.build(tickets, events, since, until)
+    return Report(
+        since=since,
+        until=until,
+        timezone=tz.key,
+        sessions=session_summary(activity),
+        self_service_daily=daily_self_service(activity, since, until, tz),
+        tickets=ticket_volume(activity.tickets, since, until, tz),
+        times=response_times(activity.tickets, since, until),
+        satisfaction=satisfaction(activity.tickets, since, until),
+        articles=article_stats(activity),
+        top_searches=top_searches(activity),
+        gaps=content_gaps(activity),
+        spikes=report_spikes(activity, until, tz),
+        queries=activity.queries,
+    )
+
+
+class EventSource(Protocol):
+    def iter_events(self, since: datetime | None = None,
+                    until: datetime | None = None) -> Iterable[Event]: ...
+
+
+class TicketSource(Protocol):
+    def iter_tickets(self) -> Iterable[Ticket]: ...
+
+
+def load_report(events: EventSource | None, tickets: TicketSource, since: datetime,
+                until: datetime, tz: ZoneInfo) -> Report:
+    """Read what [since, until) and its spike baseline need from the stores, then build.
+
+    Blocks on disk (or the database): the server calls it on a worker thread.
+    """
+    first, last = report_span(since, until)
+    found = list(events.iter_events(first, last)) if events is not None else []
+    return build_report(tickets.iter_tickets(), found, since, until, tz)
+
+
+def to_jsonable(value: Any) -> Any:
+    """A report (or any part of it) as plain JSON types: dates as ISO strings, rows as lists."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "as_dict"):
+        return to_jsonable(value.as_dict())
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration as a person reads it: 45s, 12m, 3h 20m, 2d 4h; an em dash for none."""
+    if seconds is None:
+        return "\u2014"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def format_rate(value: float | None) -> str:
+    return "\u2014" if value is None else f"{100 * value:.1f}%"
+
+
+__all__ = ["Report", "build_report", "day_range", "format_duration", "format_rate",
+           "load_report", "report_span", "to_jsonable"]

@@ -1,0 +1,168 @@
+"""Spikes: a topic whose tickets or failed searches run far above its own recent baseline.
+
+Topics are ticket categories and groups of failed searches; a group is the one the report's
+`Activity` gave the query, so a spike on "login error" is the same group as its gap row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..events import parse_time
+from .activity import Activity, event_time, in_range, search_query
+
+CATEGORY, QUERY = "category", "query"  # the two kinds of topic
+BASELINE_DAYS = 28
+
+
+def poisson_tail(observed: int, expected: float) -> float:
+    """P(X >= observed) for X ~ Poisson(expected), summed in log space for small tails."""
+    if observed <= 0:
+        return 1.0
+    top = observed + max(50, int(10 * expected) + 50)
+    return min(1.0, sum(
+        math.exp(-expected + k * math.log(expected) - math.lgamma(k + 1))
+        for k in range(observed, top)
+    ))
+
+
+@dataclass(frozen=True)
+class Spike:
+    """A topic whose recent count runs far above its own trailing baseline."""
+
+    kind: str  # "category" (tickets) or "query" (failed searches)
+    topic: str
+    observed: int
+    expected: float
+    p_value: float
+    started: datetime
+    window_days: int
+    examples: tuple[Mapping[str, str], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "topic": self.topic, "observed": self.observed,
+                "expected": round(self.expected, 2), "p_value": self.p_value,
+                "started": self.started.isoformat(), "window_days": self.window_days,
+                "examples": [dict(e) for e in self.examples]}
+
+
+@dataclass(frozen=True)
+class Spikes:
+    """Spikes of the last day, and of the last week for topics the last day did not flag."""
+
+    day: tuple[Spike, ...]
+    week: tuple[Spike, ...]
+
+
+@dataclass(frozen=True)
+class _Item:
+    at: datetime
+    example: Mapping[str, str]
+
+
+Topics = dict[tuple[str, str], list[_Item]]
+
+
+def spike_topics(activity: Activity) -> Topics:
+    """Every ticket by its category and every failed search by its query group, over the whole
+    history; a group is named by its most frequent failed spelling."""
+    topics: Topics = defaultdict(list)
+    for ticket in activity.tickets:
+        if ticket.get("category"):
+            topics[(CATEGORY, ticket["category"])].append(_Item(
+                parse_time(ticket["created_at"]),
+                {"reference": ticket["reference"], "subject": ticket.get("subject", "")}))
+    failed = [e for e in activity.history
+              if search_query(e) and e["data"].get("results") == 0]
+    spellings: dict[str, Counter[str]] = defaultdict(Counter)
+    for event in failed:
+        spellings[activity.queries.key(search_query(event))][search_query(event)] += 1
+    for event in failed:
+        query = search_query(event)
+        label = spellings[activity.queries.key(query)].most_common(1)[0][0]
+        topics[(QUERY, label)].append(_Item(event_time(event), {"query": query}))
+    return topics
+
+
+def find_spikes(
+    activity: Activity,
+    now: datetime,
+    window_days: int = 1,
+    baseline_days: int = BASELINE_DAYS,
+    min_count: int = 5,
+    max_p: float = 0.001,
+    tz: ZoneInfo | None = None,
+    topics: Topics | None = None,
+) -> tuple[Spike, ...]:
+    """Topics whose tickets (by category) or failed searches (by query group) spiked.
+
+    The window is [now - window_days, now); the baseline the `baseline_days` before it. A topic
+    spikes when its window count is at least `min_count`, at least twice the baseline rate
+    scaled to the window, and that many would happen by chance with probability below `max_p`
+    under a Poisson model (a topic new to the baseline is taken as one occurrence in it).
+    `topics` (from `spike_topics(activity)`) saves working them out again for a second window.
+    """
+    tz = tz or ZoneInfo("UTC")
+    start = now - timedelta(days=window_days)
+    base_start = start - timedelta(days=baseline_days)
+    spikes = []
+    for (kind, topic), items in (spike_topics(activity) if topics is None else topics).items():
+        recent = sorted((i for i in items if in_range(i.at, start, now)), key=lambda i: i.at)
+        before = sum(1 for i in items if in_range(i.at, base_start, start))
+        expected = max(before, 1) / baseline_days * window_days
+        if len(recent) < min_count or len(recent) < 2 * expected:
+            continue
+        p_value = poisson_tail(len(recent), expected)
+        if p_value < max_p:
+            started = _started(items, recent, before / baseline_days, now, tz)
+            spikes.append(Spike(kind, topic, len(recent), expected, p_value, started,
+                                window_days, _examples(recent)))
+    spikes.sort(key=lambda s: s.p_value)
+    return tuple(spikes)
+
+
+def report_spikes(activity: Activity, until: datetime, tz: ZoneInfo) -> Spikes:
+    """Spikes of the day ending at `until`, and of the week for topics the day did not flag."""
+    topics = spike_topics(activity)
+    day = find_spikes(activity, until, 1, tz=tz, topics=topics)
+    flagged = {(s.kind, s.topic) for s in day}
+    week = tuple(s for s in find_spikes(activity, until, 7, tz=tz, topics=topics)
+                 if (s.kind, s.topic) not in flagged)
+    return Spikes(day, week)
+
+
+def _examples(recent: list[_Item], limit: int = 5) -> tuple[Mapping[str, str], ...]:
+    """The latest distinct examples (the same query typed five times is one example)."""
+    seen: list[Mapping[str, str]] = []
+    for item in reversed(recent):
+        if item.example not in seen:
+            seen.append(item.example)
+        if len(seen) == limit:
+            break
+    return tuple(seen)
+
+
+def _started(items: list[_Item], recent: list[_Item], daily_mean: float, now: datetime,
+             tz: ZoneInfo) -> datetime:
+    """First item of the unbroken run of above-normal local days that ends in the window."""
+    threshold = max(1.0, daily_mean + 2 * math.sqrt(daily_mean))
+    per_day: dict[date, list[_Item]] = defaultdict(list)
+    for item in items:
+        if item.at < now:
+            per_day[item.at.astimezone(tz).date()].append(item)
+    day = recent[-1].at.astimezone(tz).date()
+    first = day
+    while len(per_day.get(day, [])) > threshold:
+        first = day
+        day -= timedelta(days=1)
+    return min(i.at for i in per_day.get(first, recent))
+
+
+__all__ = ["BASELINE_DAYS", "Spike", "Spikes", "find_spikes", "poisson_tail", "report_spikes",
+           "spike_topics"]
