@@ -29,14 +29,15 @@ from tinydb.storages import JSONStorage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from widget_server.tickets import JSONTicketStore, clean_new_ticket, new_ticket  # noqa: E402
+from widget_server.schemas import NEW_TICKET
+from widget_server.tickets import JSONTicketStore, new_ticket  # noqa: E402
 
 PARTITION_BYTES = 128 * 1024  # TicketStore's default
 WARMUP = 3
 
 
 def document(i: int) -> dict:
-    fields = clean_new_ticket({
+    fields = NEW_TICKET.validate({
         "name": f"Visitor {i}", "email": f"visitor{i}@example.com",
         "subject": f"Cannot reset my password (case {i})",
         "message": "I tried the reset link twice and it says expired. " * 6,

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 
 from benchmarks.common import Server, live_server
 from cli.main import main
-from widget_server.tickets import JSONTicketStore, clean_new_ticket, new_ticket
+from widget_server.schemas import NEW_TICKET
+from widget_server.tickets import JSONTicketStore, new_ticket
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_SUBJECT = '=HYPERLINK("http://evil.example","x")'
@@ -29,7 +30,7 @@ HOSTILE_SUBJECT = '=HYPERLINK("http://evil.example","x")'
 def add(data_dir: Path, **changes: Any) -> str:
     body = {"name": "Ana", "email": "ana@example.com", "subject": "Printer",
             "message": "It jams.", **changes}
-    ticket, _ = new_ticket(clean_new_ticket(body))
+    ticket, _ = new_ticket(NEW_TICKET.validate(body))
     return JSONTicketStore(data_dir).add(ticket)["reference"]
 
 

@@ -19,13 +19,13 @@ import pytest
 
 from widget_server import durable
 from widget_server.helpdesk import Helpdesk
+from widget_server.schemas import NEW_TICKET
 from widget_server.settings import load_settings
 from widget_server.tickets import (
     CorruptStore,
     JSONTicketStore,
     StoreFull,
     StoreUnwritable,
-    clean_new_ticket,
     new_ticket,
     set_status,
     token_matches,
@@ -43,7 +43,7 @@ OLD_TOKENS = {"DB-S8ZY-YGXX-CXKP": "7r1q3b-k5Uz_kVhO5Fqtk507f4TOc0gRSFHb47rZCFg"
 
 def make(store: JSONTicketStore, email: str = "ana@example.com",
          subject: str = "Printer") -> tuple:
-    fields = clean_new_ticket({"name": "Ana", "email": email, "subject": subject,
+    fields = NEW_TICKET.validate({"name": "Ana", "email": email, "subject": subject,
                                "message": "It jams.\nEvery time."})
     ticket, token = new_ticket(fields)
     return store.add(ticket), token
@@ -182,10 +182,11 @@ def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from widget_server.tickets import JSONTicketStore, clean_new_ticket, new_ticket
+from widget_server.schemas import NEW_TICKET
+from widget_server.tickets import JSONTicketStore, new_ticket
 store = JSONTicketStore(sys.argv[1], partition_size=5)
 for i in range(100000):
-    fields = clean_new_ticket({"name": "K", "email": "k@example.com", "subject": f"n{i}",
+    fields = NEW_TICKET.validate({"name": "K", "email": "k@example.com", "subject": f"n{i}",
                                "message": "x" * 2000})
     t, _ = new_ticket(fields)
     store.add(t)
@@ -222,7 +223,7 @@ def test_a_really_full_disk_keeps_every_acknowledged_ticket(tiny_disk: Path) -> 
     acknowledged = []
     with pytest.raises(StoreFull):
         for i in range(500):
-            fields = clean_new_ticket({"name": "F", "email": "f@example.com",
+            fields = NEW_TICKET.validate({"name": "F", "email": "f@example.com",
                                        "subject": f"full-{i}", "message": "y" * 4000})
             acknowledged.append(store.add(new_ticket(fields)[0])["reference"])
     assert len(acknowledged) > 3

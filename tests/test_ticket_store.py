@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from widget_server.errors import NotFound
+from widget_server.schemas import NEW_TICKET
 from widget_server.settings import SettingsError, load_settings
 from widget_server.tickets import (
     SummaryQuery,
     Ticket,
     TicketStore,
-    clean_new_ticket,
     new_ticket,
     set_status,
     token_matches,
@@ -22,7 +22,7 @@ from widget_server.tickets import (
 
 def make(store: TicketStore, email: str = "ana@example.com", subject: str = "Printer",
          **changes: Any) -> tuple[Ticket, str]:
-    fields = clean_new_ticket({"name": "Ana", "email": email, "subject": subject,
+    fields = NEW_TICKET.validate({"name": "Ana", "email": email, "subject": subject,
                                "message": "It jams.\nEvery time.", **changes})
     ticket, token = new_ticket(fields)
     return store.add(ticket), token
@@ -46,7 +46,7 @@ def test_references_are_unique_and_a_taken_one_is_renewed(ticket_store: TicketSt
     refs = [make(ticket_store)[0]["reference"] for _ in range(20)]
     assert len(set(refs)) == 20
     assert all(len(r) == 17 and r.startswith("DB-") for r in refs)
-    twin, _ = new_ticket(clean_new_ticket({"name": "Bo", "email": "bo@example.com",
+    twin, _ = new_ticket(NEW_TICKET.validate({"name": "Bo", "email": "bo@example.com",
                                            "subject": "Twin", "message": "Same ref"}))
     twin["reference"] = refs[0]
     assert ticket_store.add(twin)["reference"] != refs[0]

@@ -18,15 +18,15 @@ from typing import Any
 
 from . import mail
 from .errors import DeskbellError, NotFound
-from .events import SESSION_RE, EventStore
+from .events import TICKET_CREATED, EventStore, is_session
+from .schemas import NEW_TICKET, RATING
 from .settings import Settings
 from .tickets import model
 from .tickets.model import Ticket
 from .tickets.store import TicketStore
-from .tickets.validation import clean_new_ticket, clean_rating, clean_text, is_spam_trap
+from .tickets.validation import MESSAGE_MAX, clean_text, is_spam_trap
 
 log = logging.getLogger("deskbell.tickets")
-MESSAGE_MAX = 10000
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Helpdesk:
             # Look exactly like success so the bot learns nothing; store nothing.
             return Opened(model.new_reference(), secrets.token_urlsafe(32), "new",
                           model.now_iso())
-        fields = clean_new_ticket(body)
+        fields = NEW_TICKET.validate(body)
         ticket, token = model.new_ticket(fields, self._category(fields["trail"]))
         self.store.add(ticket)
         self._record_created(ticket)
@@ -92,7 +92,7 @@ class Helpdesk:
         return entry
 
     def rate(self, reference: str, body: Any) -> dict[str, Any]:
-        rating = clean_rating(body)
+        rating = RATING.validate(body)
         _, stored = self.store.update(reference, lambda t: model.add_rating(t, rating))
         return stored
 
@@ -150,10 +150,10 @@ class Helpdesk:
         if self.events is None:
             return
         session = ticket["trail"].get("session") or None
-        session = session if session and SESSION_RE.fullmatch(session) else None
+        session = session if is_session(session) else None
         data = {"reference": ticket["reference"], "category": ticket["category"]}
         try:
-            self.events.append(session, "ticket_created", data)
+            self.events.append(session, TICKET_CREATED, data)
         except (DeskbellError, OSError) as exc:
             log.warning("ticket %s stored, but its event was not: %s", ticket["reference"], exc)
 

@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description of Deskbell's public JSON API, served at /openapi.json.
 
-Written by hand, as data, and kept truthful by a schemathesis run in the test suite that
-fuzzes every operation here against the real app and checks each answer against this spec.
+Request bodies come from their declarations in schemas.py (the same objects validate them);
+paths and answers are written here as data. A schemathesis run in the test suite fuzzes
+every operation against the real app and checks each answer against this spec.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .tickets import EMAIL_PATTERN
+from . import schemas
 
 ERROR = {
     "type": "object",
@@ -43,6 +44,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _json({"$ref": "#/components/schemas/Error"}, words[s]) for s in statuses}
 
 
+def _body(body: schemas.Body) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": body.schema()}}}
+
+
 def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
@@ -54,7 +59,7 @@ def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-BEARER = [{"ticketToken": []}]
+BEARER: list[dict[str, list[str]]] = [{"ticketToken": []}]
 STR = {"type": "string"}
 BRIEF = {
     "type": "object",
@@ -67,11 +72,6 @@ HIT = {
     "properties": {**{k: STR for k in ("slug", "title", "url", "snippet", "category", "summary")},
                    "score": {"type": "number"}},
 }
-# Mirrors tickets.clean_text: no control characters (C0, DEL, C1) and not only blank space.
-NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
-HTTP_URL = "^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\\u0000-\\u001f\\u007f-\\u009f]*)?$"
-TRAIL_TEXT = {"type": "string", "maxLength": 500, "pattern": NO_CONTROL}
-AT = {"type": "string", "format": "date-time"}
 ANSWER = {
     "type": "object", "required": ["slug", "title", "heading", "anchor", "html", "confidence"],
     "properties": {**{k: STR for k in ("slug", "title", "heading", "anchor", "html")},
@@ -79,50 +79,6 @@ ANSWER = {
 }
 
 
-def _items(**fields: Any) -> dict[str, Any]:
-    return {"type": "array", "maxItems": 50, "items": {
-        "type": "object", "additionalProperties": False, "properties": fields}}
-
-
-TRAIL = {
-    "type": "object",
-    "description": "What the visitor tried before writing: searches, articles, votes.",
-    "additionalProperties": False,
-    "properties": {
-        "session": {"type": "string", "pattern": "^(?:s_[A-Za-z0-9_-]{8,64})?$"},
-        "page_url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
-        "searches": _items(q=TRAIL_TEXT, results={"type": "integer", "minimum": 0,
-                                                  "maximum": 10**9}, at=AT),
-        "articles": _items(slug=TRAIL_TEXT, title=TRAIL_TEXT, at=AT,
-                           source={"enum": ["search", "suggestion", "link", "api"]}),
-        "votes": _items(slug=TRAIL_TEXT, helpful={"type": "boolean"}, at=AT),
-    },
-}
-# Single-line fields: no control characters and something besides blank space.
-LINE = ("^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f]"
-        "[^\\u0000-\\u001f\\u007f-\\u009f]*$")
-# Multi-line text: tabs and line breaks allowed, other control characters not.
-_TEXT_CHAR = "[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]"
-TEXT = f"^{_TEXT_CHAR}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_TEXT_CHAR}*$"
-NEW_TICKET = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "email", "subject", "message"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": LINE},
-        "email": {"type": "string", "format": "email", "maxLength": 254,
-                  "pattern": EMAIL_PATTERN},
-        "subject": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": LINE},
-        "message": {"type": "string", "minLength": 1, "maxLength": 10000, "pattern": TEXT},
-        "page_url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
-        "locale": {"type": "string", "maxLength": 35,
-                   "pattern": "^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$"},
-        "trail": TRAIL,
-        "website": {"type": "string", "description": "Honeypot: leave empty."},
-        "elapsed_ms": {"type": "number", "minimum": 1500,
-                       "description": "How long the form was open; faster is refused."},
-    },
-}
 THREAD_ENTRY = {
     "type": "object",
     "required": ["author", "author_name", "body", "at"],
@@ -196,12 +152,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/articles/{slug}/feedback": {"post": {
         "summary": "Was this article helpful?",
         "parameters": [_path("slug")],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False, "required": ["helpful"],
-            "properties": {"helpful": {"type": "boolean"},
-                           "comment": {"type": "string", "maxLength": 1000},
-                           "session": {"type": "string", "pattern": "^s_[A-Za-z0-9_-]{22}$"}},
-        }}}},
+        "requestBody": _body(schemas.FEEDBACK),
         "responses": {"202": _json({"type": "object", "required": ["recorded"],
                                     "properties": {"recorded": {"type": "boolean"}}}, "Recorded"),
                       **_errors(400, 403, 404, 413, 415, 422, 429, 503)},
@@ -223,7 +174,7 @@ PATHS: dict[str, Any] = {
     }},
     "/api/v1/tickets": {"post": {
         "summary": "Open a ticket; the answer carries a secret token shown only once",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": NEW_TICKET}}},
+        "requestBody": _body(schemas.NEW_TICKET),
         "responses": {"201": _json({
             "type": "object", "required": ["reference", "token", "status", "created_at"],
             "properties": {"reference": STR, "token": STR, "status": STATUS, "created_at": STR},
@@ -247,11 +198,7 @@ PATHS: dict[str, Any] = {
         "summary": "The visitor adds a message",
         "security": BEARER,
         "parameters": [_path("reference")],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False, "required": ["body"],
-            "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 10000,
-                                    "pattern": TEXT}},
-        }}}},
+        "requestBody": _body(schemas.MESSAGE),
         "responses": {"201": _json(THREAD_ENTRY, "Added"),
                       **_errors(400, 401, 403, 404, 413, 415, 422, 429, 503, 507)},
     }},
@@ -259,14 +206,7 @@ PATHS: dict[str, Any] = {
         "summary": "Rate a solved ticket: CSAT 1-5, optional CES 1-7 (once per resolution)",
         "security": BEARER,
         "parameters": [_path("reference")],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False, "required": ["csat"],
-            "properties": {"csat": {"type": "integer", "minimum": 1, "maximum": 5},
-                           "ces": {"type": "integer", "minimum": 1, "maximum": 7},
-                           "nps": {"type": "integer", "minimum": 0, "maximum": 10},
-                           "comment": {"type": "string", "maxLength": 2000,
-                                       "pattern": "^" + _TEXT_CHAR + "*$"}},
-        }}}},
+        "requestBody": _body(schemas.RATING),
         "responses": {"201": _json({"type": "object"}, "Recorded"),
                       **_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)},
     }},

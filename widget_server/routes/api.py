@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import NotFound, ValidationFailed
-from ..insights import SESSION_RE
+from ..errors import NotFound
+from ..events import VOTE
+from ..schemas import FEEDBACK
 from ..search import SearchService, encode_json
 from ..services import services
-from ..tickets import clean_text
 from .common import (
     bool_param,
     check_origin,
@@ -21,7 +21,6 @@ from .common import (
     int_param,
     query_param,
     read_json,
-    reject_unknown,
     search_service,
 )
 
@@ -98,20 +97,12 @@ async def feedback(request: Request) -> JSONResponse:
     canonical, _ = await service.call(service.resolve, slug)
     if canonical is None:
         raise NotFound(f"No article with slug {slug!r}")
-    data = await read_json(request)
-    reject_unknown(data, {"helpful", "comment", "session"})
-    if not isinstance(data.get("helpful"), bool):
-        raise ValidationFailed("helpful must be true or false", {"helpful": "expected true or false"})
-    # Same rules as ticket text: a lone surrogate or control character is refused, not stored.
-    comment = clean_text(data.get("comment", ""), "comment", 0, 1000, multiline=True)
-    session = data.get("session")
-    if session is not None and not (isinstance(session, str) and SESSION_RE.fullmatch(session)):
-        raise ValidationFailed("session must be s_ followed by 22 letters, digits, - or _",
-                               {"session": "not a widget session id"})
+    data = FEEDBACK.validate(await read_json(request))
     events = services(request).events
-    vote = {"slug": canonical, "helpful": data["helpful"], "reason": comment}
+    session = data["session"]
+    vote = {"slug": canonical, "helpful": data["helpful"], "reason": data["comment"]}
     # append() fsyncs before we acknowledge: keep that off the event loop.
-    await run_in_threadpool(events.append, session, "vote", vote)
+    await run_in_threadpool(events.append, session, VOTE, vote)
     return JSONResponse({"recorded": True}, status_code=202)
 
 

@@ -15,7 +15,6 @@ from ..errors import (
     Forbidden,
     IndexUnavailable,
     UnsupportedMediaType,
-    ValidationFailed,
 )
 from ..search import SearchService
 from ..services import services
@@ -58,14 +57,6 @@ async def read_json(request: Request) -> dict[str, Any]:
     if _depth(data) > MAX_JSON_DEPTH:
         raise BadRequest("The JSON body is nested too deeply")
     return data
-
-
-def reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown field: {unknown[0]}", {name: "unknown field" for name in unknown}
-        )
 
 
 def query_param(request: Request, name: str, default: str = "", max_length: int = 2000) -> str:

@@ -18,9 +18,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable, Unauthorized
+from ..schemas import MESSAGE
 from ..services import services
 from ..tickets import CorruptStore, StoreFull, StoreUnwritable, Ticket, can_rate
-from .common import check_origin, client_ip, read_json, reject_unknown
+from .common import check_origin, client_ip, read_json
 
 NO_STORE = {"cache-control": "no-store"}
 log = logging.getLogger("deskbell.tickets")
@@ -86,8 +87,7 @@ async def show(request: Request) -> JSONResponse:
 async def message(request: Request) -> JSONResponse:
     check_origin(request)
     ticket = await _authorized(request)
-    data = await read_json(request)
-    reject_unknown(data, {"body"})
+    data = MESSAGE.validate(await read_json(request))
     entry = await in_store(services(request).helpdesk.visitor_reply, ticket["reference"],
                            data.get("body"))
     shown = {k: entry[k] for k in ("author", "author_name", "body", "at")}

@@ -37,8 +37,6 @@ from .store import Summaries, SummaryQuery, TicketStore
 from .validation import (
     EMAIL_PATTERN,
     clean_email,
-    clean_new_ticket,
-    clean_rating,
     clean_text,
     is_spam_trap,
 )
@@ -60,8 +58,6 @@ __all__ = [
     "add_reply",
     "can_rate",
     "clean_email",
-    "clean_new_ticket",
-    "clean_rating",
     "clean_text",
     "hash_token",
     "is_spam_trap",

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ValidationFailed
+from ..events import ARTICLE_SOURCES, SESSION_PATTERN, is_session
 
 # Letters beyond ASCII are welcome in addresses, but not blank space, controls or surrogates.
 _U = "\u00a1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e\u2060-\u2fff" \
@@ -22,13 +23,15 @@ _LABEL = f"[A-Za-z0-9{_U}](?:[A-Za-z0-9{_U}-]*[A-Za-z0-9{_U}])?"
 # One pattern for the server and the OpenAPI spec: a dotted domain, at most 64 chars before @.
 EMAIL_PATTERN = f"^(?=[^@]{{1,64}}@){_LOCAL}(?:\\.{_LOCAL})*@(?:{_LABEL}\\.)+[A-Za-z{_U}]{{2,63}}$"
 _EMAIL = re.compile(EMAIL_PATTERN)
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
-_SESSION = re.compile(r"^s_[A-Za-z0-9_-]{8,64}$")
+LOCALE_PATTERN = "^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$"
+_LOCALE = re.compile(LOCALE_PATTERN)
+# A trail's session id (or none): the one rule of widget_server.events, so the ticket and its
+# ticket_created event name the same session. Stored tickets are never checked again.
+TRAIL_SESSION = SESSION_PATTERN
 _SINGLE_LINE_OK: set[str] = set()
 _MULTI_LINE_OK = {"\n", "\r", "\t"}
-TICKET_FIELDS = {"name", "email", "subject", "message", "page_url", "trail", "locale",
-                 "website", "elapsed_ms"}
 MIN_FILL_MS = 1500
+MESSAGE_MAX = 10000
 TRAIL_LIST_MAX = 50
 TRAIL_TEXT_MAX = 500
 
@@ -83,6 +86,14 @@ def clean_url(value: Any, field: str) -> str:
     return text
 
 
+def clean_locale(value: Any, field: str = "locale") -> str:
+    """A language tag like pt-BR."""
+    locale = clean_text(value, field, 2, 35)
+    if not _LOCALE.match(locale):
+        raise invalid({field: "must be a language tag like pt-BR"})
+    return locale
+
+
 def _trail_text(value: Any, field: str, lo: int = 0) -> str:
     return clean_text(value, field, lo, TRAIL_TEXT_MAX)
 
@@ -117,8 +128,8 @@ def _trail_bool(value: Any, field: str) -> bool:
 
 
 def _trail_source(value: Any, field: str) -> str:
-    if value not in {"search", "suggestion", "link", "api"}:
-        raise invalid({field: "must be search, suggestion, link or api"})
+    if value not in ARTICLE_SOURCES:
+        raise invalid({field: f"must be {', '.join(ARTICLE_SOURCES[:-1])} or {ARTICLE_SOURCES[-1]}"})
     return str(value)
 
 
@@ -160,7 +171,7 @@ def clean_trail(value: Any) -> dict[str, Any]:
     trail: dict[str, Any] = {}
     if "session" in value:
         session = _trail_text(value["session"], "trail.session")
-        if session and not _SESSION.match(session):
+        if session and not is_session(value["session"]):  # as sent: the id or nothing
             raise invalid({"trail.session": "malformed session id"})
         trail["session"] = session
     if "page_url" in value:
@@ -176,54 +187,14 @@ def is_spam_trap(body: Any) -> bool:
     return isinstance(body, dict) and bool(body.get("website"))
 
 
-def clean_new_ticket(body: Any) -> dict[str, Any]:
-    """Validate a ticket request body; returns the cleaned fields or raises ValidationFailed."""
-    if not isinstance(body, dict):
-        raise invalid({"body": "must be a JSON object"})
-    for key in sorted(body.keys() - TICKET_FIELDS):
-        raise invalid({key: "unknown field"})
-    elapsed = body.get("elapsed_ms")
-    if elapsed is not None:
-        if isinstance(elapsed, bool) or not isinstance(elapsed, int | float):
-            raise invalid({"elapsed_ms": "must be a number"})
-        if elapsed < MIN_FILL_MS:
-            raise ValidationFailed("form submitted too fast", {"elapsed_ms": "too fast"})
-    locale = clean_text(body.get("locale", "en") or "en", "locale", 2, 35)
-    if not _LOCALE.match(locale):
-        raise invalid({"locale": "must be a language tag like pt-BR"})
-    return {
-        "name": clean_text(body.get("name"), "name", 1, 100),
-        "email": clean_email(body.get("email")),
-        "subject": clean_text(body.get("subject"), "subject", 1, 200),
-        "message": clean_text(body.get("message"), "message", 1, 10000, multiline=True),
-        "page_url": clean_url(body.get("page_url") or "", "page_url"),
-        "locale": locale,
-        "trail": clean_trail(body.get("trail")),
-    }
-
-
-def clean_rating(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise invalid({"body": "must be a JSON object"})
-    for key in sorted(body.keys() - {"csat", "ces", "nps", "comment"}):
-        raise invalid({key: "unknown field"})
-    csat, ces, nps = whole(body.get("csat")), whole(body.get("ces")), whole(body.get("nps"))
-    if csat is None or not 1 <= csat <= 5:
-        raise invalid({"csat": "must be a whole number from 1 to 5"})
-    if body.get("ces") is not None and (ces is None or not 1 <= ces <= 7):
-        raise invalid({"ces": "must be a whole number from 1 to 7"})
-    if body.get("nps") is not None and (nps is None or not 0 <= nps <= 10):
-        raise invalid({"nps": "must be a whole number from 0 to 10"})
-    comment = clean_text(body.get("comment") or "", "comment", 0, 2000, multiline=True)
-    return {"csat": csat, "ces": ces, "nps": nps, "comment": comment}
-
-
-
 __all__ = [
     "EMAIL_PATTERN",
+    "LOCALE_PATTERN",
+    "MESSAGE_MAX",
+    "MIN_FILL_MS",
+    "TRAIL_SESSION",
     "clean_email",
-    "clean_new_ticket",
-    "clean_rating",
+    "clean_locale",
     "clean_text",
     "clean_trail",
     "clean_url",
