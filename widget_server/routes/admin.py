@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import quote
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -116,8 +115,9 @@ async def ticket_page(request: Request, session: Session) -> Response:
     return render_admin(request, "admin/ticket.html", context)
 
 
-def _back(reference: str) -> RedirectResponse:
-    return RedirectResponse(f"/admin/tickets/{quote(reference)}", 303, headers=NO_STORE)
+def _back(request: Request, reference: str) -> RedirectResponse:
+    target = request.app.url_path_for("admin_ticket", reference=reference)
+    return RedirectResponse(str(target), 303, headers=NO_STORE)
 
 
 @admin_form
@@ -126,7 +126,7 @@ async def reply(request: Request, session: Session, form: FormData) -> Response:
     helpdesk = services(request).helpdesk
     replied = await in_store(helpdesk.agent_reply, reference, form.get("body"),
                              form.get("status") or None)
-    response = _back(reference)
+    response = _back(request, reference)
     if replied.notice is not None:
         response.background = BackgroundTask(helpdesk.notify, replied.notice)
     return response
@@ -136,24 +136,25 @@ async def reply(request: Request, session: Session, form: FormData) -> Response:
 async def note(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
     await in_store(services(request).helpdesk.add_note, reference, form.get("body"))
-    return _back(reference)
+    return _back(request, reference)
 
 
 @admin_form
 async def set_status(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
     await in_store(services(request).helpdesk.set_status, reference, form.get("status"))
-    return _back(reference)
+    return _back(request, reference)
 
 
 ROUTES: list[BaseRoute] = [
     Route("/admin", redirect_to_inbox, methods=["GET"]),
-    Route("/admin/", index, methods=["GET"]),
-    Route("/admin/login", login_page, methods=["GET"]),
+    Route("/admin/", index, methods=["GET"], name="admin_inbox"),
+    Route("/admin/login", login_page, methods=["GET"], name="admin_login"),
     Route("/admin/login", login, methods=["POST"]),
-    Route("/admin/logout", logout, methods=["POST"]),
-    Route("/admin/tickets/{reference}", ticket_page, methods=["GET"]),
-    Route("/admin/tickets/{reference}/reply", reply, methods=["POST"]),
-    Route("/admin/tickets/{reference}/note", note, methods=["POST"]),
-    Route("/admin/tickets/{reference}/status", set_status, methods=["POST"]),
+    Route("/admin/logout", logout, methods=["POST"], name="admin_logout"),
+    Route("/admin/tickets/{reference}", ticket_page, methods=["GET"], name="admin_ticket"),
+    Route("/admin/tickets/{reference}/reply", reply, methods=["POST"], name="admin_reply"),
+    Route("/admin/tickets/{reference}/note", note, methods=["POST"], name="admin_note"),
+    Route("/admin/tickets/{reference}/status", set_status, methods=["POST"],
+          name="admin_status"),
 ]

@@ -35,7 +35,8 @@ async def kb_article(request: Request) -> Response:
     if payload is None:
         raise NotFound("There is no article at this address.")
     if "redirect_to" in payload:
-        return RedirectResponse(f"/kb/{payload['redirect_to']}", status_code=301)
+        target = request.app.url_path_for("kb_article", slug=payload["redirect_to"])
+        return RedirectResponse(str(target), status_code=301)
     return render(request, "kb/article.html", {"article": payload})
 
 
@@ -60,8 +61,8 @@ async def healthz(request: Request) -> JSONResponse:
 ROUTES = [
     Route("/", lambda request: RedirectResponse("/kb/", status_code=302), methods=["GET"]),
     Route("/kb", lambda request: RedirectResponse("/kb/", status_code=301), methods=["GET"]),
-    Route("/kb/", kb_index, methods=["GET"]),
-    Route("/kb/search", kb_search, methods=["GET"]),
-    Route("/kb/{slug:path}", kb_article, methods=["GET"]),
+    Route("/kb/", kb_index, methods=["GET"], name="kb_index"),
+    Route("/kb/search", kb_search, methods=["GET"], name="kb_search"),
+    Route("/kb/{slug:path}", kb_article, methods=["GET"], name="kb_article"),
     Route("/healthz", healthz, methods=["GET"]),
 ]

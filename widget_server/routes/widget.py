@@ -112,7 +112,7 @@ async def site_css(request: Request) -> Response:
 
 ROUTES = [
     Route("/widget.js", loader, methods=["GET"]),
-    Route("/widget/{name:path}", asset, methods=["GET"]),
+    Route("/widget/{name:path}", asset, methods=["GET"], name="widget_asset"),
     Route("/embed", embed, methods=["GET"]),
-    Route("/static/{name:path}", site_css, methods=["GET"]),
+    Route("/static/{name:path}", site_css, methods=["GET"], name="static"),
 ]
