@@ -14,7 +14,7 @@ from widget_server import resources
 from widget_server.articles import html_to_text, load_kb
 from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
 from widget_server.search.embedding import load_model
-from widget_server.settings import Settings, describe
+from widget_server.settings import SETTINGS, Settings, describe, shown
 
 from .options import settings_options
 
@@ -225,13 +225,9 @@ def config_command(settings: Settings) -> None:
     Example:
         DESKBELL_PORT=9000 deskbell config
     """
-    secret = {"admin_password", "smtp_password", "secret_key"}
-    for item in describe():
-        value = settings.values[item["name"]]
-        shown = "(set)" if item["name"] in secret and value else value
-        if isinstance(shown, tuple):
-            shown = ",".join(shown)
-        click.echo(f"{item['name']:<22} {shown!s:<28} {item['help']}")
+    for setting in SETTINGS:
+        value = shown(setting, settings.values[setting.name])
+        click.echo(f"{setting.name:<22} {value:<28} {setting.help}")
     encoder, note = load_model(settings.semantic)
     ranking = "by meaning and words (hybrid)" if encoder else f"by words only: {note}"
     click.echo(f"\nsearch ranks {ranking}")

@@ -4,9 +4,9 @@ The admin password is kept only as an scrypt hash in memory and compared in cons
 Sessions are an HMAC-signed cookie (stdlib only) carrying an expiry and a CSRF token that
 every admin form must echo back. The signing key comes from settings.secret_key or is
 generated once into `<data_dir>/secret_key` (mode 0600) so sessions survive restarts and are
-shared by every worker. Rate limits (`Limits`, one per process, built at start)
-use the `limits` library in memory: they are per process, so N workers allow up to N times
-the configured rate.
+shared by every worker. Rate limits (`Limits`, built once at start) use the
+`limits` library: in memory by default, so N workers allow up to N times the configured rate;
+with `rate_limit_storage = "redis://..."` every worker and node shares one count.
 """
 
 from __future__ import annotations
@@ -15,23 +15,28 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, Storage
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from .errors import RateLimited
-from .settings import Settings
+from .errors import DeskbellError, RateLimited
+from .settings import Settings, SettingsError
 
 SESSION_COOKIE = "deskbell_admin"
 SESSION_SECONDS = 12 * 3600
+log = logging.getLogger("deskbell")
 LOGIN_RATE = "10/15 minutes"
 # Failed ticket look-ups per IP: a visitor mistypes a few; a guesser is stopped long before
 # 60-bit references could be found.
@@ -41,10 +46,14 @@ LOOKUP_FAIL_RATE = "20/10 minutes"
 class RateLimit:
     """A moving-window limit per key (an IP address, a widget session), e.g. "5/minute".
 
-    `refusal` opens the 429 message ("Too many requests"); a hit may cost more than one."""
+    `refusal` opens the 429 message ("Too many requests"); a hit may cost more than one.
+    With a shared `storage` (Redis), every worker and node counts against one limit; while
+    it cannot be reached, `local` (this process's own memory) counts instead, or, when
+    `local` is None, the request is refused with a 503 (fail closed)."""
 
     def __init__(self, rate: str, scope: str, storage: Storage | None = None,
-                 refusal: str = "Too many requests") -> None:
+                 refusal: str = "Too many requests", local: Storage | None = None,
+                 outage: Outage | None = None) -> None:
         try:
             self.item: RateLimitItem = parse(rate)
         except ValueError:
@@ -52,12 +61,27 @@ class RateLimit:
         self.scope = scope
         self.refusal = refusal
         self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self._local = MovingWindowRateLimiter(local) if local is not None else None
+        self._outage = outage or Outage()
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = getattr(self._limiter, method)(*args, **kwargs)
+        except StorageError as exc:
+            self._outage.down(exc)
+            if self._local is None:
+                raise RateLimitsUnavailable(
+                    "Requests are paused while the rate-limit store is unreachable; "
+                    "please try again shortly") from None
+            return getattr(self._local, method)(*args, **kwargs)
+        self._outage.up()
+        return result
 
     def hit(self, key: str, cost: int = 1) -> None:
         """Count `cost` requests; RateLimited (429 with Retry-After) once the limit is reached."""
-        if cost <= 0 or self._limiter.hit(self.item, self.scope, key, cost=cost):
+        if cost <= 0 or self._call("hit", self.item, self.scope, key, cost=cost):
             return
-        reset = self._limiter.get_window_stats(self.item, self.scope, key).reset_time
+        reset = self._call("get_window_stats", self.item, self.scope, key).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         raise RateLimited(
             f"{self.refusal}; try again in {wait} seconds",
@@ -66,11 +90,51 @@ class RateLimit:
 
     def check(self, key: str) -> None:
         """RateLimited if `key` has no hits left, without spending one."""
-        if not self._limiter.test(self.item, self.scope, key):
+        if not self._call("test", self.item, self.scope, key):
             self.hit(key)
 
     def reset(self, key: str) -> None:
-        self._limiter.clear(self.item, self.scope, key)
+        self._call("clear", self.item, self.scope, key)
+
+
+class RateLimitsUnavailable(DeskbellError):
+    status, code = 503, "rate_limits_unavailable"
+
+
+class Outage:
+    """Logs once when the shared rate-limit store goes away and once when it is back."""
+
+    def __init__(self) -> None:
+        self._down = False
+        self._lock = threading.Lock()
+
+    def down(self, exc: Exception) -> None:
+        with self._lock:
+            if not self._down:
+                self._down = True
+                log.error("rate limits: the shared store is unreachable (%s)", exc)
+
+    def up(self) -> None:
+        if self._down:
+            with self._lock:
+                if self._down:
+                    self._down = False
+                    log.warning("rate limits: the shared store is reachable again")
+
+
+def open_limit_storage(url: str) -> Storage:
+    """memory:// or a Redis URL as a `limits` storage; a SettingsError names what is wrong."""
+    if url == "memory://":
+        return MemoryStorage()
+    try:
+        storage = storage_from_string(url, wrap_exceptions=True, key_prefix="deskbell")
+    except ConfigurationError as exc:
+        raise SettingsError(f"setting rate_limit_storage: {exc} (install deskbell[redis])") \
+            from None
+    if not isinstance(storage, Storage) or not storage.check():
+        where = urlsplit(url).netloc.rpartition("@")[2] or url.partition("://")[2]
+        raise SettingsError(f"setting rate_limit_storage: cannot reach Redis at {where}")
+    return storage
 
 
 @dataclass(frozen=True)
@@ -86,15 +150,22 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        storage = MemoryStorage()
+        storage = open_limit_storage(settings.rate_limit_storage)
+        shared = settings.rate_limit_storage != "memory://"
+        local = MemoryStorage() if shared and settings.rate_limit_when_down == "local" else None
+        outage = Outage()
+
+        def limit(rate: str, scope: str, refusal: str = "Too many requests") -> RateLimit:
+            return RateLimit(rate, scope, storage, refusal, local, outage)
+
         return cls(
-            api=RateLimit(settings.api_rate_limit, "api", storage),
-            tickets=RateLimit(settings.ticket_rate_limit, "tickets", storage),
-            ticket_lookup=RateLimit(LOOKUP_FAIL_RATE, "ticket-lookup", storage),
-            events=RateLimit(settings.events_rate_limit, "events", storage),
-            event_sessions=RateLimit(settings.events_session_limit, "events-session", storage,
-                                     refusal="This session sent too many events"),
-            admin_login=RateLimit(LOGIN_RATE, "admin-login", storage),
+            api=limit(settings.api_rate_limit, "api"),
+            tickets=limit(settings.ticket_rate_limit, "tickets"),
+            ticket_lookup=limit(LOOKUP_FAIL_RATE, "ticket-lookup"),
+            events=limit(settings.events_rate_limit, "events"),
+            event_sessions=limit(settings.events_session_limit, "events-session",
+                                 "This session sent too many events"),
+            admin_login=limit(LOGIN_RATE, "admin-login"),
         )
 
 

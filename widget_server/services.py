@@ -19,9 +19,12 @@ created lazily inside a route: a route asks `services(request)` for what it need
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -30,10 +33,20 @@ from .events import EventStore
 from .helpdesk import Helpdesk
 from .search import SearchService, Synonyms, current_generation
 from .security import AdminAuth, Limits
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .tickets import TicketStore, open_ticket_store
 
 log = logging.getLogger("deskbell")
+
+
+@pass_context
+def path_for(context: Mapping[str, Any], route: str, /, **params: Any) -> str:
+    """The path of the route called `route` (in templates: path_for('kb_article', slug=...)),
+    each parameter percent-encoded (a visitor's trail may carry any text as a slug). A path,
+    not an absolute URL, so pages stay right behind any proxy."""
+    request: Request = context["request"]
+    quoted = {name: quote(str(value), safe="/") for name, value in params.items()}
+    return str(request.app.url_path_for(route, **quoted))
 
 
 def make_templates(settings: Settings) -> Jinja2Templates:
@@ -45,6 +58,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     ])
     env = Environment(loader=loader, autoescape=select_autoescape(default=True, default_for_string=True))
     env.globals["site_name"] = settings.site_name
+    env.globals["path_for"] = path_for
     # tojson keeps its HTML escaping either way; without \uXXXX escapes a catalog in Arabic
     # is less than half the bytes in the widget's page.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
@@ -84,6 +98,18 @@ class Services:
         self.search.close()
 
 
+def _check_shared_key(settings: Settings) -> None:
+    """Nodes that share tickets or limits must share the key that signs admin sessions, or an
+    admin is logged out whenever a request lands on another node: a key generated into one
+    node's data_dir will not do."""
+    shared = (settings.ticket_store not in {"json", "memory"}
+              or settings.rate_limit_storage != "memory://")
+    if shared and settings.admin_password and not settings.secret_key:
+        raise SettingsError("setting secret_key: set the same secret_key on every node when "
+                            "tickets or rate limits are shared (admin sessions must hold on "
+                            "each node)")
+
+
 def build_services(settings: Settings) -> Services:
     """Everything the server needs, opened and checked (see the module docstring)."""
     search = ResilientSearch(settings.index_dir, Synonyms.load(settings.synonyms_file or None),
@@ -91,6 +117,8 @@ def build_services(settings: Settings) -> Services:
     events = EventStore.from_settings(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
     tickets = open_ticket_store(settings)
+
+    _check_shared_key(settings)
 
     def category_of(slug: str) -> str:
         return str(search.live_catalog.get(slug, {}).get("category") or "")

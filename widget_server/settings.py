@@ -96,6 +96,24 @@ def _rate(value: Any) -> str:
     return text
 
 
+def _limit_storage(value: Any) -> str:
+    text = _str(value) or "memory://"
+    if text == "memory://" or text.startswith(("redis://", "rediss://", "unix://")):
+        if text.startswith(("redis://", "rediss://")) and not urlsplit(text).hostname:
+            raise ValueError("a redis:// URL needs a host, like redis://127.0.0.1:6379/0")
+        return text
+    raise ValueError("expected memory:// or a Redis URL like redis://127.0.0.1:6379/0")
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = _str(value).lower()
+        if text not in allowed:
+            raise ValueError(f"expected one of: {', '.join(allowed)}")
+        return text
+    return check
+
+
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _POSTGRES_EXAMPLE = "postgresql://user@host:5432/deskbell"
 
@@ -184,6 +202,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("events_retention_days", 180, "Days self-service events are kept.", _int(1, 3650)),
     Setting("events_rate_limit", "60/minute", "Event batches one IP address may send.", _rate),
     Setting("events_session_limit", "600/hour", "Events one widget session may record.", _rate),
+    Setting("rate_limit_storage", "memory://", "Where rate limits are counted: memory:// (per worker process) or redis://host:port/db (shared by every worker and node).", _limit_storage),
+    Setting("rate_limit_when_down", "local", "When Redis cannot be reached: local (count in this process, as with memory://) or closed (refuse limited requests with 503).", _choice("local", "closed")),
     Setting("events_max_day_mb", 100, "Cap on one day's event file, in MB.", _int(1, 100000)),
     Setting("nps_enabled", False, "Ask the 0-10 NPS question with the rating.", _bool),
     Setting("webhook_url", "", "URL that receives spike alerts as JSON (empty: none).", _url),
@@ -256,6 +276,25 @@ def load_settings(
     return Settings(values=values)
 
 
+def shown(setting: Setting, value: Any) -> str:
+    """A setting's value as `deskbell config` prints it: a secret as "(set)", a URL with its
+    password masked (a database or Redis URL may carry one)."""
+    if setting.secret:
+        return "(set)" if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    text = str(value)
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.password is not None:
+            user = parts.username or ""
+            host = parts.netloc.rpartition("@")[2]
+            text = parts._replace(netloc=f"{user}:***@{host}").geturl()
+    return text
+
+
 def describe() -> list[dict[str, str]]:
     """Name, default and help of every setting, for `deskbell config` and the README test."""
     return [
@@ -263,4 +302,5 @@ def describe() -> list[dict[str, str]]:
     ]
 
 
-__all__ = ["SETTINGS", "Setting", "Settings", "SettingsError", "describe", "load_settings"]
+__all__ = ["SETTINGS", "Setting", "Settings", "SettingsError", "describe", "load_settings",
+           "shown"]
