@@ -47,7 +47,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
-    return _render_error(request, exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return _render_error(request, exc.status_code, code, message, headers=headers)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -177,7 +177,7 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
     old_catalog = read_catalog(index_dir / previous) if previous and not full else None
     name = next_name(index_dir)
     work = index_dir / f"{name}.tmp"
-    if old_catalog is not None:
+    if old_catalog is not None and previous is not None:
         _copy_generation(index_dir / previous, work)  # incremental: start from the live copy
         ix = whoosh_index.open_dir(str(work))
         vocabulary = read_words(work)
