@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 description of Deskbell's public JSON API, served at /openapi.json.
 
-Request bodies come from their declarations in schemas.py (the same objects validate them);
+Request bodies come from their declarations (schemas.py, and the event registry in
+events/ for the widget's events), the same objects that validate them;
 paths and answers are written here as data. A schemathesis run in the test suite fuzzes
 every operation against the real app and checks each answer against this spec.
 """
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import schemas
+from .events.client import client_events_openapi
 
 ERROR = {
     "type": "object",
@@ -86,26 +88,6 @@ THREAD_ENTRY = {
                    "at": STR},
 }
 STATUS = {"enum": ["new", "open", "pending", "solved", "closed"]}
-TEXT500 = {"type": "string", "maxLength": 500}
-
-
-def _event(kind: str, required: list[str], **fields: Any) -> dict[str, Any]:
-    return {"type": "object", "additionalProperties": False, "required": ["type", *required],
-            "properties": {"type": {"const": kind}, **fields}}
-
-
-EVENT_KINDS = [
-    _event("widget_open", [], page_url=TEXT500),
-    _event("search", ["query", "results"],
-           query={"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\w"},
-           results={"type": "integer", "minimum": 0, "maximum": 100000},
-           locale={"type": "string", "pattern": "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$"}),
-    _event("article_view", ["slug"],
-           slug={"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9/_.-]{0,199}$"},
-           source={"enum": ["search", "suggestion", "link", "api"]}),
-    _event("contact_open", []),
-]
-
 PATHS: dict[str, Any] = {
     "/api/v1/search": {"get": {
         "summary": "Search the knowledge base (built for a box that updates as you type)",
@@ -159,15 +141,8 @@ PATHS: dict[str, Any] = {
     }},
     "/api/v1/events": {"post": {
         "summary": "Self-service events from the widget (no personal data)",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["session", "events"],
-            "properties": {
-                "session": {"type": "string", "pattern": "^s_[A-Za-z0-9_-]{22}$"},
-                "events": {"type": "array", "minItems": 1, "maxItems": 20,
-                           "items": {"oneOf": EVENT_KINDS}},
-            },
-            "additionalProperties": False,
-        }}}},
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": client_events_openapi()}}},
         "responses": {"202": _json({"type": "object", "required": ["accepted"],
                                     "properties": {"accepted": {"type": "integer"}}}, "Stored"),
                       **_errors(400, 403, 413, 415, 422, 429, 503, 507)},
