@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from widget_server import resources
-from widget_server.articles import html_to_text, load_kb
+from widget_server.articles import article_path, html_to_text, load_kb
 from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
 from widget_server.search.embedding import load_model
 from widget_server.settings import SETTINGS, Settings, describe, shown
@@ -168,7 +168,7 @@ def search_command(settings: Settings, query: str, limit: int, as_json: bool, ex
 
 
 def _answer_link(answer: Answer) -> str:
-    return f"/kb/{answer.slug}" + (f"#{answer.anchor}" if answer.anchor else "")
+    return article_path(answer.slug) + (f"#{answer.anchor}" if answer.anchor else "")
 
 
 @click.command()

@@ -85,3 +85,15 @@ def test_templates_have_no_inline_script_or_style() -> None:
             assert not any(n.startswith("on") for n in attrs), template
             if tag == "script":
                 assert attrs.get("src") or attrs.get("type") == "application/json", template
+
+
+def test_links_built_without_a_request_match_the_article_route(client: TestClient) -> None:
+    # Search hits, the API and the CLI link articles with article_path(); the page itself
+    # is the kb_article route. If either moves, the other must follow.
+    from widget_server.articles import article_path
+
+    hit = client.get("/api/v1/search", params={"q": "password"}).json()["results"][0]
+    route = client.app.url_path_for("kb_article", slug=hit["slug"])  # type: ignore[attr-defined]
+    assert hit["url"] == article_path(hit["slug"]) == str(route)
+    assert client.get(hit["url"]).status_code == 200
+    assert article_path("guides/a b") == "/kb/guides/a%20b"

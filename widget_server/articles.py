@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import markdown
 import nh3
@@ -52,6 +52,16 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 
+
+
+KB_PREFIX = "/kb/"
+
+
+def article_path(slug: str) -> str:
+    """Where an article is read: the `kb_article` route (routes/pages.py), for the places
+    that build a link without a request (search hits, the API, the CLI). A test checks the
+    two agree."""
+    return KB_PREFIX + quote(slug, safe="/")
 
 @dataclass(frozen=True)
 class Problem:
@@ -84,7 +94,7 @@ class Article:
 
     @property
     def url(self) -> str:
-        return f"/kb/{self.slug}"
+        return article_path(self.slug)
 
     def render(self) -> Rendered:
         return render_markdown(self.body)
@@ -339,7 +349,7 @@ def cross_check(articles: Iterable[Article]) -> list[Problem]:
                 problems.append(Problem(article.path, 1, f"related: no article with slug {slug!r}"))
         for offset, line in enumerate(article.body.split("\n")):
             for target in _LINK.findall(line):
-                slug = target[len("/kb/") :].strip("/")
+                slug = target[len(KB_PREFIX) :].strip("/")
                 if slug and slug not in owner and slug != "search":
                     problems.append(Problem(
                         article.path, article.body_line + offset, f"broken link to {target}"

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..articles import article_path
 from ..errors import NotFound
 from ..events import VOTE
 from ..schemas import FEEDBACK
@@ -50,7 +51,7 @@ async def search(request: Request) -> Response:
 
 def _brief(meta: dict[str, Any]) -> dict[str, Any]:
     return {
-        "slug": meta["slug"], "title": meta["title"], "url": f"/kb/{meta['slug']}",
+        "slug": meta["slug"], "title": meta["title"], "url": article_path(meta["slug"]),
         "summary": meta["summary"], "category": meta["category"],
     }
 
@@ -73,7 +74,7 @@ def article_payload(service: SearchService, slug: str) -> dict[str, Any] | None:
     payload = {
         "slug": article["slug"], "title": article["title"], "summary": article["summary"],
         "category": article["category"], "tags": article["tags"], "locale": article["locale"],
-        "url": f"/kb/{article['slug']}", "html": article["html"], "related": related,
+        "url": article_path(article["slug"]), "html": article["html"], "related": related,
         "updated": article["updated"],
     }
     if is_alias:

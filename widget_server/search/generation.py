@@ -21,7 +21,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh import scoring
 
-from ..articles import sanitize_html
+from ..articles import article_path, sanitize_html
 from . import calibration
 from .embedding import MODEL_OFF, Encoder
 from .engine import Impacts
@@ -336,7 +336,7 @@ class Generation:
         if meta is None:
             return None
         return Hit(
-            slug=meta["slug"], title=meta["title"], url=f"/kb/{meta['slug']}",
+            slug=meta["slug"], title=meta["title"], url=article_path(meta["slug"]),
             snippet=make_snippet(stored.get("text", ""), terms, fallback=meta["summary"]),
             category=meta["category"], summary=meta["summary"], score=score,
         )
