@@ -15,7 +15,6 @@ store. Nothing here writes.
 
 from __future__ import annotations
 
-from ..events import SESSION_RE  # noqa: F401  (committed routes/api.py still imports it here)
 from .activity import Activity, Event, QueryGroups, Ticket, event_time, in_range
 from .gaps import (
     ArticleGap,
