@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import ValidationFailed
-from .events import SESSION_RE
+from .events import ARTICLE_SOURCES, SESSION_PATTERN, SESSION_PROBLEM
 from .tickets.validation import (
     EMAIL_PATTERN,
     LOCALE_PATTERN,
@@ -199,7 +199,7 @@ class Trail:
                 "page_url": Url().schema(),
                 "searches": items(q=short.schema(), results=Whole(0, 10**9).schema(), at=at),
                 "articles": items(slug=short.schema(), title=short.schema(), at=at,
-                                  source={"enum": ["search", "suggestion", "link", "api"]}),
+                                  source={"enum": list(ARTICLE_SOURCES)}),
                 "votes": items(slug=short.schema(), helpful=Flag().schema(), at=at),
             },
         }
@@ -274,7 +274,7 @@ RATING = Body(
 )
 FEEDBACK = Body(
     {"helpful": Flag(), "comment": Text(0, 1000, multiline=True),
-     "session": Pattern(SESSION_RE.pattern, "must be s_ followed by 22 letters, digits, - or _")},
+     "session": Pattern(SESSION_PATTERN, SESSION_PROBLEM)},
     frozenset({"helpful"}),
     {"comment": "", "session": None},
 )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from widget_server.metrics import satisfaction
+from widget_server.insights import satisfaction
 
 from .conftest import HostSite, LiveServer, open_widget
 
@@ -145,7 +145,7 @@ def test_visitor_answers_the_nps_question_when_it_is_enabled(
     # Insights count it where they count NPS: one promoter out of one answer.
     day = timedelta(days=1)
     sat = satisfaction([ticket], datetime.now(UTC) - day, datetime.now(UTC) + day)
-    assert (sat["nps"], sat["nps_answers"]) == (100, 1)
+    assert (sat.nps, sat.nps_answers) == (100, 1)
 
 
 def open_widget_contact(page: Any, url: str) -> Any:
