@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.common import PYTHON, REPO, Figure, print_table
 
-PARTS = ("search", "reindex", "tickets", "widget", "quality")
+PARTS = ("search", "reindex", "tickets", "widget", "quality", "scale")
 RESULTS = REPO / "benchmarks" / "results"
 
 
@@ -107,6 +107,10 @@ def _run_part(part: str, quick: bool, only_sizes: str | None = None) -> list[Fig
     if part == "widget":
         from benchmarks import bench_widget
         return bench_widget.run(repeats)
+    if part == "scale":
+        from benchmarks import bench_scale
+        return bench_scale.run([1000] if quick else [1000, 10_000], repeats, 3.0 if quick else 8.0,
+                               50 if quick else 200)
     return _quality()
 
 

@@ -1,0 +1,297 @@
+"""Past one machine: tickets in PostgreSQL against the JSON store, and one node against two.
+
+`python -m benchmarks --only scale` (1k stored tickets; 1k and 10k in the full run), or on
+its own: `python -m benchmarks.bench_scale --sizes 1k,10k,100k [--repeats 3 --count 200
+--seconds 8 --workers 1]` (same table, same results files).
+
+1. Ticket creation through HTTP, as bench_tickets_http.py times it: `POST /api/v1/tickets`
+   one at a time (loadgen, one connection), `count` tickets into a store already holding N
+   (the same documents as bench_tickets.py), one server (benchmarks.server app, one worker,
+   no search index). The JSON store is written on disk as bench_tickets_http does; the
+   PostgreSQL store is a fresh schema (`deskbell db upgrade`'s tables) filled with COPY, rows
+   as PostgresTicketStore writes them. p50 and p95 per size; baseline in the same run: the
+   JSON store, rounds alternating which store goes first.
+2. Throughput past one node: nodes (the same app, `--workers` each, default 1) sharing one
+   PostgreSQL schema (holding 1k tickets) and one Redis database for the rate limits (set to
+   1,000,000/s: counted in Redis on every request, never refusing). Tickets created over 8
+   connections for `seconds`; search by bench_search's cache-cold mixed stream (keystrokes
+   and finished queries of the three quality sets' questions, each request once, about 8%
+   finished) over 8 connections for at most `seconds`, on the arduino help center, ranked by
+   words and meaning as shipped. One node takes the 8 connections; two nodes take 4 each,
+   from two load generator processes running at once (the mixed stream dealt alternately);
+   requests/s is the sum over nodes of requests / elapsed. Baseline: one node in the same
+   run, the order of the two setups alternating between repeats.
+
+On one 2-core machine the nodes and the load generators share the cores: a second node can at
+best use what a one-worker node leaves idle. This checks that the shared stores do not
+serialize the nodes; it is not what two machines would give.
+
+Needs the PostgreSQL the tests use (DESKBELL_BENCH_POSTGRES, default
+postgresql://postgres@127.0.0.1:5432/test: a schema of its own, dropped afterwards) and Redis
+on 127.0.0.1:6379 (one of databases 1-15, claimed as the tests claim theirs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_search import _mixed, _paths
+from benchmarks.bench_tickets import build_ticket_store, document
+from benchmarks.bench_tickets_http import TICKET
+from benchmarks.common import (
+    BENCH_ENV,
+    Figure,
+    Server,
+    health,
+    index_for,
+    live_server,
+    load,
+    percentile,
+    print_table,
+    running_server,
+)
+from benchmarks.corpus import ARDUINO, cache_root
+
+POSTGRES = os.environ.get("DESKBELL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+CONNECTIONS = 8
+COLUMNS = ("reference", "status", "email_key", "created_at", "updated_at", "search", "document")
+LIMITS = {key.removeprefix("DESKBELL_").lower(): value for key, value in BENCH_ENV.items()}
+
+
+# ---------------------------------------------------------------- shared stores
+
+
+@contextmanager
+def postgres_schema(stored: int) -> Iterator[str]:
+    """A fresh schema at the current migration holding `stored` tickets; yields its URL."""
+    import psycopg
+    from psycopg import sql
+
+    from widget_server.tickets import pg_schema
+    from widget_server.tickets.postgres import _columns
+
+    schema = f"deskbell_bench_{secrets.token_hex(6)}"
+    joiner = "&" if "?" in POSTGRES else "?"
+    url = f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
+    with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            with pg_schema.connect(url) as conn:
+                pg_schema.upgrade(conn)
+            with psycopg.connect(url) as conn:
+                with conn.cursor() as cur, cur.copy(
+                        sql.SQL("COPY tickets ({}) FROM STDIN").format(
+                            sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
+                    copy.set_types(["text", "text", "text", "text", "text", "text[]", "jsonb"])
+                    for i in range(stored):
+                        row = _columns(document(i))
+                        copy.write_row([row[name] for name in COLUMNS])
+                conn.commit()
+                conn.execute("ANALYZE tickets")
+                conn.commit()
+            yield url
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@contextmanager
+def redis_database() -> Iterator[str]:
+    """One Redis database of 1-15, claimed as the tests claim theirs, emptied after."""
+    import redis
+
+    lock = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_timeout=2)
+    owner = uuid.uuid4().hex
+    for number in range(1, 16):
+        if lock.set(f"deskbell-test-db:{number}", owner, nx=True, ex=3600):
+            break
+    else:
+        raise RuntimeError("every Redis database 1-15 is claimed (deskbell-test-db:N in db 0)")
+    own = redis.Redis(host="127.0.0.1", port=6379, db=number)
+    own.flushdb()
+    try:
+        yield f"redis://127.0.0.1:6379/{number}"
+    finally:
+        own.flushdb()
+        if lock.get(f"deskbell-test-db:{number}") == owner.encode():
+            lock.delete(f"deskbell-test-db:{number}")
+
+
+# ---------------------------------------------------------------- 1: create latency, JSON vs PG
+
+
+def _create_round(stored: int, count: int, store: str) -> dict[str, float]:
+    bodies = [{**TICKET, "subject": f"Cannot upload a sketch ({i})"} for i in range(count)]
+    with tempfile.TemporaryDirectory(dir=cache_root()) as tmp, ExitStack() as stack:
+        data_dir = Path(tmp)
+        settings: dict[str, str] = {}
+        if store == "json":
+            build_ticket_store(data_dir, [document(i) for i in range(stored)])
+        else:
+            settings["DESKBELL_TICKET_STORE"] = stack.enter_context(postgres_schema(stored))
+        with running_server(data_dir, ARDUINO, settings=settings) as server:
+            created = load(server.port, ["/api/v1/tickets"], method="POST", bodies=bodies,
+                           max_requests=count, max_seconds=120)
+    if created["errors"] or len(created["latencies_ms"]) < count:
+        raise RuntimeError(f"ticket creation ({store}) failed: {created['statuses']}")
+    latencies = created["latencies_ms"]
+    return {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)}
+
+
+# ---------------------------------------------------------------- 2: one node against two
+
+
+def _start_nodes(stack: ExitStack, count: int, workers: int, ticket_store: str,
+                 limit_store: str, index_dir: Path) -> list[Server]:
+    """`count` nodes on the shared stores, each with its own data_dir (a copy of the index),
+    started at once; each answers /healthz, ranks by meaning and has been warmed up."""
+    data_dirs = [Path(stack.enter_context(tempfile.TemporaryDirectory(dir=cache_root())))
+                 for _ in range(count)]
+
+    def start(data_dir: Path) -> tuple[Any, Server]:
+        shutil.copytree(index_dir, data_dir / "index")
+        launcher = live_server({**LIMITS, "data_dir": data_dir, "kb_dir": ARDUINO,
+                                "ticket_store": ticket_store, "rate_limit_storage": limit_store},
+                               app="benchmarks.server:app", workers=workers, timeout=300)
+        return launcher, launcher.__enter__()
+
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(start, data_dir) for data_dir in data_dirs]
+    for future in futures:  # every node that started is stopped with the stack, even if
+        if future.exception() is None:  # another failed to start
+            stack.push(future.result()[0])
+    servers = [future.result()[1] for future in futures]
+    for server in servers:
+        deadline = time.monotonic() + 120
+        while "".join(server.log).count("Application startup complete") < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("a worker did not start:\n" + "".join(server.log))
+            time.sleep(0.05)
+        ranking = health(server.port)["search"]["ranking"]
+        if ranking != "hybrid":
+            raise RuntimeError(f"the node ranks {ranking}: {health(server.port)}")
+        warm = [f"/api/v1/search?q=warm+up+question+number+{i}" for i in range(8 * workers)]
+        load(server.port, warm, concurrency=workers, max_seconds=60)
+        load(server.port, ["/api/v1/tickets"], method="POST", bodies=[TICKET],
+             max_requests=4 * workers, concurrency=workers, max_seconds=60)
+    return servers
+
+
+def _together(jobs: list[dict[str, Any]]) -> float:
+    """Run one load generator per job at once; total requests/s over them all."""
+    reports: list[dict[str, Any]] = [{} for _ in jobs]
+
+    def run(i: int) -> None:
+        job = dict(jobs[i])
+        try:
+            reports[i] = load(job.pop("port"), job.pop("paths"), **job)
+        except Exception as exc:  # reported below, from the caller's thread
+            reports[i] = {"failed": repr(exc)}
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for report in reports:
+        bad = {code: n for code, n in report.get("statuses", {}).items() if code[0] != "2"}
+        if "failed" in report or bad:
+            raise RuntimeError(f"a load generator failed or got errors: {bad or report}")
+    return sum(len(r["latencies_ms"]) / r["elapsed_s"] for r in reports)
+
+
+def _throughput_round(nodes: int, seed: int, seconds: float, workers: int,
+                      index_dir: Path) -> dict[str, float]:
+    paths = _paths(_mixed(seed, set(), semantic=True))
+    bodies = [{**TICKET, "subject": f"Upload fails (node run {i})"} for i in range(500)]
+    per_node = CONNECTIONS // nodes
+    with ExitStack() as stack:
+        ticket_store = stack.enter_context(postgres_schema(1000))
+        limit_store = stack.enter_context(redis_database())
+        servers = _start_nodes(stack, nodes, workers, ticket_store, limit_store, index_dir)
+        create = _together([
+            {"port": s.port, "paths": ["/api/v1/tickets"], "method": "POST", "bodies": bodies,
+             "concurrency": per_node, "max_seconds": seconds,
+             "max_requests": int(seconds * 3000)} for s in servers])
+        search = _together([
+            {"port": s.port, "paths": paths[i::nodes], "concurrency": per_node,
+             "max_seconds": seconds, "max_requests": len(paths[i::nodes])}
+            for i, s in enumerate(servers)])
+    return {"create_rps": create, "search_rps": search}
+
+
+# ---------------------------------------------------------------- the part
+
+
+def run(sizes: list[int], repeats: int, seconds: float, count: int = 200,
+        workers: int = 1) -> list[Figure]:
+    figures: list[Figure] = []
+    cache_root().mkdir(parents=True, exist_ok=True)  # temp data folders go there
+    for size in sizes:
+        label = f"{size // 1000}k stored" if size >= 1000 else f"{size} stored"
+        rounds: dict[str, list[dict[str, float]]] = {"json": [], "postgresql": []}
+        for r in range(repeats):
+            for store in (("json", "postgresql") if r % 2 == 0 else ("postgresql", "json")):
+                rounds[store].append(_create_round(size, count, store))
+                print(f"  create, {label}, {store}: p50 {rounds[store][-1]['p50']:.2f} ms, "
+                      f"p95 {rounds[store][-1]['p95']:.2f} ms", flush=True)
+        for q in (95, 50):
+            key = f"p{q}"
+            fig = Figure("scale", f"HTTP create {key}, {label}, PostgreSQL", "ms",
+                         [x[key] for x in rounds["postgresql"]], f"JSON store {key}",
+                         [x[key] for x in rounds["json"]], "≤ 25" if q == 95 else "")
+            figures.append(fig.check(25) if q == 95 else fig)
+
+    _, data_dir, _ = index_for(None)  # the arduino help center's index, with its vectors
+    runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    for r in range(repeats):
+        for nodes in ((1, 2) if r % 2 == 0 else (2, 1)):
+            runs[nodes].append(_throughput_round(nodes, r, seconds, workers,
+                                                 data_dir / "index"))
+            print(f"  {nodes} node(s) x {workers} worker(s): create "
+                  f"{runs[nodes][-1]['create_rps']:.0f} req/s, search "
+                  f"{runs[nodes][-1]['search_rps']:.0f} req/s", flush=True)
+    for key, what in (("create_rps", "create"), ("search_rps", "search mixed cache-cold")):
+        figures.append(Figure("scale", f"{what}, 2 nodes c={CONNECTIONS}", "req/s",
+                              [x[key] for x in runs[2]], "1 node",
+                              [x[key] for x in runs[1]], lower_is_better=False))
+    return figures
+
+
+def _sizes(text: str) -> list[int]:
+    def one(item: str) -> int:
+        item = item.strip().lower()
+        return int(float(item[:-1]) * 1000) if item.endswith("k") else int(item)
+    return [one(item) for item in text.split(",") if item.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1k", help="stored tickets, comma list: 1k,10k,100k")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--count", type=int, default=200, help="tickets timed per round")
+    parser.add_argument("--seconds", type=float, default=8.0, help="each throughput window")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per node")
+    args = parser.parse_args()
+    from benchmarks.__main__ import _write
+
+    started = time.perf_counter()
+    figures = run(_sizes(args.sizes), args.repeats, args.seconds, args.count, args.workers)
+    print()
+    print_table(figures)
+    _write(figures, False, time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    main()
