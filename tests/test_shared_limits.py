@@ -131,6 +131,10 @@ def test_when_redis_goes_away_limits_count_locally_and_come_back(
             stop()
             # Search and tickets keep serving; this process counts on its own meanwhile.
             assert node.get("/api/v1/search", params={"q": "password"}).status_code == 200
+            health = node.get("/healthz")
+            assert health.status_code == 200  # limits counted locally: nothing is refused
+            assert health.json()["services"]["rate_limits"]["up"] is False
+            assert health.json()["services"]["rate_limits"]["kind"] == "redis"
             down = [node.post("/api/v1/tickets", json=TICKET).status_code for _ in range(3)]
             assert down == [201, 201, 429]
             start()  # an empty Redis: the shared count starts again

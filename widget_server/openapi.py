@@ -88,6 +88,17 @@ THREAD_ENTRY = {
                    "at": STR},
 }
 STATUS = {"enum": ["new", "open", "pending", "solved", "closed"]}
+BACKING = {"type": "object", "required": ["kind", "up", "latency_ms"],
+           "properties": {"kind": STR, "up": {"type": "boolean"},
+                          "latency_ms": {"type": "number", "minimum": 0}}}
+HEALTH = {
+    "type": "object", "required": ["status", "articles", "index_generation", "services"],
+    "properties": {"status": {"enum": ["ok", "degraded"]}, "articles": {"type": "integer"},
+                   "index_generation": {"type": ["string", "null"]},
+                   "services": {"type": "object", "required": ["tickets", "rate_limits"],
+                                "additionalProperties": BACKING}},
+}
+
 PATHS: dict[str, Any] = {
     "/api/v1/search": {"get": {
         "summary": "Search the knowledge base (built for a box that updates as you type)",
@@ -186,12 +197,10 @@ PATHS: dict[str, Any] = {
                       **_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)},
     }},
     "/healthz": {"get": {
-        "summary": "Liveness, article count and index generation",
-        "responses": {"200": _json({
-            "type": "object", "required": ["status", "articles", "index_generation"],
-            "properties": {"status": STR, "articles": {"type": "integer"},
-                           "index_generation": {"type": ["string", "null"]}},
-        }, "OK")},
+        "summary": "Liveness, the search generation, and each backing service (up, latency)",
+        "responses": {"200": _json(HEALTH, "Serving"),
+                      "503": _json(HEALTH, "The ticket store is unreachable (search still "
+                                           "serves); `services` says which part is down")},
     }},
 }
 

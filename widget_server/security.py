@@ -147,6 +147,16 @@ class Limits:
     events: RateLimit         # event batches per IP
     event_sessions: RateLimit  # events per widget session (a batch of 20 costs 20)
     admin_login: RateLimit    # admin login attempts per IP
+    storage: Storage          # where they are counted (memory, or Redis shared by nodes)
+
+    def check(self) -> None:
+        """Raise RateLimitsUnavailable if the shared store does not answer."""
+        try:
+            answered = self.storage.check()
+        except Exception:  # a dropped connection may raise instead of answering False
+            answered = False
+        if not answered:
+            raise RateLimitsUnavailable("the rate-limit store does not answer")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -166,6 +176,7 @@ class Limits:
             event_sessions=limit(settings.events_session_limit, "events-session",
                                  "This session sent too many events"),
             admin_login=limit(LOGIN_RATE, "admin-login"),
+            storage=storage,
         )
 
 

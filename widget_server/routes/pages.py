@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..errors import NotFound
-from ..services import services
+from ..services import Services, services
 from .api import article_payload
 from .common import query_param, render, search_service
+
+log = logging.getLogger("deskbell")
 
 
 async def kb_index(request: Request) -> Response:
@@ -49,13 +55,46 @@ async def kb_search(request: Request) -> Response:
     return render(request, "kb/search.html", {"q": q, "result": result})
 
 
+def _kind(setting: str) -> str:
+    """A store setting as a kind, never the URL (which may carry a password)."""
+    scheme, found, _ = setting.partition("://")
+    if not found:
+        return setting
+    return "postgresql" if scheme.startswith("postgres") else scheme
+
+
+def _probe(check: Callable[[], object]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # whatever the store raises is the answer: it is down
+        log.warning("healthz: %s", exc)
+        return {"up": False, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    return {"up": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _backing_services(built: Services) -> dict[str, dict[str, Any]]:
+    settings = built.settings
+    return {
+        "tickets": {"kind": _kind(settings.ticket_store), **_probe(built.tickets.check)},
+        "rate_limits": {"kind": _kind(settings.rate_limit_storage),
+                        **_probe(built.limits.check)},
+    }
+
+
 async def healthz(request: Request) -> JSONResponse:
-    service = services(request).search
+    """Liveness, the search generation and each backing service (up, latency). 503 when the
+    ticket store cannot be reached, while search keeps serving (a load balancer may still
+    send searches here; the answer says which part is down)."""
+    built = services(request)
+    service = built.search
     serving = service.serving  # the generation answering searches, not just named on disk
     generation = serving.name if serving else None
-    body = {"status": "ok", "articles": len(service.live_catalog), "index_generation": generation,
-            "search": service.status()}
-    return JSONResponse(body, headers={"cache-control": "no-store"})
+    backing = await run_in_threadpool(_backing_services, built)
+    healthy = backing["tickets"]["up"]
+    body = {"status": "ok" if healthy else "degraded", "articles": len(service.live_catalog),
+            "index_generation": generation, "search": service.status(), "services": backing}
+    return JSONResponse(body, 200 if healthy else 503, headers={"cache-control": "no-store"})
 
 
 ROUTES = [
