@@ -29,7 +29,7 @@ from tinydb.storages import JSONStorage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from widget_server.schemas import NEW_TICKET
+from widget_server.schemas import NEW_TICKET  # noqa: E402
 from widget_server.tickets import JSONTicketStore, new_ticket  # noqa: E402
 
 PARTITION_BYTES = 128 * 1024  # TicketStore's default

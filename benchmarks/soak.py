@@ -11,7 +11,6 @@ import argparse
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.common import live_server  # noqa: E402
+
 QUERIES = ["password", "refund", "two factor", "shipping", "reset", "pa", "invoice", "zzqx"]
 
 
@@ -66,24 +69,17 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="deskbell-soak-"))
     shutil.copytree(REPO / "tests" / "data" / "kb", work / "kb")
-    env = {**os.environ, "DESKBELL_KB_DIR": str(work / "kb"), "DESKBELL_DATA_DIR": str(work / "d"),
-           "DESKBELL_API_RATE_LIMIT": "1000000/minute", "DESKBELL_TICKET_RATE_LIMIT":
-           "1000000/minute", "DESKBELL_EVENTS_RATE_LIMIT": "1000000/minute",
-           "DESKBELL_EVENTS_SESSION_LIMIT": "100000000/hour"}
     subprocess.run([sys.executable, "-c", "from widget_server.search import reindex; "
                     "from pathlib import Path; import sys; reindex(Path(sys.argv[1]), "
                     "Path(sys.argv[2]) / 'index')", str(work / "kb"), str(work / "d")],
                    cwd=REPO, check=True)
-    port = 18000 + random.randrange(1000)
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
-                               "widget_server.app:app_from_env", "--port", str(port),
-                               "--log-level", "warning"], env=env, cwd=REPO,
-                              start_new_session=True)
+    settings = {"kb_dir": work / "kb", "data_dir": work / "d", "api_rate_limit": "1000000/minute",
+                "ticket_rate_limit": "1000000/minute", "events_rate_limit": "1000000/minute",
+                "events_session_limit": "100000000/hour"}
     try:
-        run(server.pid, f"http://127.0.0.1:{port}", args.minutes)
+        with live_server(settings, app="widget_server.app:app_from_env") as server:
+            run(server.pid, server.url, args.minutes)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
 

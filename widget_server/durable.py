@@ -43,10 +43,11 @@ def keep_backup(path: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes | str, *, permissions: int = 0o666,
-                 backup: bool = False) -> None:
+                 backup: bool = False, sync: bool = True) -> None:
     """Replace `path` with `data` (str as UTF-8) so that a crash leaves the old or the new file.
 
-    `permissions` apply to a new file (before the umask); `backup` keeps the old one as .bak.
+    `permissions` apply to a new file (before the umask); `backup` keeps the old one as .bak;
+    `sync=False` skips the fsyncs, for derived files a crash may lose (they are rebuilt).
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = _aside(path)
@@ -57,10 +58,11 @@ def write_atomic(path: Path, data: bytes | str, *, permissions: int = 0o666,
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
-        _swap_in(tmp, path, backup)
+        _swap_in(tmp, path, backup, sync)
     except BaseException:
         _discard(tmp)
         raise
@@ -89,11 +91,12 @@ def _aside(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def _swap_in(tmp: Path, path: Path, backup: bool) -> None:
+def _swap_in(tmp: Path, path: Path, backup: bool, sync: bool = True) -> None:
     if backup:
         keep_backup(path)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if sync:
+        fsync_dir(path.parent)
 
 
 def _discard(tmp: Path) -> None:

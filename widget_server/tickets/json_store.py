@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
 
+from .. import durable
 from ..errors import NotFound, StorageUnavailable
 from .files import AtomicJSONStorage, read_json, storage_error, write_json_atomic
 from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
@@ -287,15 +288,12 @@ class JSONTicketStore:
     def _write_head(self, number: int, head: Head) -> None:
         """Replace the summary file whole; a failure only costs a later reader a derivation."""
         path = self._summary_path(number)
-        aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(exist_ok=True)
-            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(json.dumps(head, separators=(",", ":")).encode("utf-8"))
-            os.replace(aside, path)
+            durable.write_atomic(path, json.dumps(head, separators=(",", ":")),
+                                 permissions=0o600, sync=False)
         except OSError:
-            aside.unlink(missing_ok=True)
+            pass
 
     def _wrote(self, number: int, before: Head | None, *, gone: Iterable[str] = (),
                came: Iterable[Ticket] = ()) -> None:
@@ -416,14 +414,10 @@ class JSONTicketStore:
         return len(removed)
 
     def _drop_backup(self, path: Path) -> None:
-        backup = path.with_name(path.name + ".bak")
         try:
-            staging = path.with_name(path.name + ".bak.tmp")
-            staging.unlink(missing_ok=True)
-            os.link(path, staging)
-            os.replace(staging, backup)
+            durable.keep_backup(path)
         except OSError as exc:
-            raise storage_error(backup, exc) from exc
+            raise storage_error(path.with_name(path.name + ".bak"), exc) from exc
 
 
 __all__ = ["JSONTicketStore"]
