@@ -28,6 +28,10 @@ again, never shown stale. Writers replace a partition's summary right after the 
 under the lock; a reader that had to summarize a partition itself stores the summary if it
 can take the lock at once. Summaries hold no personal data and are not fsynced: one lost in
 a power cut is derived again from its partition.
+
+About 420 lines, over the usual 400, on purpose: partitions, index shards and summaries are
+one on-disk format kept consistent under one lock and one parse cache; split into modules,
+each would reach into the others' private state.
 """
 
 from __future__ import annotations
