@@ -208,7 +208,7 @@ def _together(jobs: list[dict[str, Any]]) -> float:
         bad = {code: n for code, n in report.get("statuses", {}).items() if code[0] != "2"}
         if "failed" in report or bad:
             raise RuntimeError(f"a load generator failed or got errors: {bad or report}")
-    return sum(len(r["latencies_ms"]) / r["elapsed_s"] for r in reports)
+    return sum(len(r["latencies_ms"]) / float(r["elapsed_s"]) for r in reports)
 
 
 def _throughput_round(nodes: int, seed: int, seconds: float, workers: int,

@@ -260,9 +260,9 @@ def test_postgresql_stopped_and_started_again_during_traffic(cluster: Cluster,
     ends = [outage["down"] for outage in outages[1:]] + [float("inf")]
     for mode, outage, end in zip(("fast", "immediate"), outages, ends, strict=True):
         back = [s for s in sent if outage["up"] <= s.sent_at < end]
-        first = min(s.answered_at for s in back if s.status == 201) - outage["up"]
+        took = min(s.answered_at for s in back if s.status == 201) - outage["up"]
         late = sum(s.status == 503 for s in back)
-        print(f"stop -m {mode}: first ticket {first:.1f} s after the start, 40 after "
+        print(f"stop -m {mode}: first ticket {took:.1f} s after the start, 40 after "
               f"{outage['recovered']:.1f} s; {late} sent after the start refused nonetheless")
 
     # The node serves the earlier ticket again, through either worker.

@@ -56,7 +56,7 @@ from .conftest import FIXTURE_KB, POSTGRES_TEST_DB, unavailable
 
 PASSWORD = "correct horse battery staple"
 LIMIT = 6  # tickets per minute per address, on both nodes together
-TRIALS = 20  # kill -9 trials, all run in the suite (70-80 s on 2 shared cores)
+TRIALS = 20  # kill -9 trials, all run in the suite (60-80 s on 2 shared cores)
 BURST = 1000
 IN_FLIGHT = 50
 
@@ -409,7 +409,7 @@ def _refused(port: int) -> bool:
 
 def test_d_kill_9_of_a_node_during_writes_loses_nothing_and_the_other_keeps_answering(
         seed: Path, stores: Stores, secret_key: str) -> None:
-    """TRIALS (20) kill -9 trials in the suite, one live node killed in each, 70-80 s on 2
+    """TRIALS (20) kill -9 trials in the suite, one live node killed in each, 60-80 s on 2
     cores: new nodes start two at a time in the background while trials run, each node is the
     survivor of one trial and the victim of the next."""
     stores.reset()
