@@ -6,9 +6,10 @@ so it can stop the server for real: once with `pg_ctl stop -m fast` (an operator
 connections are closed) and once with `-m immediate` (a crash: no shutdown checkpoint,
 recovery from the WAL at the next start). One `deskbell serve --workers 2` node keeps its
 tickets there while four visitors send tickets without a pause. While PostgreSQL is down,
-ticket requests answer 503 with the message naming PostgreSQL and search keeps answering;
-no acknowledged ticket is lost or stored twice; once PostgreSQL is back the same node
-process (no restart) takes tickets again through both workers' pools.
+ticket requests answer 503 with the message naming PostgreSQL, /healthz answers 503
+(degraded, the ticket store down) and search keeps answering; no acknowledged ticket is
+lost or stored twice; once PostgreSQL is back the same node process (no restart) takes
+tickets again through both workers' pools, and /healthz says the store is up.
 
 With -s it prints how long recovery took and two things it does not assert: requests sent
 after PostgreSQL was back yet refused (psycopg_pool retries with pauses of 1, 2, 4, 8 s, so
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,11 +206,17 @@ def _outage(cluster: Cluster, node: Server, visitors: Visitors, mode: str,
         # Search does not need PostgreSQL: it answers throughout.
         found = client.get("/api/v1/search", params={"q": "password"})
         assert found.status_code == 200 and found.json()["results"]
-        # Reading a ticket needs it: 503, naming PostgreSQL.
-        read = client.get(f"/api/v1/tickets/{earlier['reference']}",
-                          headers={"authorization": f"Bearer {earlier['token']}"})
+        # Reading a ticket needs it: 503, naming PostgreSQL; /healthz tells a load balancer
+        # (each waits for the store's 5 s connection timeout, so both at once).
+        with ThreadPoolExecutor(2) as pool:
+            reading = pool.submit(client.get, f"/api/v1/tickets/{earlier['reference']}",
+                                  headers={"authorization": f"Bearer {earlier['token']}"})
+            checking = pool.submit(client.get, "/healthz")
+        read, health = reading.result(), checking.result()
         assert read.status_code == 503, read.text
         assert "PostgreSQL" in read.json()["error"]["message"]
+        assert health.status_code == 503 and health.json()["status"] == "degraded"
+        assert health.json()["services"]["tickets"]["up"] is False
     time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - down)))
     up = time.monotonic()
     cluster.start()  # the same port: the node's URL does not change
@@ -265,8 +273,9 @@ def test_postgresql_stopped_and_started_again_during_traffic(cluster: Cluster,
         print(f"stop -m {mode}: first ticket {took:.1f} s after the start, 40 after "
               f"{outage['recovered']:.1f} s; {late} sent after the start refused nonetheless")
 
-    # The node serves the earlier ticket again, through either worker.
+    # The node serves the earlier ticket again, through either worker, and says it is healthy.
     with httpx.Client(base_url=node.url, timeout=30) as client:
+        assert client.get("/healthz").json()["services"]["tickets"]["up"] is True
         for _ in range(4):
             again = client.get(f"/api/v1/tickets/{earlier['reference']}",
                                headers={"authorization": f"Bearer {earlier['token']}"})
