@@ -34,13 +34,10 @@ on 127.0.0.1:6379 (one of databases 1-15, claimed as the tests claim theirs).
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import shutil
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -52,6 +49,7 @@ from benchmarks.bench_tickets import build_ticket_store, document
 from benchmarks.bench_tickets_http import TICKET
 from benchmarks.common import (
     BENCH_ENV,
+    POSTGRES,
     Figure,
     Server,
     health,
@@ -59,12 +57,13 @@ from benchmarks.common import (
     live_server,
     load,
     percentile,
+    postgres_schema,
     print_table,
+    redis_database,
     running_server,
 )
 from benchmarks.corpus import ARDUINO, cache_root
 
-POSTGRES = os.environ.get("DESKBELL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 CONNECTIONS = 8
 COLUMNS = ("reference", "status", "email_key", "created_at", "updated_at", "search", "document")
 LIMITS = {key.removeprefix("DESKBELL_").lower(): value for key, value in BENCH_ENV.items()}
@@ -74,7 +73,7 @@ LIMITS = {key.removeprefix("DESKBELL_").lower(): value for key, value in BENCH_E
 
 
 @contextmanager
-def postgres_schema(stored: int) -> Iterator[str]:
+def filled_schema(stored: int) -> Iterator[str]:
     """A fresh schema at the current migration holding `stored` tickets; yields its URL."""
     import psycopg
     from psycopg import sql
@@ -82,50 +81,21 @@ def postgres_schema(stored: int) -> Iterator[str]:
     from widget_server.tickets import pg_schema
     from widget_server.tickets.postgres import _columns
 
-    schema = f"deskbell_bench_{secrets.token_hex(6)}"
-    joiner = "&" if "?" in POSTGRES else "?"
-    url = f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
-    with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        try:
-            with pg_schema.connect(url) as conn:
-                pg_schema.upgrade(conn)
-            with psycopg.connect(url) as conn:
-                with conn.cursor() as cur, cur.copy(
-                        sql.SQL("COPY tickets ({}) FROM STDIN").format(
-                            sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
-                    copy.set_types(["text", "text", "text", "text", "text", "text[]", "jsonb"])
-                    for i in range(stored):
-                        row = _columns(document(i))
-                        copy.write_row([row[name] for name in COLUMNS])
-                conn.commit()
-                conn.execute("ANALYZE tickets")
-                conn.commit()
-            yield url
-        finally:
-            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-@contextmanager
-def redis_database() -> Iterator[str]:
-    """One Redis database of 1-15, claimed as the tests claim theirs, emptied after."""
-    import redis
-
-    lock = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_timeout=2)
-    owner = uuid.uuid4().hex
-    for number in range(1, 16):
-        if lock.set(f"deskbell-test-db:{number}", owner, nx=True, ex=3600):
-            break
-    else:
-        raise RuntimeError("every Redis database 1-15 is claimed (deskbell-test-db:N in db 0)")
-    own = redis.Redis(host="127.0.0.1", port=6379, db=number)
-    own.flushdb()
-    try:
-        yield f"redis://127.0.0.1:6379/{number}"
-    finally:
-        own.flushdb()
-        if lock.get(f"deskbell-test-db:{number}") == owner.encode():
-            lock.delete(f"deskbell-test-db:{number}")
+    with postgres_schema(POSTGRES, prefix="deskbell_bench") as url:
+        with pg_schema.connect(url) as conn:
+            pg_schema.upgrade(conn)
+        with psycopg.connect(url) as conn:
+            with conn.cursor() as cur, cur.copy(
+                    sql.SQL("COPY tickets ({}) FROM STDIN").format(
+                        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
+                copy.set_types(["text", "text", "text", "text", "text", "text[]", "jsonb"])
+                for i in range(stored):
+                    row = _columns(document(i))
+                    copy.write_row([row[name] for name in COLUMNS])
+            conn.commit()
+            conn.execute("ANALYZE tickets")
+            conn.commit()
+        yield url
 
 
 # ---------------------------------------------------------------- 1: create latency, JSON vs PG
@@ -139,7 +109,7 @@ def _create_round(stored: int, count: int, store: str) -> dict[str, float]:
         if store == "json":
             build_ticket_store(data_dir, [document(i) for i in range(stored)])
         else:
-            settings["DESKBELL_TICKET_STORE"] = stack.enter_context(postgres_schema(stored))
+            settings["DESKBELL_TICKET_STORE"] = stack.enter_context(filled_schema(stored))
         with running_server(data_dir, ARDUINO, settings=settings) as server:
             created = load(server.port, ["/api/v1/tickets"], method="POST", bodies=bodies,
                            max_requests=count, max_seconds=120)
@@ -217,7 +187,7 @@ def _throughput_round(nodes: int, seed: int, seconds: float, workers: int,
     bodies = [{**TICKET, "subject": f"Upload fails (node run {i})"} for i in range(500)]
     per_node = CONNECTIONS // nodes
     with ExitStack() as stack:
-        ticket_store = stack.enter_context(postgres_schema(1000))
+        ticket_store = stack.enter_context(filled_schema(1000))
         limit_store = stack.enter_context(redis_database())
         servers = _start_nodes(stack, nodes, workers, ticket_store, limit_store, index_dir)
         create = _together([
@@ -237,7 +207,6 @@ def _throughput_round(nodes: int, seed: int, seconds: float, workers: int,
 def run(sizes: list[int], repeats: int, seconds: float, count: int = 200,
         workers: int = 1) -> list[Figure]:
     figures: list[Figure] = []
-    cache_root().mkdir(parents=True, exist_ok=True)  # temp data folders go there
     for size in sizes:
         label = f"{size // 1000}k stored" if size >= 1000 else f"{size} stored"
         rounds: dict[str, list[dict[str, float]]] = {"json": [], "postgresql": []}

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -105,6 +106,71 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+# ---------------------------------------------------------------- PostgreSQL and Redis
+
+POSTGRES = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+class ServiceMissing(RuntimeError):
+    """PostgreSQL or Redis cannot be reached (tests turn this into `unavailable`)."""
+
+
+@contextmanager
+def postgres_schema(base: str = POSTGRES, prefix: str = "deskbell_test") -> Iterator[str]:
+    """A URL whose search_path selects a fresh, empty schema of `base` (a random name), dropped
+    with everything in it afterwards: each test or benchmark run has its own."""
+    import secrets
+
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError as exc:
+        raise ServiceMissing("psycopg is not installed (pip install -e '.[test]')") from exc
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise ServiceMissing(f"PostgreSQL is not reachable at {base}: {exc}") from exc
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            joiner = "&" if "?" in base else "?"
+            yield f"{base}{joiner}options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@contextmanager
+def redis_database() -> Iterator[str]:
+    """A Redis database (1-15) of the machine's Redis claimed for the caller alone (a key in
+    database 0 marks it, so parallel runs never share one), emptied before and after."""
+    try:
+        import redis
+    except ImportError as exc:
+        raise ServiceMissing("redis is not installed (pip install -e '.[test]')") from exc
+    lock = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0, socket_timeout=2)
+    try:
+        lock.ping()
+    except redis.RedisError as exc:
+        raise ServiceMissing(f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT} ({exc})") \
+            from exc
+    owner = uuid.uuid4().hex
+    for number in range(1, 16):
+        if lock.set(f"deskbell-test-db:{number}", owner, nx=True, ex=3600):
+            break
+    else:
+        raise RuntimeError("every Redis database 1-15 is claimed (deskbell-test-db:N in db 0)")
+    own = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number)
+    own.flushdb()
+    try:
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{number}"
+    finally:
+        own.flushdb()
+        if lock.get(f"deskbell-test-db:{number}") == owner.encode():
+            lock.delete(f"deskbell-test-db:{number}")
 
 
 DESKBELL = Path(PYTHON).with_name("deskbell")  # the console script beside this interpreter

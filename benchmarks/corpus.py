@@ -25,8 +25,11 @@ RECIPE = "1"  # bump when the generation recipe changes, so cached sets are rebu
 
 
 def cache_root() -> Path:
+    """Where benchmarks keep built corpora and indexes between runs (created if missing)."""
     base = os.environ.get("BENCH_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return Path(base) / "deskbell-bench" if base else Path("/tmp/deskbell-bench")
+    root = Path(base) / "deskbell-bench" if base else Path("/tmp/deskbell-bench")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 @dataclass(frozen=True)

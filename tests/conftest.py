@@ -18,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from benchmarks.common import POSTGRES, ServiceMissing, postgres_schema, redis_database
 from widget_server.app import create_app
 from widget_server.search import reindex
 from widget_server.settings import Settings, load_settings
@@ -65,32 +66,28 @@ def client(indexed: Settings) -> Iterator[TestClient]:
 # Every TicketStore kind; a store test that takes `ticket_store` runs once against each.
 TICKET_STORES = ("memory", "json", "postgresql")
 # The real PostgreSQL every machine of this project runs (trust authentication, database test).
-POSTGRES_TEST_DB = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_TEST_DB = POSTGRES
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL whose search_path selects a fresh, empty schema of POSTGRES_TEST_DB (a random
     name per test), dropped with everything in it afterwards."""
-    import secrets
+    try:
+        with postgres_schema(POSTGRES_TEST_DB) as url:
+            yield url
+    except ServiceMissing as exc:
+        unavailable(str(exc))
 
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database of its own on the machine's Redis (127.0.0.1:6379), emptied after."""
     try:
-        import psycopg
-        from psycopg import sql
-    except ImportError:
-        unavailable("psycopg is not installed (pip install -e '.[test]')")
-    schema = f"deskbell_test_{secrets.token_hex(6)}"
-    try:
-        admin = psycopg.connect(POSTGRES_TEST_DB, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL is not reachable at {POSTGRES_TEST_DB}: {exc}")
-    with admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        try:
-            joiner = "&" if "?" in POSTGRES_TEST_DB else "?"
-            yield f"{POSTGRES_TEST_DB}{joiner}options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        with redis_database() as url:
+            yield url
+    except ServiceMissing as exc:
+        unavailable(str(exc))
 
 
 @pytest.fixture(params=TICKET_STORES)

@@ -49,7 +49,7 @@ import psycopg
 import pytest
 import redis
 
-from benchmarks.common import Server, live_server
+from benchmarks.common import Server, ServiceMissing, live_server, postgres_schema, redis_database
 from widget_server.search import reindex
 
 from .conftest import FIXTURE_KB, POSTGRES_TEST_DB, unavailable
@@ -97,46 +97,19 @@ class Stores:
 
 @pytest.fixture(scope="module")
 def stores() -> Iterator[Stores]:
-    """A fresh schema of the test PostgreSQL and a claimed Redis database, for the module (the
-    claim logic of conftest's postgres_url and test_shared_limits' redis_url, module-wide)."""
-    from psycopg import sql
-
+    """A fresh schema of the test PostgreSQL (upgraded) and a claimed Redis database, for the
+    whole module (the same helpers as conftest's postgres_url and redis_url)."""
     from widget_server.tickets import pg_schema
 
-    schema = f"deskbell_test_{secrets.token_hex(6)}"
     try:
-        admin = psycopg.connect(POSTGRES_TEST_DB, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL is not reachable at {POSTGRES_TEST_DB}: {exc}")
-    lock = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_timeout=2)
-    try:
-        lock.ping()
-    except redis.RedisError as exc:
-        admin.close()
-        unavailable(f"Redis is not reachable on 127.0.0.1:6379 ({exc})")
-    owner = uuid.uuid4().hex
-    for number in range(1, 16):  # one database per test (module), never shared with a parallel run
-        if lock.set(f"deskbell-test-db:{number}", owner, nx=True, ex=600):
-            break
-    else:
-        admin.close()
-        pytest.fail("every Redis test database is in use")
-    limits = redis.Redis(host="127.0.0.1", port=6379, db=number)
-    limits.flushdb()
-    joiner = "&" if "?" in POSTGRES_TEST_DB else "?"
-    url = f"{POSTGRES_TEST_DB}{joiner}options=-csearch_path%3D{schema}"
-    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        with pg_schema.connect(url) as conn:
-            pg_schema.upgrade(conn)
-        with psycopg.connect(url, autocommit=True) as db:
-            yield Stores(url, f"redis://127.0.0.1:6379/{number}", db, limits)
-    finally:
-        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-        admin.close()
-        limits.flushdb()
-        if lock.get(f"deskbell-test-db:{number}") == owner.encode():
-            lock.delete(f"deskbell-test-db:{number}")
+        with postgres_schema(POSTGRES_TEST_DB) as url, redis_database() as limits_url:
+            with pg_schema.connect(url) as conn:
+                pg_schema.upgrade(conn)
+            limits = redis.Redis.from_url(limits_url)
+            with psycopg.connect(url, autocommit=True) as db:
+                yield Stores(url, limits_url, db, limits)
+    except ServiceMissing as exc:
+        unavailable(str(exc))
 
 
 @pytest.fixture(scope="module")

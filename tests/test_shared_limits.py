@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,30 +19,6 @@ from widget_server.app import create_app
 from widget_server.settings import Settings, SettingsError
 
 TICKET = {"name": "Ana", "email": "ana@example.com", "subject": "Printer", "message": "It jams."}
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database of its own on the machine's Redis (127.0.0.1:6379), emptied after."""
-    lock = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_timeout=2)
-    try:
-        lock.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis is not reachable on 127.0.0.1:6379 ({exc})")
-    owner = uuid.uuid4().hex
-    for db in range(1, 16):  # one database per test, claimed so parallel runs never share
-        if lock.set(f"deskbell-test-db:{db}", owner, nx=True, ex=600):
-            break
-    else:
-        pytest.fail("every Redis test database is in use")
-    own = redis.Redis(host="127.0.0.1", port=6379, db=db)
-    own.flushdb()
-    try:
-        yield f"redis://127.0.0.1:6379/{db}"
-    finally:
-        own.flushdb()
-        if lock.get(f"deskbell-test-db:{db}") == owner.encode():
-            lock.delete(f"deskbell-test-db:{db}")
 
 
 @contextmanager
