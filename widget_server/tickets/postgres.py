@@ -21,7 +21,8 @@ The protocol's promises, kept by the database:
   insertion order.
 - Connection trouble is StorageUnavailable naming PostgreSQL (503, detail in the log); the pool
   checks each connection before lending it and opens new ones once the server is back, so no
-  restart is needed. A full database disk is InsufficientStorage (507).
+  restart is needed. A full database disk is InsufficientStorage (507). The pool and this
+  meaning of failures are pg.Database's, shared with the event store (events/postgres.py).
 
 PostgreSQL text cannot hold U+0000 (nor can JSONB hold a lone surrogate): a ticket containing
 one is refused with ValidationFailed naming the field (visitor input never does: validation
@@ -34,16 +35,15 @@ from __future__ import annotations
 
 import json
 import logging
-import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
+from ..pg import Database, storable
 from . import pg_schema
 from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
 from .store import SEARCHED_FIELDS, Summaries, SummaryQuery
@@ -52,8 +52,6 @@ from .validation import invalid
 T = TypeVar("T")
 log = logging.getLogger("deskbell.tickets")
 BATCH = 500  # tickets fetched per round trip by iter_tickets
-_UNAVAILABLE = ("PostgreSQL, where tickets are kept, cannot be reached right now; nothing was "
-                "changed. Please try again shortly.")
 _INSERT = ("INSERT INTO tickets (reference, status, email_key, created_at, updated_at, search,"
            " document) VALUES (%(reference)s, %(status)s, %(email_key)s, %(created_at)s,"
            " %(updated_at)s, %(search)s, %(document)s::jsonb)"
@@ -63,17 +61,6 @@ _UPDATE = ("UPDATE tickets SET status = %(status)s, email_key = %(email_key)s,"
            " document = %(document)s::jsonb WHERE reference = %(key)s")
 _SUMMARY_COLUMNS = sql.SQL(", ").join(
     sql.SQL("document -> {}").format(sql.Literal(name)) for name in SUMMARY_FIELDS)
-
-
-def storable(text: str) -> bool:
-    """Whether PostgreSQL can hold `text`: no NUL character and no lone surrogate."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _refuse_unstorable(value: Any, where: str) -> None:
@@ -119,57 +106,23 @@ class PostgresTicketStore:
     def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1,
                  max_size: int = 8, timeout: float = 5.0, connect_timeout: int = 5,
                  reconnect_timeout: float = 15.0) -> None:
-        """Connect once to check the schema (StorageUnavailable says why not), then pool.
-
-        `schema` overrides the URL's search_path; `timeout` is how long a call waits for a
-        connection before answering StorageUnavailable. While PostgreSQL is down the pool
-        retries with growing pauses for `reconnect_timeout` seconds, then stops until the
-        next call asks for a connection: kept short, so a server that comes back after a long
-        outage is found by the next call rather than by a retry minutes away."""
-        kwargs: dict[str, Any] = {"connect_timeout": connect_timeout,
-                                  "fallback_application_name": "deskbell"}
-        if schema is not None:
-            if not schema.isidentifier() or not schema.isascii():
-                raise StorageUnavailable(f"schema {schema!r} is not a plain SQL identifier")
-            kwargs["options"] = f"-csearch_path={schema}"
-        with pg_schema.connect(url, **kwargs) as conn:
-            pg_schema.require_current(conn)
-        self._pool: ConnectionPool = ConnectionPool(
-            url, kwargs=kwargs, min_size=min_size, max_size=max_size, timeout=timeout,
-            reconnect_timeout=reconnect_timeout, check=ConnectionPool.check_connection,
-            name="deskbell-tickets", open=False)
-        self._pool.open(wait=False)
-        # A store dropped without close() (a CLI command's) closes its pool on the thread that
-        # drops it: left to the collector, the pool could be reaped on one of its own worker
-        # threads, which cannot join themselves.
-        self._closer = weakref.finalize(self, self._pool.close)
+        """Connect once to check the schema (StorageUnavailable says why not), then pool (see
+        pg.Database for the arguments)."""
+        self._db = Database(url, what="ticket", logger=log, schema=schema, min_size=min_size,
+                            max_size=max_size, timeout=timeout,
+                            connect_timeout=connect_timeout,
+                            reconnect_timeout=reconnect_timeout)
 
     def close(self) -> None:
         """Close every pooled connection (the store cannot be used afterwards)."""
-        self._closer()
+        self._db.close()
 
     # -- connections
 
-    @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection in a transaction: committed when the block ends, rolled back
-        when it raises. PostgreSQL's own failures become the project's typed errors."""
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except PoolTimeout as exc:
-            log.error("ticket store: no PostgreSQL connection (%s)", exc)
-            raise StorageUnavailable(_UNAVAILABLE) from None
-        except psycopg.errors.DiskFull as exc:
-            log.error("ticket store: PostgreSQL is out of disk space (%s)", exc)
-            raise InsufficientStorage("The ticket database is out of disk space; nothing was "
-                                      "saved. Please try again later.") from None
-        except psycopg.DataError as exc:
-            raise invalid({"ticket": f"PostgreSQL refused it ({pg_schema.first_line(exc)})"}) \
-                from None
-        except psycopg.Error as exc:
-            log.error("ticket store: PostgreSQL failed: %s", pg_schema.first_line(exc))
-            raise StorageUnavailable(_UNAVAILABLE) from None
+    def _transaction(self) -> AbstractContextManager[psycopg.Connection]:
+        """A pooled connection in a transaction (pg.Database.transaction: committed when the
+        block ends, rolled back when it raises, PostgreSQL's failures made typed errors)."""
+        return self._db.transaction()
 
     def check(self) -> None:
         """StorageUnavailable if PostgreSQL cannot be reached or its schema is not current."""
