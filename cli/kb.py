@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from widget_server import resources
-from widget_server.articles import article_path, html_to_text, load_kb
+from widget_server.articles import Article, article_path, html_to_text, load_kb, stale_report
 from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
 from widget_server.search.embedding import load_model
 from widget_server.settings import SETTINGS, Settings, describe, shown
@@ -27,18 +28,28 @@ def _load(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @click.command()
+@click.option("--stale", is_flag=True,
+              help="Report published articles past their review_by date and links visitors "
+                   "cannot follow, with each article's owner; always exits 0.")
 @settings_options
-def check(settings: Settings) -> None:
+def check(settings: Settings, stale: bool) -> None:
     """Validate every article without touching the index.
 
     Prints each problem as path:line: message and exits 1 if any is an error.
+    With --stale, reports what needs an author instead, one line each with the
+    article's owner: published articles past their review_by date, and /kb/ links
+    to an article that does not exist or is a draft. A report: it exits 0.
 
     \b
     Example:
         deskbell check --kb ./kb
+        deskbell check --stale
     """
     kb = _load(settings)
     errors = [p for p in kb.problems if p.severity == "error"]
+    if stale:
+        _stale(settings, kb.articles, len(errors))
+        return
     for problem in kb.problems:
         prefix = "" if problem.severity == "error" else "warning: "
         click.echo(f"{Path(settings.kb_dir) / problem.path}:{problem.line}: {prefix}{problem.message}")
@@ -49,6 +60,18 @@ def check(settings: Settings) -> None:
     )
     if errors:
         sys.exit(1)
+
+
+def _stale(settings: Settings, articles: list[Article], errors: int) -> None:
+    found = stale_report(articles, dt.date.today())
+    for item in found:
+        click.echo(f"{Path(settings.kb_dir) / item.path}:{item.line}: {item.message} "
+                   f"(owner: {item.owner or 'none'})")
+    overdue = sum(item.kind == "review" for item in found)
+    links = sum(item.kind == "link" for item in found)
+    note = f" (deskbell check finds {errors} errors)" if errors else ""
+    click.echo(f"{overdue} articles past review, {links} links visitors cannot follow{note}",
+               err=True)
 
 
 @click.command(name="reindex")

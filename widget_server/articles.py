@@ -4,7 +4,7 @@ An article's slug is its path below the KB folder without `.md`, each part slugi
 (`Getting Started/Install.md` -> `getting-started/install`), unless front matter gives `slug`.
 Problems are collected as `Problem(path, line, message)` so `deskbell check` can report them all.
 
-Longer than most modules (about 420 lines) on purpose: front matter, rendering, link checks
+Longer than most modules (about 500 lines) on purpose: front matter, rendering, link checks
 and sanitizing are one pipeline over one Article, and each step reports problems with the
 line numbers the step before computed; split apart, they would pass that state around.
 """
@@ -29,11 +29,14 @@ import yaml
 
 FIELDS = {
     "title", "summary", "category", "tags", "locale", "draft", "urls", "aliases", "related",
-    "updated", "slug",
+    "updated", "slug", "review_by", "owner",
 }
 # Front matter keys other tools put there (Zendesk ids, Hugo weights) are ignored, not errors.
 _LIST_FIELDS = ("tags", "urls", "aliases", "related")
-_STR_FIELDS = ("title", "summary", "category", "locale", "slug")
+_STR_FIELDS = ("title", "summary", "category", "locale", "slug", "owner")
+# Dates as YYYY-MM-DD. `review_by` and `owner` are for authors (deskbell check --stale): they
+# stay out of the catalog, so no page, API answer or index ever shows them to a visitor.
+_DATE_FIELDS = ("updated", "review_by")
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
@@ -88,6 +91,8 @@ class Article:
     aliases: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     updated: str = ""
+    review_by: str = ""
+    owner: str = ""
     body: str = ""
     body_line: int = 1
     content_hash: str = ""
@@ -157,9 +162,23 @@ def _key_line(front: str, key: str) -> int:
     return 1
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a date that does not exist (`2026-02-31`) is read
+    as text, for the field's own check to report, instead of a ValueError out of PyYAML."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def _parse_yaml(front: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(front) if front.strip() else {}
+        data = yaml.load(front, Loader=_Loader) if front.strip() else {}  # a SafeLoader
     except yaml.constructor.ConstructorError as exc:
         line = (exc.problem_mark.line + 2) if exc.problem_mark else 1
         raise _FrontMatterError(line, f"unsafe or unknown YAML tag: {exc.problem}") from None
@@ -202,17 +221,27 @@ def _coerce(data: dict[str, Any], front: str, problems: list[Problem], path: str
             out["draft"] = data["draft"]
         else:
             bad("draft", f"expected true or false, got {data['draft']!r}")
-    if data.get("updated") is not None:
-        value = data["updated"]
-        if isinstance(value, dt.datetime):
-            out["updated"] = value.date().isoformat()
-        elif isinstance(value, dt.date):
-            out["updated"] = value.isoformat()
-        elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            out["updated"] = value.strip()
-        else:
-            bad("updated", f"expected a date like 2026-01-31, got {value!r}")
+    for key in _DATE_FIELDS:
+        if data.get(key) is not None:
+            day = _date(data[key])
+            if day is None:
+                bad(key, f"expected a date like 2026-01-31, got {data[key]!r}")
+            else:
+                out[key] = day.isoformat()
     return out
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:  # quoted "2026-02-31"
+            return None
+    return None
 
 
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -256,7 +285,8 @@ def parse_article(raw: bytes, relative: Path) -> tuple[Article | None, list[Prob
         draft=meta.get("draft", False), urls=meta.get("urls", []),
         aliases=[slugify_slug(a) for a in meta.get("aliases", [])],
         related=[slugify_slug(r) for r in meta.get("related", [])],
-        updated=meta.get("updated", ""), body=body, body_line=body_line,
+        updated=meta.get("updated", ""), review_by=meta.get("review_by", ""),
+        owner=meta.get("owner", ""), body=body, body_line=body_line,
         content_hash=content_hash(raw),
     )
     return article, problems
@@ -347,14 +377,61 @@ def cross_check(articles: Iterable[Article]) -> list[Problem]:
         for slug in article.related:
             if slug not in owner:
                 problems.append(Problem(article.path, 1, f"related: no article with slug {slug!r}"))
-        for offset, line in enumerate(article.body.split("\n")):
-            for target in _LINK.findall(line):
-                slug = target[len(KB_PREFIX) :].strip("/")
-                if slug and slug not in owner and slug != "search":
-                    problems.append(Problem(
-                        article.path, article.body_line + offset, f"broken link to {target}"
-                    ))
+        for line, target, slug in internal_links(article):
+            if slug not in owner:
+                problems.append(Problem(article.path, line, f"broken link to {target}"))
     return problems
+
+
+def internal_links(article: Article) -> Iterator[tuple[int, str, str]]:
+    """(line, link as written, slug) for each markdown link to an article, /kb/<slug>."""
+    for offset, line in enumerate(article.body.split("\n")):
+        for target in _LINK.findall(line):
+            slug = target[len(KB_PREFIX) :].strip("/")
+            if slug and slug != "search":  # /kb/ and /kb/search are pages, not articles
+                yield article.body_line + offset, target, slug
+
+
+# ---------------------------------------------------------------- freshness
+
+
+@dataclass(frozen=True)
+class Stale:
+    """One line of `deskbell check --stale`: something in a published article to look at."""
+
+    kind: str  # "review" (past its review_by date) or "link" (a link nobody can follow)
+    path: str
+    line: int
+    message: str
+    owner: str
+
+
+def stale_report(articles: Iterable[Article], today: dt.date) -> list[Stale]:
+    """Published articles past their `review_by` date, and links from published articles that
+    a visitor cannot follow: to no article, or to a draft (drafts are not served). Drafts
+    themselves are left out: nobody reads them yet."""
+    articles = list(articles)
+    public = [a for a in articles if not a.draft]
+    served = {name for a in public for name in (a.slug, *a.aliases)}
+    drafts = {name for a in articles if a.draft for name in (a.slug, *a.aliases)}
+
+    def why(slug: str) -> str:
+        return "a draft" if slug in drafts else "no such article"
+
+    found: list[Stale] = []
+    for article in public:
+        if article.review_by and dt.date.fromisoformat(article.review_by) < today:
+            found.append(Stale("review", article.path, 1,
+                               f"review was due {article.review_by}", article.owner))
+        for slug in article.related:
+            if slug not in served:
+                found.append(Stale("link", article.path, 1,
+                                   f"related: {slug!r} is {why(slug)}", article.owner))
+        for line, target, slug in internal_links(article):
+            if slug not in served:
+                found.append(Stale("link", article.path, line,
+                                   f"broken link to {target} ({why(slug)})", article.owner))
+    return sorted(found, key=lambda s: (s.path, s.line))
 
 
 # ---------------------------------------------------------------- rendering
