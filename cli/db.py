@@ -1,7 +1,9 @@
-"""`deskbell db upgrade` and `deskbell db status`: the schema of a PostgreSQL ticket store.
+"""`deskbell db upgrade` and `deskbell db status`: the schema of the PostgreSQL database that
+keeps tickets and/or events.
 
-Only a PostgreSQL `ticket_store` has a schema to migrate; for json and memory both commands
-say so and succeed. psycopg is imported only when the setting names PostgreSQL.
+One schema holds both (tickets since version 1, events since 2), so the commands work on each
+distinct PostgreSQL URL among `ticket_store` and `event_store`: usually one. When neither names
+PostgreSQL both commands say so and succeed. psycopg is imported only when a setting names it.
 """
 
 from __future__ import annotations
@@ -16,14 +18,28 @@ from .options import settings_options
 from .tickets import store_errors
 
 
-def _postgres_url(settings: Settings) -> str | None:
-    """The PostgreSQL URL of `ticket_store`, or None (after saying so) for another store."""
-    kind = settings.ticket_store
-    if kind.startswith(POSTGRES_SCHEMES):
-        return str(kind)
-    click.echo(f"ticket_store is {kind}: nothing to migrate "
-               "(only a PostgreSQL ticket store has a schema)")
-    return None
+def _postgres_urls(settings: Settings) -> list[tuple[str, str]]:
+    """(the settings naming it, URL) for each distinct PostgreSQL URL among ticket_store and
+    event_store; none (after saying so) when neither names PostgreSQL."""
+    found: dict[str, list[str]] = {}
+    for name in ("ticket_store", "event_store"):
+        kind = str(getattr(settings, name))
+        if kind.startswith(POSTGRES_SCHEMES):
+            found.setdefault(kind, []).append(name)
+    if not found:
+        click.echo(f"ticket_store is {settings.ticket_store}: nothing to migrate "
+                   "(only a PostgreSQL ticket store has a schema)"
+                   if settings.event_store == "json" else
+                   f"ticket_store is {settings.ticket_store} and event_store is "
+                   f"{settings.event_store}: nothing to migrate (only a PostgreSQL store has "
+                   "a schema)")
+    return [(" and ".join(names), url) for url, names in found.items()]
+
+
+def _heading(names: str, urls: list[tuple[str, str]]) -> None:
+    """Name the setting before its lines, when the settings name two databases."""
+    if len(urls) > 1:
+        click.echo(f"{names}:")
 
 
 def _pg_schema() -> ModuleType:
@@ -37,7 +53,7 @@ def _pg_schema() -> ModuleType:
 
 @click.group()
 def db() -> None:
-    """Migrate the PostgreSQL database that keeps tickets (ticket_store = "postgresql://…").
+    """Migrate the PostgreSQL database that keeps tickets or events (a postgresql:// URL).
 
     \b
     Example:
@@ -49,7 +65,7 @@ def db() -> None:
 @db.command()
 @settings_options
 def upgrade(settings: Settings) -> None:
-    """Apply the pending migrations to the PostgreSQL ticket schema, in one transaction.
+    """Apply the pending migrations to the PostgreSQL schema, in one transaction.
 
     Run it before starting a new Deskbell version, from any one machine. It is safe to run
     again (it then does nothing) and at the same time elsewhere (one waits for the other).
@@ -58,48 +74,53 @@ def upgrade(settings: Settings) -> None:
     Example:
         DESKBELL_TICKET_STORE=postgresql://deskbell@db.example.com/deskbell deskbell db upgrade
     """
-    url = _postgres_url(settings)
-    if url is None:
+    urls = _postgres_urls(settings)
+    if not urls:
         return
     pg_schema = _pg_schema()
-    with store_errors(), pg_schema.connect(url) as conn:
-        before = pg_schema.schema_version(conn)
-        applied = pg_schema.upgrade(conn)
-        after = pg_schema.status(conn)
-    for migration in applied:
-        click.echo(f"applied {migration.label}")
-    if applied:
-        click.echo(f"PostgreSQL schema {after.schema} upgraded from version {before} to "
-                   f"{after.version}")
-    else:
-        click.echo(f"PostgreSQL schema {after.schema} is up to date (version {after.version})")
+    for names, url in urls:
+        _heading(names, urls)
+        with store_errors(), pg_schema.connect(url) as conn:
+            before = pg_schema.schema_version(conn)
+            applied = pg_schema.upgrade(conn)
+            after = pg_schema.status(conn)
+        for migration in applied:
+            click.echo(f"applied {migration.label}")
+        if applied:
+            click.echo(f"PostgreSQL schema {after.schema} upgraded from version {before} to "
+                       f"{after.version}")
+        else:
+            click.echo(f"PostgreSQL schema {after.schema} is up to date "
+                       f"(version {after.version})")
 
 
 @db.command()
 @settings_options
 def status(settings: Settings) -> None:
-    """Show the PostgreSQL ticket schema's version, its applied and its pending migrations.
+    """Show the PostgreSQL schema's version, its applied and its pending migrations.
 
     \b
     Example:
         deskbell db status --config /etc/deskbell/deskbell.toml
     """
-    url = _postgres_url(settings)
-    if url is None:
+    urls = _postgres_urls(settings)
+    if not urls:
         return
     pg_schema = _pg_schema()
-    with store_errors(), pg_schema.connect(url) as conn:
-        state = pg_schema.status(conn)
-    verdict = ("up to date" if state.current else
-               "run deskbell db upgrade" if state.version < state.latest else
-               "newer than this Deskbell: upgrade Deskbell on this machine")
-    click.echo(f"PostgreSQL schema {state.schema}: version {state.version}, this Deskbell "
-               f"needs {state.latest} ({verdict})")
-    for applied in state.applied:
-        at = applied.applied_at.strftime("%Y-%m-%d %H:%M:%S %Z")
-        click.echo(f"  {applied.version:04d}_{applied.name:<24} applied {at}")
-    for pending in state.pending:
-        click.echo(f"  {pending.label:<29} pending")
+    for names, url in urls:
+        _heading(names, urls)
+        with store_errors(), pg_schema.connect(url) as conn:
+            state = pg_schema.status(conn)
+        verdict = ("up to date" if state.current else
+                   "run deskbell db upgrade" if state.version < state.latest else
+                   "newer than this Deskbell: upgrade Deskbell on this machine")
+        click.echo(f"PostgreSQL schema {state.schema}: version {state.version}, this Deskbell "
+                   f"needs {state.latest} ({verdict})")
+        for applied in state.applied:
+            at = applied.applied_at.strftime("%Y-%m-%d %H:%M:%S %Z")
+            click.echo(f"  {applied.version:04d}_{applied.name:<24} applied {at}")
+        for pending in state.pending:
+            click.echo(f"  {pending.label:<29} pending")
 
 
 COMMANDS = [db]

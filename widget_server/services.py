@@ -35,6 +35,7 @@ from .search import SearchService, Synonyms, current_generation
 from .security import AdminAuth, Limits
 from .settings import Settings, SettingsError
 from .tickets import TicketStore, open_ticket_store
+from .tickets.factory import open_event_store
 
 log = logging.getLogger("deskbell")
 
@@ -114,7 +115,7 @@ def build_services(settings: Settings) -> Services:
     """Everything the server needs, opened and checked (see the module docstring)."""
     search = ResilientSearch(settings.index_dir, Synonyms.load(settings.synonyms_file or None),
                              semantic=settings.semantic, threshold=settings.answer_threshold)
-    events = EventStore.from_settings(settings)
+    events = open_event_store(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
     tickets = open_ticket_store(settings)
 

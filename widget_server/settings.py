@@ -172,6 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kb_dir", "./kb", "Folder of markdown articles (any depth).", _path),
     Setting("data_dir", "./deskbell-data", "Where the index, tickets and events live.", _path),
     Setting("ticket_store", "json", "Where tickets are kept: json (files under data_dir), memory (lost on exit; tests and demos) or a postgresql:// URL (shared by every machine; run deskbell db upgrade first).", _ticket_store),
+    Setting("event_store", "json", "Where self-service events are kept: json (a file per UTC day under data_dir/events), memory (lost on exit; tests and demos) or a postgresql:// URL (shared by every machine; run deskbell db upgrade first).", _ticket_store),
     Setting("host", "127.0.0.1", "Address `deskbell serve` listens on.", _str),
     Setting("port", 8000, "Port `deskbell serve` listens on.", _int(1, 65535)),
     Setting("public_url", "", "Public base URL of this server, used in links and emails.", _url),

@@ -5,8 +5,14 @@
                  one session id rule (SESSION_RE, is_session)
     client.py    POST /api/v1/events: parse_client_events (422 naming every bad field) and
                  client_events_openapi (the body's JSON Schema, from the same declarations)
-    store.py     EventStore: JSON lines per UTC day under <data_dir>/events, kept for
-                 events_retention_days
+    protocol.py  EventStore, what every event store does (append, append_many, iter_events,
+                 retention...), and the one way an event is checked and written (encode)
+    store.py     JSONEventStore (the default): JSON lines per UTC day under <data_dir>/events,
+                 kept for events_retention_days; MemoryEventStore (tests and demos)
+    postgres.py  PostgresEventStore: a table shared by every machine (imported on demand)
+
+The `event_store` setting chooses one (tickets/factory.py, open_event_store). EventStore is
+the type everything else names; EventStore(data_dir, ...) itself still opens the JSON store.
 
 Two records of what a visitor did, and which one is the truth for what
 ----------------------------------------------------------------------
@@ -37,6 +43,16 @@ event when `is_session` accepts it.
 from __future__ import annotations
 
 from .client import MAX_EVENTS_PER_REQUEST, client_events_openapi, parse_client_events
+from .protocol import (
+    MAX_EVENT_BYTES,
+    Event,
+    EventsFull,
+    EventStore,
+    NewEvent,
+    event_key,
+    parse_time,
+    utc_now,
+)
 from .registry import (
     ARTICLE_SOURCES,
     ARTICLE_VIEW,
@@ -57,12 +73,13 @@ from .registry import (
     EventType,
     is_session,
 )
-from .store import MAX_EVENT_BYTES, EventsFull, EventStore, NewEvent, parse_time, utc_now
+from .store import JSONEventStore, MemoryEventStore
 
 __all__ = [
     "ARTICLE_SOURCES", "ARTICLE_VIEW", "CLIENT_TYPES", "CONTACT_OPEN", "ENGAGED", "EVENT_TYPES",
     "MAX_EVENTS_PER_REQUEST", "MAX_EVENT_BYTES", "SEARCH", "SERVER", "SESSION_PATTERN",
     "SESSION_PROBLEM", "SESSION_RE", "TICKET_CREATED", "VOTE", "WIDGET", "WIDGET_OPEN",
-    "DataField", "EventStore", "EventType", "EventsFull", "NewEvent", "client_events_openapi",
-    "is_session", "parse_client_events", "parse_time", "utc_now",
+    "DataField", "Event", "EventStore", "EventType", "EventsFull", "JSONEventStore",
+    "MemoryEventStore", "NewEvent", "client_events_openapi", "event_key", "is_session",
+    "parse_client_events", "parse_time", "utc_now",
 ]

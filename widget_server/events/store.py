@@ -10,90 +10,45 @@ Events carry no IP address, email or name: a session id is a random token that l
 the visitor's tab. Old day files are deleted once they are older than the retention period.
 An event is written only if its type and data fields are declared in registry.py; reading never
 judges: a stored line of any type is returned as it is.
+
+This is the default EventStore (protocol.py; `event_store = "json"`). MemoryEventStore below
+keeps the same records in a list (`event_store = "memory"`: lost on exit, one process; tests
+and demos); PostgreSQL's is postgres.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import InsufficientStorage, ValidationFailed
-from .registry import SESSION_PROBLEM, is_session, vocabulary_problems
+from .protocol import (
+    DEFAULT_MAX_DAY_BYTES,
+    MAX_EVENT_BYTES,
+    Event,
+    EventsFull,
+    EventStore,
+    NewEvent,
+    decode,
+    encode,
+    parse_time,
+    utc_now,
+)
 
-MAX_EVENT_BYTES = 4096
-DEFAULT_MAX_DAY_BYTES = 100 * 1024 * 1024
 _DAY_FILE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.jsonl")
 
 
-class EventsFull(InsufficientStorage):
-    """Today's event file reached its size cap; further events are refused until tomorrow."""
-
-    code = "events_full"
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """One event waiting to be written by `EventStore.append_many`."""
-
-    session: str | None
-    type: str
-    data: Mapping[str, Any]
-    at: datetime | None = None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def parse_time(text: str) -> datetime:
-    """Parse an ISO 8601 time; a naive time is taken as UTC."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _encode(item: NewEvent, now: datetime) -> tuple[date, bytes]:
-    if item.session is not None and not is_session(item.session):
-        raise ValidationFailed("bad session id", {"session": SESSION_PROBLEM})
-    problems = vocabulary_problems(item.type, item.data)
-    if problems:
-        raise ValidationFailed("event not in the vocabulary (events/registry.py)", problems)
-    at = (item.at or now).astimezone(UTC)
-    record = {"at": at.isoformat(), "session": item.session, "type": item.type,
-              "data": dict(item.data)}
-    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-    if len(line) > MAX_EVENT_BYTES:
-        raise ValidationFailed("event too large", {"data": f"at most {MAX_EVENT_BYTES} bytes"})
-    return at.date(), line
-
-
-def _parse_line(raw: bytes) -> dict[str, Any] | None:
-    """One stored line as an event, or None for a torn or foreign line."""
-    try:
-        record = json.loads(raw)
-        if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
-            return None
-        record["_at"] = parse_time(record["at"])
-        if not isinstance(record.get("type"), str):
-            return None
-    except (ValueError, KeyError, TypeError):
-        return None
-    return record
-
-
-class EventStore:
+class JSONEventStore(EventStore):
     """Append-only JSON-lines store; safe for many threads of one process."""
 
     def __init__(
         self,
         data_dir: str | Path,
-        retention_days: int = 180,
+        retention_days: int | None = 180,
         max_day_bytes: int = DEFAULT_MAX_DAY_BYTES,
     ) -> None:
         self.dir = Path(data_dir) / "events"
@@ -106,27 +61,21 @@ class EventStore:
         self.purge()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EventStore:
-        """The store as configured: data_dir, events_retention_days, events_max_day_mb."""
+    def from_settings(cls, settings: Any) -> JSONEventStore:
+        """The JSON store as configured: data_dir, events_retention_days, events_max_day_mb."""
         return cls(settings.data_dir, settings.events_retention_days,
                    settings.events_max_day_mb * 1024 * 1024)
 
     def path_for(self, day: date) -> Path:
         return self.dir / f"{day.isoformat()}.jsonl"
 
-    def append(
-        self, session: str | None, type: str, data: Mapping[str, Any], at: datetime | None = None
-    ) -> None:
-        """Write one event durably; raises ValidationFailed or EventsFull."""
-        self.append_many([NewEvent(session, type, data, at)])
-
     def append_many(self, events: Iterable[NewEvent]) -> int:
         """Write events durably (one write and one fsync per day file); returns how many."""
         now = utc_now()
         by_day: dict[date, list[bytes]] = {}
         for item in events:
-            day, line = _encode(item, now)
-            by_day.setdefault(day, []).append(line)
+            encoded = encode(item, now)
+            by_day.setdefault(encoded.day, []).append(encoded.line)
         self._purge_daily(now.date())
         for day, lines in sorted(by_day.items()):
             self._write(self.path_for(day), b"".join(lines))
@@ -160,7 +109,7 @@ class EventStore:
 
     def iter_events(
         self, since: datetime | None = None, until: datetime | None = None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Event]:
         """Events with since <= at < until, file by file; torn or foreign lines are skipped.
 
         Each event is {"at", "session", "type", "data"} plus "_at", the parsed aware datetime.
@@ -172,10 +121,13 @@ class EventStore:
                 continue
             yield from _read_file(path, since, until)
 
+    def days(self) -> list[date]:
+        return [day for day, _ in self.day_files()]
+
     def purge(self, today: date | None = None) -> list[Path]:
         """Delete day files older than the retention period; returns the deleted paths."""
         today = today or utc_now().date()
-        cutoff = today - timedelta(days=self.retention_days)
+        cutoff = _cutoff(today, self.retention_days)
         removed = []
         for day, path in self.day_files():
             if day < cutoff:
@@ -189,6 +141,11 @@ class EventStore:
             self.purge(today)
 
 
+def _cutoff(today: date, retention_days: int | None) -> date:
+    """The oldest day retention keeps (every day, for None)."""
+    return date.min if retention_days is None else today - timedelta(days=retention_days)
+
+
 def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as fh:
         fh.seek(-1, os.SEEK_END)
@@ -197,14 +154,14 @@ def _ends_with_newline(path: Path) -> bool:
 
 def _read_file(
     path: Path, since: datetime | None, until: datetime | None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Event]:
     try:
         fh = path.open("rb")
     except FileNotFoundError:  # deleted by retention while we were listing
         return
     with fh:
         for raw in fh:
-            record = _parse_line(raw)
+            record = decode(raw)
             if record is None:
                 continue
             if (since and record["_at"] < since) or (until and record["_at"] >= until):
@@ -212,4 +169,70 @@ def _read_file(
             yield record
 
 
-__all__ = ["EventStore", "EventsFull", "NewEvent", "parse_time", "utc_now"]
+class MemoryEventStore(EventStore):
+    """The records the JSON store would write, kept in a list: lost when the process ends, and
+    seen by that process only (`event_store = "memory"`, for tests and demos). A batch is all
+    or nothing; reads go day by day in the order written, as from the JSON store's files."""
+
+    def __init__(self, retention_days: int | None = 180,
+                 max_day_bytes: int = DEFAULT_MAX_DAY_BYTES) -> None:
+        self.retention_days = retention_days
+        self.max_day_bytes = max_day_bytes
+        self._lock = threading.Lock()
+        self._lines: list[tuple[date, int, datetime, bytes]] = []  # day, order, at, line
+        self._day_bytes: dict[date, int] = {}
+        self._written = 0
+        self._last_purge: date | None = None
+
+    def append_many(self, events: Iterable[NewEvent]) -> int:
+        now = utc_now()
+        encoded = [encode(item, now) for item in events]
+        with self._lock:
+            if self._last_purge != now.date():
+                self._purge(now.date())
+            sizes: dict[date, int] = {}
+            for item in encoded:
+                sizes[item.day] = sizes.get(item.day, 0) + len(item.line)
+            for day, size in sorted(sizes.items()):
+                if self._day_bytes.get(day, 0) + size > self.max_day_bytes:
+                    raise EventsFull(f"event log for {day.isoformat()} reached its daily size cap")
+            for day, size in sizes.items():
+                self._day_bytes[day] = self._day_bytes.get(day, 0) + size
+            for item in encoded:
+                self._written += 1
+                self._lines.append((item.day, self._written, item.at, item.line))
+        return len(encoded)
+
+    def iter_events(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Event]:
+        with self._lock:
+            lines = sorted(self._lines)
+        for _, _, at, line in lines:
+            if (since and at < since) or (until and at >= until):
+                continue
+            record = decode(line)
+            if record is not None:
+                yield record
+
+    def days(self) -> list[date]:
+        with self._lock:
+            return sorted(self._day_bytes)
+
+    def purge(self, today: date | None = None) -> list[date]:
+        """Forget the days older than the retention period; returns those days."""
+        with self._lock:
+            return self._purge(today or utc_now().date())
+
+    def _purge(self, today: date) -> list[date]:
+        cutoff = _cutoff(today, self.retention_days)
+        removed = sorted(day for day in self._day_bytes if day < cutoff)
+        for day in removed:
+            del self._day_bytes[day]
+        self._lines = [entry for entry in self._lines if entry[0] >= cutoff]
+        self._last_purge = today
+        return removed
+
+
+__all__ = ["MAX_EVENT_BYTES", "EventStore", "EventsFull", "JSONEventStore", "MemoryEventStore",
+           "NewEvent", "parse_time", "utc_now"]

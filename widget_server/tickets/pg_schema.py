@@ -5,12 +5,14 @@ numbered from 1 without gaps; a shipped file is never edited, only followed by a
 `upgrade` applies the pending ones in one transaction that first takes an advisory lock on the
 schema, so two upgrades at once (two terminals, two machines) apply each migration exactly
 once and a failed one leaves the schema as it was; every applied version is a row of
-`deskbell_schema`. `require_current` is what opening the ticket store checks: a database
-behind this code (or ahead of it) stops the start with one line saying what to run.
+`deskbell_schema`. `require_current` is what opening the ticket store and the event store
+checks (pg.Database): a database behind this code (or ahead of it) stops the start with one
+line saying what to run.
 
 Everything lives in the schema the connection's search_path selects first (`public` unless
-the URL says e.g. `?options=-csearch_path%3Ddeskbell`). Only this module and postgres.py
-import psycopg, and only when the `ticket_store` setting names PostgreSQL.
+the URL says e.g. `?options=-csearch_path%3Ddeskbell`). Only this module, pg.py and the two
+postgres.py stores import psycopg, and only when `ticket_store` or `event_store` names
+PostgreSQL.
 """
 
 from __future__ import annotations
