@@ -55,7 +55,7 @@ def test_stale_lists_overdue_reviews_and_links_visitors_cannot_follow(kb: Path) 
     assert code == 0  # a report, not a gate
     assert lines == [
         f"{kb}/guide/overdue.md:1: review was due 2000-01-01 (owner: Ada Lovelace)",
-        f"{kb}/guide/overdue.md:1: related: 'guide/secret' is a draft (owner: Ada Lovelace)",
+        f"{kb}/guide/overdue.md:1: related: 'guide/secret' (a draft) (owner: Ada Lovelace)",
         f"{kb}/guide/overdue.md:10: broken link to /kb/guide/nowhere (no such article) "
         "(owner: Ada Lovelace)",
         f"{kb}/guide/overdue.md:10: broken link to /kb/guide/secret (a draft) "

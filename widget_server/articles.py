@@ -426,7 +426,7 @@ def stale_report(articles: Iterable[Article], today: dt.date) -> list[Stale]:
         for slug in article.related:
             if slug not in served:
                 found.append(Stale("link", article.path, 1,
-                                   f"related: {slug!r} is {why(slug)}", article.owner))
+                                   f"related: {slug!r} ({why(slug)})", article.owner))
         for line, target, slug in internal_links(article):
             if slug not in served:
                 found.append(Stale("link", article.path, line,
