@@ -6,7 +6,6 @@ and never a URL taken from the request's Host header."""
 from __future__ import annotations
 
 import html
-import inspect
 import json
 import re
 import time
@@ -23,7 +22,6 @@ from starlette.testclient import TestClient
 
 from widget_server.app import create_app
 from widget_server.articles import article_path, load_kb
-from widget_server.routes import pages
 from widget_server.routes.discovery import article_head, faq_entries, public_base
 from widget_server.search import reindex
 from widget_server.settings import Settings
@@ -36,12 +34,6 @@ HOSTILE_TITLE = ("Break </script><script>alert(1)</script> <!-- ]](https://attac
                  "[x & y] <b>")
 HOSTILE_SUMMARY = "Line one\n- [fake](https://attacker.example/s)\n## Fake category\n</script>"
 
-# kb/article.html shows these once routes/pages.py passes `head=article_head(settings,
-# payload)` to it; until then the page tests below are expected to fail (and must).
-WIRED = "article_head" in inspect.getsource(pages.kb_article)
-needs_pages_hook = pytest.mark.xfail(
-    not WIRED, strict=True,
-    reason="routes/pages.py kb_article does not pass head=article_head(...) to the template")
 
 
 def write(root: Path, name: str, text: str) -> None:
@@ -392,7 +384,6 @@ def test_an_faq_article_is_also_an_faq_page(client: TestClient) -> None:
     assert [item["@type"] for item in almost] == ["Article"]
 
 
-@needs_pages_hook
 def test_article_pages_carry_the_head(make_client: Callable[..., TestClient]) -> None:
     client = make_client(public_url=PUBLIC_URL)
     page = client.get("/kb/account/reset-password")

@@ -17,6 +17,7 @@ from ..errors import NotFound
 from ..services import Services, services
 from .api import article_payload
 from .common import query_param, render, search_service
+from .discovery import article_head
 
 log = logging.getLogger("deskbell")
 
@@ -43,7 +44,8 @@ async def kb_article(request: Request) -> Response:
     if "redirect_to" in payload:
         target = request.app.url_path_for("kb_article", slug=payload["redirect_to"])
         return RedirectResponse(str(target), status_code=301)
-    return render(request, "kb/article.html", {"article": payload})
+    head = article_head(services(request).settings, payload)
+    return render(request, "kb/article.html", {"article": payload, "head": head})
 
 
 async def kb_search(request: Request) -> Response:
