@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -633,3 +634,36 @@ def test_db_upgrade_with_postgresql_away_is_one_line(runner: CliRunner,
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot connect to PostgreSQL (")
     assert result.output.count("\n") == 1
+
+
+def _answer_lost(store: PostgresTicketStore, *, after_commit: bool) -> None:
+    """The next transaction's connection dies: after COMMIT reached the server (its answer
+    lost on the way back), or before anything was sent."""
+    real = store._transaction
+
+    @contextmanager
+    def dying() -> Iterator[Any]:
+        store._transaction = real  # type: ignore[method-assign]
+        if not after_commit:
+            raise StorageUnavailable("server closed the connection unexpectedly")
+        with real() as conn:
+            yield conn
+        raise StorageUnavailable("server closed the connection unexpectedly")
+
+    store._transaction = dying  # type: ignore[method-assign]
+
+
+def test_a_ticket_whose_commit_answer_was_lost_is_acknowledged_once(
+        store: PostgresTicketStore) -> None:
+    ticket = new_ticket(fields())[0]
+    _answer_lost(store, after_commit=True)
+    assert store.add(ticket) == ticket  # stored: the visitor must not be told otherwise
+    assert store.get(ticket["reference"]) == ticket and store.count() == 1
+
+
+def test_a_ticket_that_never_reached_the_server_is_refused(store: PostgresTicketStore) -> None:
+    ticket = new_ticket(fields())[0]
+    _answer_lost(store, after_commit=False)
+    with pytest.raises(StorageUnavailable):
+        store.add(ticket)
+    assert store.count() == 0

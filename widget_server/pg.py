@@ -50,7 +50,7 @@ class Database:
     def __init__(self, url: str, *, what: str, logger: logging.Logger,
                  schema: str | None = None, min_size: int = 1, max_size: int = 8,
                  timeout: float = 5.0, connect_timeout: int = 5,
-                 reconnect_timeout: float = 15.0) -> None:
+                 reconnect_timeout: float = 2.0) -> None:
         """Connect once to check the schema (StorageUnavailable says why not), then pool.
 
         `schema` overrides the URL's search_path; `timeout` is how long a call waits for a

@@ -184,11 +184,28 @@ class PostgresTicketStore:
 
     def add(self, ticket: Ticket) -> Ticket:
         columns = _columns(ticket)  # refused before a connection is taken
-        with self._transaction() as conn:
-            while conn.execute(_INSERT, columns).fetchone() is None:
-                ticket["reference"] = new_reference()  # 2^60 space: practically never loops
-                columns = _columns(ticket)
+        try:
+            with self._transaction() as conn:
+                while conn.execute(_INSERT, columns).fetchone() is None:
+                    ticket["reference"] = new_reference()  # 2^60 space: practically never loops
+                    columns = _columns(ticket)
+        except StorageUnavailable:
+            # The connection may have died after COMMIT reached the server but before its
+            # answer came back: if the row is there, the ticket is stored, and saying
+            # "nothing was saved" would have the visitor send it twice.
+            if self._landed(ticket):
+                return ticket
+            raise
         return ticket
+
+    def _landed(self, ticket: Ticket) -> bool:
+        try:
+            with self._transaction() as conn:
+                row = conn.execute("SELECT document FROM tickets WHERE reference = %s",
+                                   (ticket["reference"],)).fetchone()
+        except StorageUnavailable:
+            return False
+        return row is not None and row[0] == ticket
 
     def update(self, reference: str, change: Callable[[Ticket], T]) -> tuple[Ticket, T]:
         if not isinstance(reference, str) or not storable(reference):
