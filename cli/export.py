@@ -84,7 +84,7 @@ def export_events(settings: Settings, fmt: str, since: datetime | None, until: d
     first, last = _bounds(since, until)
     if first and last and first >= last:
         raise click.ClickException("--since is after --until")
-    if not (settings.data_dir / "events").is_dir():
+    if settings.event_store == "json" and not (settings.data_dir / "events").is_dir():
         raise click.ClickException(f"no events in {settings.data_dir} (is --data-dir right?)")
     store = EventStore.from_settings(settings)
     count = write_events(store.iter_events(first, last), fmt, output)

@@ -24,6 +24,7 @@ def test_health_names_each_backing_service(client: TestClient) -> None:
     assert body["services"]["rate_limits"] == {**body["services"]["rate_limits"],
                                                "kind": "memory", "up": True}
     assert body["services"]["tickets"]["latency_ms"] >= 0
+    assert body["services"]["events"]["kind"] == "json" and body["services"]["events"]["up"]
 
 
 def test_postgresql_away_is_a_503_while_search_serves(
@@ -44,3 +45,19 @@ def test_postgresql_away_is_a_503_while_search_serves(
         assert client.get("/api/v1/search", params={"q": "password"}).status_code == 200
         relay.start()
         assert client.get("/healthz").status_code == 200
+
+
+def test_an_event_store_away_is_degraded_but_serving(
+        postgres_url: str, relay: Relay, indexed: Settings,  # noqa: F811
+        make_settings: Callable[..., Any]) -> None:
+    upgrade(postgres_url)
+    settings = make_settings(event_store=via_port(postgres_url, relay.port))
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").json()["services"]["events"]["up"] is True
+        relay.stop()
+        health = client.get("/healthz")
+        assert health.status_code == 200  # tickets are fine: no visitor's request is lost
+        assert health.json()["status"] == "degraded"
+        assert health.json()["services"]["events"] == {**health.json()["services"]["events"],
+                                                       "kind": "postgresql", "up": False}
+        relay.start()

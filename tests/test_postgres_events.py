@@ -578,3 +578,22 @@ def test_the_report_from_postgresql_equals_the_report_from_files(
     finally:
         events.close()
         tickets.close()
+
+
+def test_export_events_reads_a_postgresql_only_node(postgres_url: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # A node keeping events in PostgreSQL has no data_dir/events folder at all.
+    monkeypatch.chdir(tmp_path)
+    upgrade(postgres_url)
+    store = PostgresEventStore(postgres_url)
+    try:
+        write(store, scripted())
+        expected = as_read(store)
+    finally:
+        store.close()
+    env = {"DESKBELL_EVENT_STORE": postgres_url, "DESKBELL_DATA_DIR": str(tmp_path / "none"),
+           "DESKBELL_EVENTS_RETENTION_DAYS": "3650"}  # the script's days are months old
+    exported = CliRunner().invoke(main, ["export", "events", "--format", "jsonl"], env=env)
+    assert exported.exit_code == 0, exported.output
+    lines = [line for line in exported.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == len(expected) > 0

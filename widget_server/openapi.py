@@ -95,7 +95,7 @@ HEALTH = {
     "type": "object", "required": ["status", "articles", "index_generation", "services"],
     "properties": {"status": {"enum": ["ok", "degraded"]}, "articles": {"type": "integer"},
                    "index_generation": {"type": ["string", "null"]},
-                   "services": {"type": "object", "required": ["tickets", "rate_limits"],
+                   "services": {"type": "object", "required": ["tickets", "events", "rate_limits"],
                                 "additionalProperties": BACKING}},
 }
 

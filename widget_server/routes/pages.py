@@ -79,22 +79,25 @@ def _backing_services(built: Services) -> dict[str, dict[str, Any]]:
     settings = built.settings
     return {
         "tickets": {"kind": _kind(settings.ticket_store), **_probe(built.tickets.check)},
+        "events": {"kind": _kind(settings.event_store), **_probe(built.events.check)},
         "rate_limits": {"kind": _kind(settings.rate_limit_storage),
                         **_probe(built.limits.check)},
     }
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """Liveness, the search generation and each backing service (up, latency). 503 when the
-    ticket store cannot be reached, while search keeps serving (a load balancer may still
-    send searches here; the answer says which part is down)."""
+    """Liveness, the search generation and each backing service (up, latency). "degraded"
+    when any of them is down; 503 only when the ticket store cannot be reached, while search
+    keeps serving (a load balancer may still send searches here; the answer says which part
+    is down). Events and rate limits down lose no visitor's request: 200."""
     built = services(request)
     service = built.search
     serving = service.serving  # the generation answering searches, not just named on disk
     generation = serving.name if serving else None
     backing = await run_in_threadpool(_backing_services, built)
-    healthy = backing["tickets"]["up"]
-    body = {"status": "ok" if healthy else "degraded", "articles": len(service.live_catalog),
+    healthy = backing["tickets"]["up"]  # events and limits down: degraded, still serving
+    everything = all(part["up"] for part in backing.values())
+    body = {"status": "ok" if everything else "degraded", "articles": len(service.live_catalog),
             "index_generation": generation, "search": service.status(), "services": backing}
     return JSONResponse(body, 200 if healthy else 503, headers={"cache-control": "no-store"})
 
