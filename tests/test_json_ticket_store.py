@@ -3,6 +3,7 @@ disks; and the files it writes stay readable by every Deskbell version (the on-d
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import multiprocessing
@@ -238,3 +239,19 @@ def test_a_really_read_only_disk_is_a_clear_error(tiny_disk: Path) -> None:
     with pytest.raises(StoreUnwritable, match="Read-only file system"):
         make(JSONTicketStore(tiny_disk))
     assert JSONTicketStore(tiny_disk).count() == 1
+
+
+def test_a_reference_left_by_a_crash_before_its_ticket_is_free_again(tmp_path: Path) -> None:
+    # A crash between the index entry and the ticket leaves an entry naming nothing: the
+    # ticket was never acknowledged, so its reference (e.g. one being copied from another
+    # store by migrate-store) is stored as it is, not renamed.
+    store = JSONTicketStore(tmp_path)
+    make(store)
+    fields = NEW_TICKET.validate({"name": "Bo", "email": "bo@example.com", "subject": "Lost",
+                                  "message": "Half written."})
+    ticket, _ = new_ticket(fields)
+    store._set_index({ticket["reference"]: 1})  # the first of the two writes, then the crash
+    assert store.get(ticket["reference"]) is None
+    stored = store.add(copy.deepcopy(ticket))
+    assert stored["reference"] == ticket["reference"]
+    assert store.get(ticket["reference"]) == ticket and store.count() == 2

@@ -334,7 +334,9 @@ class JSONTicketStore:
         """Store a new ticket durably; returns once it is on disk."""
         self._acquire()
         try:
-            while self._locate(ticket["reference"]) is not None:
+            # Taken means stored: an index entry whose ticket never reached its partition (a
+            # crash between the two writes) names a ticket that was never acknowledged.
+            while self.get(ticket["reference"]) is not None:
                 ticket["reference"] = new_reference()  # 2^60 space: practically never loops
             number = self._head_for_insert()
             self._set_index({ticket["reference"]: number})
