@@ -1,4 +1,5 @@
-"""/admin/insights: metrics, charts, content gaps and spikes for a chosen range, behind login."""
+"""/admin/insights: metrics, charts, content gaps and spikes for a chosen range, behind login;
+and each content gap worth an article as a markdown draft to download (a form post)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,29 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .. import charts
-from ..errors import BadRequest
-from ..insights import Durations, Report, day_range, format_duration, format_rate, load_report
+from ..errors import BadRequest, NotFound
+from ..events import EventStore
+from ..insights import (
+    Draft,
+    Durations,
+    Report,
+    day_range,
+    draft_article,
+    format_duration,
+    format_rate,
+    load_report,
+    top_gaps,
+)
+from ..search import SearchService
 from ..services import services
-from .auth import Session, admin_page, render_admin
+from ..tickets import TicketStore
+from .auth import NO_STORE, Session, admin_form, admin_page, render_admin
 from .tickets import in_store
 
 MAX_DAYS = 366
@@ -78,6 +93,7 @@ async def insights_page(request: Request, session: Session) -> Response:
     report = await in_store(load_report, state.events, state.tickets, start, end, tz)
     context = {
         "csrf": session["csrf"], "r": report, "charts": _charts(report),
+        "draftable": {v.query for gap in top_gaps(report) for v in gap.variants},
         "since": since, "until": until, "tz": tz.key, "nps_enabled": state.settings.nps_enabled,
         "presets": [(label, until - timedelta(days=n - 1)) for label, n in
                     (("7 days", 7), ("30 days", 30), ("90 days", 90))],
@@ -86,5 +102,37 @@ async def insights_page(request: Request, session: Session) -> Response:
     return render_admin(request, "admin/insights.html", context)
 
 
-ROUTES: list[BaseRoute] = [Route("/admin/insights", insights_page, methods=["GET"],
-                                 name="admin_insights")]
+def _draft(events: EventStore, tickets: TicketStore, search: SearchService, since: datetime,
+           until: datetime, tz: ZoneInfo, query: str) -> Draft | None:
+    """The draft of the gap `query` is a spelling of, from the report of the range (blocks)."""
+    report = load_report(events, tickets, since, until, tz)
+    gap = next((g for g in top_gaps(report) if g.has(query)), None)
+    if gap is None:
+        return None
+    taken = {name for slug, meta in search.live_catalog.items()
+             for name in (slug, *meta.get("aliases", ()))}
+    return draft_article(gap, tickets.get, report=report, taken=taken)
+
+
+@admin_form
+async def draft_download(request: Request, session: Session, form: FormData) -> Response:
+    """A markdown draft of one content gap (the range in the query string, as the page's),
+    downloaded as <slug>.md: a form post, so it carries the CSRF token like every admin form."""
+    since, until, tz = parse_range(request)
+    query = form.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("Choose a content gap to draft")
+    state = services(request)
+    start, end = day_range(since, until, tz)
+    draft = await in_store(_draft, state.events, state.tickets, state.search, start, end, tz,
+                           query)
+    if draft is None:
+        raise NotFound("No content gap worth an article searches for that in this range")
+    return Response(draft.text, media_type="text/markdown; charset=utf-8", headers={
+        **NO_STORE, "content-disposition": f'attachment; filename="{draft.filename}"'})
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/admin/insights", insights_page, methods=["GET"], name="admin_insights"),
+    Route("/admin/insights/draft", draft_download, methods=["POST"], name="admin_draft"),
+]
