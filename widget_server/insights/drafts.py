@@ -171,9 +171,9 @@ def top_gaps(report: Report, limit: int | None = None) -> tuple[TopGap, ...]:
         return report.queries.key(query) if query in report.queries else query
 
     def row(query: str) -> dict[str, Any]:
-        return rows.setdefault(group(query), {"query": query, "no_results": {}, "then_ticket": {},
-                                     "searches": 0, "tickets": 0, "references": [],
-                                     "actions": []})
+        return rows.setdefault(group(query), {
+            "query": query, "no_results": {}, "then_ticket": {}, "searches": 0, "tickets": 0,
+            "references": [], "actions": []})
 
     for t in report.gaps.ticket_queries:
         r = row(t.query)
