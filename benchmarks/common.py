@@ -7,6 +7,7 @@ runs as its own process (uvicorn, 127.0.0.1 only) and load comes from another pr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import json
@@ -22,15 +23,17 @@ import time
 import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks.corpus import ARDUINO, cache_root, synthetic_kb
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 PYTHON = sys.executable
 
 
@@ -106,6 +109,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run(coroutine) on a thread of its own: the calling thread may already run an
+    event loop (a test session where Playwright holds one), where asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 # ---------------------------------------------------------------- PostgreSQL and Redis

@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 from cli.main import main
 from widget_server.app import create_app
 from widget_server.errors import DeskbellError, NotFound, StorageUnavailable, ValidationFailed
+from widget_server.pg import ConnectionLost
 from widget_server.settings import SettingsError, load_settings
 from widget_server.tickets import (
     STATUSES,
@@ -269,6 +270,7 @@ def test_a_summary_holds_exactly_the_summary_fields(store: PostgresTicketStore) 
 
 WORKER = """
 import sys
+from widget_server.pg import ConnectionLost
 from widget_server.tickets.postgres import PostgresTicketStore
 url, reference, name, times = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 store = PostgresTicketStore(url, max_size=2)
@@ -645,10 +647,10 @@ def _answer_lost(store: PostgresTicketStore, *, after_commit: bool) -> None:
     def dying() -> Iterator[Any]:
         store._transaction = real  # type: ignore[method-assign]
         if not after_commit:
-            raise StorageUnavailable("server closed the connection unexpectedly")
+            raise ConnectionLost("server closed the connection unexpectedly")
         with real() as conn:
             yield conn
-        raise StorageUnavailable("server closed the connection unexpectedly")
+        raise ConnectionLost("server closed the connection unexpectedly")
 
     store._transaction = dying  # type: ignore[method-assign]
 

@@ -49,7 +49,14 @@ import psycopg
 import pytest
 import redis
 
-from benchmarks.common import Server, ServiceMissing, live_server, postgres_schema, redis_database
+from benchmarks.common import (
+    Server,
+    ServiceMissing,
+    live_server,
+    postgres_schema,
+    redis_database,
+    run_in_own_loop,
+)
 from widget_server.search import reindex
 
 from .conftest import FIXTURE_KB, POSTGRES_TEST_DB, unavailable
@@ -218,7 +225,7 @@ async def _burst(nodes: tuple[Server, Server]) -> list[tuple[int, int, str]]:
 
 def test_a_burst_over_two_nodes_stores_every_acknowledged_ticket_once(
         nodes: tuple[Server, Server], stores: Stores) -> None:
-    answers = asyncio.run(_burst(nodes))
+    answers = run_in_own_loop(_burst(nodes))
     assert Counter(status for _, status, _ in answers) == {201: BURST}
     assert Counter(node for node, _, _ in answers) == {0: BURST // 2, 1: BURST // 2}
     acknowledged = {f"burst {i}": ref for i, (_, _, ref) in enumerate(answers)}
@@ -420,7 +427,7 @@ def test_d_kill_9_of_a_node_during_writes_loses_nothing_and_the_other_keeps_answ
             thread.start()
         older, newer = next_node(), next_node()
         for number in range(TRIALS):
-            trial = asyncio.run(_kill_during_writes(number, newer, older, fleet.kill))
+            trial = run_in_own_loop(_kill_during_writes(number, newer, older, fleet.kill))
             trials.append(trial)
             assert _refused(older.port), f"trial {number}: a worker of the killed node survived"
             if number + 1 < TRIALS:

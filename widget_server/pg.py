@@ -43,6 +43,10 @@ def storable(text: str) -> bool:
     return True
 
 
+class ConnectionLost(StorageUnavailable):
+    """The connection died during a transaction: its COMMIT may or may not have landed."""
+
+
 class Database:
     """A checked schema and a pool of connections to it, for one kind of record (`what`:
     "ticket", "event"), which the error messages and the log name."""
@@ -88,11 +92,13 @@ class Database:
                 "nothing was changed. Please try again shortly.")
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
+    def transaction(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
         """A pooled connection in a transaction: committed when the block ends, rolled back
-        when it raises. PostgreSQL's own failures become the project's typed errors."""
+        when it raises. PostgreSQL's own failures become the project's typed errors: no
+        connection at all is StorageUnavailable, a connection lost on the way is
+        ConnectionLost (a COMMIT may have landed). `timeout` overrides the pool's wait."""
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout=timeout) as conn:
                 yield conn
         except PoolTimeout as exc:
             self.log.error("%s store: no PostgreSQL connection (%s)", self.what, exc)
@@ -104,6 +110,10 @@ class Database:
         except psycopg.DataError as exc:
             problem = f"PostgreSQL refused it ({pg_schema.first_line(exc)})"
             raise ValidationFailed(f"{self.what}: {problem}", {self.what: problem}) from None
+        except psycopg.OperationalError as exc:
+            self.log.error("%s store: PostgreSQL connection lost: %s", self.what,
+                           pg_schema.first_line(exc))
+            raise ConnectionLost(self.unavailable) from None
         except psycopg.Error as exc:
             self.log.error("%s store: PostgreSQL failed: %s", self.what,
                            pg_schema.first_line(exc))
@@ -115,4 +125,4 @@ class Database:
             pg_schema.require_current(conn)
 
 
-__all__ = ["Database", "storable"]
+__all__ = ["ConnectionLost", "Database", "storable"]

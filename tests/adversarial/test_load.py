@@ -4,11 +4,11 @@ others keep searching. Every ticket is stored exactly once; search keeps answeri
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+from benchmarks.common import run_in_own_loop
 from widget_server.tickets import JSONTicketStore
 
 from .conftest import GOOD_TICKET
@@ -38,9 +38,7 @@ async def _burst(url: str) -> tuple[list[httpx.Response], list[int]]:
 
 def test_five_hundred_concurrent_tickets_across_four_workers(live, settings) -> None:  # type: ignore[no-untyped-def]
     server = live(workers=4)
-    # Its own thread and loop: a session's Playwright may already run a loop on this one.
-    with ThreadPoolExecutor(1) as pool:
-        answers, search_statuses = pool.submit(lambda: asyncio.run(_burst(server.url))).result()
+    answers, search_statuses = run_in_own_loop(_burst(server.url))
     assert [a.status_code for a in answers] == [201] * TICKETS
     references = [a.json()["reference"] for a in answers]
     assert len(set(references)) == TICKETS

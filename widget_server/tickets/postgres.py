@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
-from ..pg import Database, storable
+from ..pg import ConnectionLost, Database, storable
 from . import pg_schema
 from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
 from .store import SEARCHED_FIELDS, Summaries, SummaryQuery
@@ -51,6 +51,7 @@ from .validation import invalid
 
 T = TypeVar("T")
 log = logging.getLogger("deskbell.tickets")
+LANDED_WAIT = 2.0  # seconds to look for a ticket whose COMMIT answer was lost
 BATCH = 500  # tickets fetched per round trip by iter_tickets
 _INSERT = ("INSERT INTO tickets (reference, status, email_key, created_at, updated_at, search,"
            " document) VALUES (%(reference)s, %(status)s, %(email_key)s, %(created_at)s,"
@@ -189,10 +190,11 @@ class PostgresTicketStore:
                 while conn.execute(_INSERT, columns).fetchone() is None:
                     ticket["reference"] = new_reference()  # 2^60 space: practically never loops
                     columns = _columns(ticket)
-        except StorageUnavailable:
-            # The connection may have died after COMMIT reached the server but before its
-            # answer came back: if the row is there, the ticket is stored, and saying
-            # "nothing was saved" would have the visitor send it twice.
+        except ConnectionLost:
+            # The connection died on the way, perhaps after COMMIT reached the server but
+            # before its answer came back: if the row is there, the ticket is stored, and
+            # saying "nothing was saved" would have the visitor send it twice. (No connection
+            # at all is a plain StorageUnavailable: nothing was sent, nothing to look for.)
             if self._landed(ticket):
                 return ticket
             raise
@@ -200,7 +202,7 @@ class PostgresTicketStore:
 
     def _landed(self, ticket: Ticket) -> bool:
         try:
-            with self._transaction() as conn:
+            with self._db.transaction(timeout=LANDED_WAIT) as conn:
                 row = conn.execute("SELECT document FROM tickets WHERE reference = %s",
                                    (ticket["reference"],)).fetchone()
         except StorageUnavailable:
