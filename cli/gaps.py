@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Container
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +14,8 @@ import click
 from widget_server.articles import load_kb, slug_for_path
 from widget_server.events import EventStore
 from widget_server.insights import Draft, Report, TopGap, draft_articles, load_report, top_gaps
+from widget_server.search import current_generation
+from widget_server.search.layout import read_words
 from widget_server.settings import Settings
 from widget_server.tickets import TicketStore, open_ticket_store
 
@@ -58,6 +61,12 @@ def _not_drafted(report: Report, drafted: tuple[TopGap, ...]) -> list[str]:
     if left:
         lines.append(f"  {left} more gap(s) beyond --limit")
     return lines
+
+
+def _vocabulary(settings: Settings) -> Container[str] | None:
+    """The words of the live index, so a draft's title is spelt as the KB spells it."""
+    name = current_generation(settings.index_dir)
+    return set(read_words(settings.index_dir / name)) if name else None
 
 
 def _kb_names(settings: Settings, folder: Path) -> tuple[set[str], str]:
@@ -150,7 +159,8 @@ def gaps(settings: Settings, since: datetime | None, until: datetime | None, tz_
     try:
         draft_dir.mkdir(parents=True, exist_ok=True)
         taken, prefix = _kb_names(settings, draft_dir)
-        drafts = draft_articles(report, tickets.get, limit, taken=taken, prefix=prefix)
+        drafts = draft_articles(report, tickets.get, limit, taken=taken, prefix=prefix,
+                                known=_vocabulary(settings))
         written = skipped = 0
         for draft in drafts:
             path = draft_dir / draft.filename

@@ -364,6 +364,17 @@ def test_a_draft_folder_that_is_a_file_is_refused(data_dir: Path, kb_dir: Path) 
 # --- one draft, directly -----------------------------------------------------------------------
 
 
+def test_the_title_is_spelt_as_the_knowledge_base_spells_it() -> None:
+    # Visitors typed "refnd" most often; the KB says "refund": the title takes the KB's word.
+    gap = TopGap("refnd", (GapQuery("refnd", 5, 2), GapQuery("refund", 3, 1),
+                           GapQuery("refunds", 1, 0)), 9, 3, (), ("write an article",))
+    known = {"refund", "refunds", "billing", "money"}
+    assert draft_article(gap, MemoryTicketStore().get, known=known).title == "Refund"
+    assert draft_article(gap, MemoryTicketStore().get).title == "Refnd"  # no vocabulary
+    unknown = TopGap("zorbl", (GapQuery("zorbl", 2, 0),), 2, 0, (), ("write an article",))
+    assert draft_article(unknown, MemoryTicketStore().get, known=known).title == "Zorbl"
+
+
 def test_aliases_skip_slugs_in_use_and_the_draft_itself() -> None:
     gap = TopGap("refund", (GapQuery("refund", 2, 0), GapQuery("refunds", 1, 0),
                             GapQuery("??", 1, 0)), 4, 0, (), ("write an article",))
@@ -462,7 +473,7 @@ def test_the_insights_page_offers_a_draft_per_gap_worth_one(admin: TestClient) -
     forms = re.findall(r'<form method="post" action="/admin/insights/draft\?([^"]+)">\s*'
                        r'<input type="hidden" name="csrf" value="[^"]+">'
                        r'<input type="hidden" name="query" value="([^"]*)">\s*'
-                       r'<button type="submit">Draft an article</button></form>', html)
+                       r'<button type="submit"[^>]*>Draft an article</button></form>', html)
     assert all(action == QUERY_RANGE.replace("&", "&amp;") for action, _ in forms)
     queries = [q for _, q in forms]
     # a form on every row of a gap worth an article, in both tables; none for a synonym

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,6 +32,7 @@ import yaml
 
 from ..articles import slugify, slugify_slug
 from ..queries import cluster_queries, normalize_query
+from ..text import words
 from .activity import Ticket
 from .gaps import WRITE
 from .report import Report
@@ -294,16 +295,30 @@ def _period(report: Report | None) -> str:
     return f"{report.since.date()} to {last} ({report.timezone})"
 
 
+def _best_spelling(gap: TopGap, known: Container[str] | None) -> str:
+    """The gap's most asked spelling whose every word the knowledge base uses ("refund" over
+    a more frequent "refnd"); the most asked one when none is, or no vocabulary is given."""
+    if known is not None:
+        by_count = sorted(gap.variants, key=lambda v: -(v.no_results + v.then_ticket))
+        for variant in by_count:
+            said = words(variant.query)
+            if said and all(word in known for word in said):
+                return variant.query
+    return gap.query
+
+
 def draft_article(gap: TopGap, lookup: TicketLookup, *, report: Report | None = None,
                   taken: Collection[str] = (), prefix: str = "",
-                  files: Collection[str] = ()) -> Draft:
+                  files: Collection[str] = (), known: Container[str] | None = None) -> Draft:
     """The markdown draft of one gap. `lookup` finds a ticket by reference (a store's `get`);
     `taken` holds the slugs and aliases already in use (the knowledge base's, earlier
     drafts'), `prefix` the slug folder the file will live in, so that no alias clashes with
-    them; `files` the file names (without .md) already chosen in this batch."""
+    them; `files` the file names (without .md) already chosen in this batch; `known` the
+    words of the knowledge base (the index's vocabulary), so the title is spelt right."""
     tickets = _tickets(gap, lookup)
     names = _author_names(tickets)
-    title = sentence_case(" ".join(redact(_clean(gap.query), names).split())) or "Untitled"
+    asked = _best_spelling(gap, known)
+    title = sentence_case(" ".join(redact(_clean(asked), names).split())) or "Untitled"
     slug = file_slug(title, files)
     own = slugify_slug(f"{prefix}/{slug}" if prefix else slug)
     spellings = [redact(_clean(v.query), names) for v in gap.variants]
@@ -362,13 +377,14 @@ def _body(gap: TopGap, tickets: list[Ticket], names: list[str], report: Report |
 
 
 def draft_articles(report: Report, lookup: TicketLookup, limit: int | None = None,
-                   taken: Collection[str] = (), prefix: str = "") -> tuple[Draft, ...]:
+                   taken: Collection[str] = (), prefix: str = "",
+                   known: Container[str] | None = None) -> tuple[Draft, ...]:
     """A draft for each top gap, with file names and aliases unique among them and `taken`."""
     used, files = set(taken), set[str]()
     drafts = []
     for gap in top_gaps(report, limit):
         draft = draft_article(gap, lookup, report=report, taken=used, prefix=prefix,
-                              files=files)
+                              files=files, known=known)
         files.add(draft.slug)
         used.add(slugify_slug(f"{prefix}/{draft.slug}" if prefix else draft.slug))
         used.update(draft.aliases)

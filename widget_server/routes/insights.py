@@ -111,7 +111,9 @@ def _draft(events: EventStore, tickets: TicketStore, search: SearchService, sinc
         return None
     taken = {name for slug, meta in search.live_catalog.items()
              for name in (slug, *meta.get("aliases", ()))}
-    return draft_article(gap, tickets.get, report=report, taken=taken)
+    serving = search.serving
+    known = serving.vocabulary if serving is not None else None
+    return draft_article(gap, tickets.get, report=report, taken=taken, known=known)
 
 
 @admin_form

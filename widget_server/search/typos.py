@@ -26,7 +26,7 @@ class Vocabulary:
         self._ids = array("i")
         self._sorted: list[str] = []
 
-    def __contains__(self, word: str) -> bool:
+    def __contains__(self, word: object) -> bool:
         return word in self.counts
 
     def corrections(self, word: str, limit: int = 3) -> list[str]:
