@@ -1,6 +1,7 @@
 """Run every Deskbell benchmark: `python -m benchmarks [--quick] [--only PART,...] [--sizes ...]`.
 
-Parts: search (HTTP as-you-type + memory + cold swap), reindex, tickets, widget, quality.
+Parts: search (HTTP as-you-type + memory + cold swap), reindex, tickets, widget, quality,
+scale, report (the inbox and the 30-day report over a year of PostgreSQL).
 Prints one table (median, spread min–max over the runs, the baseline measured in the same run,
 and the target) and writes benchmarks/results/run-<time>.json and latest.json.
 `--quick`: arduino + 10k, 2 repeats, short throughput windows, 1k tickets only.
@@ -20,7 +21,7 @@ from typing import Any
 
 from benchmarks.common import PYTHON, REPO, Figure, print_table
 
-PARTS = ("search", "reindex", "tickets", "widget", "quality", "scale")
+PARTS = ("search", "reindex", "tickets", "widget", "quality", "scale", "report")
 RESULTS = REPO / "benchmarks" / "results"
 
 
@@ -111,6 +112,11 @@ def _run_part(part: str, quick: bool, only_sizes: str | None = None) -> list[Fig
         from benchmarks import bench_scale
         return bench_scale.run([1000] if quick else [1000, 10_000], repeats, 3.0 if quick else 8.0,
                                50 if quick else 200)
+    if part == "report":
+        from benchmarks import bench_report_scale
+        # --quick: 100k tickets, 1M events (about a minute); else 1M and 10M (about 10)
+        return bench_report_scale.run(100_000 if quick else 1_000_000,
+                                      1_000_000 if quick else 10_000_000, repeats)
     return _quality()
 
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from ..errors import NotFound
 from .model import SUMMARY_FIELDS, Ticket, new_reference
-from .store import Summaries, Summary, SummaryQuery, summarize
+from .store import Summaries, Summary, SummaryQuery, summarize, touches
 
 T = TypeVar("T")
 
@@ -46,6 +46,11 @@ class MemoryTicketStore:
     def iter_tickets(self) -> Iterator[Ticket]:
         for ticket in list(self._tickets.values()):
             yield copy.deepcopy(ticket)
+
+    def tickets_touched(self, since: str, until: str) -> Iterator[Ticket]:
+        for ticket in list(self._tickets.values()):
+            if touches(ticket, since, until):
+                yield copy.deepcopy(ticket)
 
     def summaries(self, query: SummaryQuery) -> Summaries:
         rows: list[Summary] = [{k: t.get(k) for k in SUMMARY_FIELDS}

@@ -37,16 +37,18 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
 
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable
+from ..events import parse_time
 from ..pg import ConnectionLost, Database, storable
 from . import pg_schema
 from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
-from .store import SEARCHED_FIELDS, Summaries, SummaryQuery
+from .store import SEARCHED_FIELDS, Summaries, SummaryQuery, touches
 from .validation import invalid
 
 T = TypeVar("T")
@@ -153,6 +155,29 @@ class PostgresTicketStore:
             if len(rows) < BATCH:
                 return
             after = rows[-1][0]
+
+    def tickets_touched(self, since: str, until: str) -> Iterator[Ticket]:
+        """The tickets created or rated in [since, until), in iter_tickets order.
+
+        One query finds the candidates' seq through the created_at and last-rated indexes
+        (0003), comparing text with a day of margin either side since a stored time may carry
+        any offset; their documents follow BATCH at a time (no connection held between
+        batches), and store.touches keeps exactly the right ones."""
+        margin = timedelta(days=1)
+        low = (parse_time(since) - margin).astimezone(UTC).isoformat()
+        high = (parse_time(until) + margin).astimezone(UTC).isoformat()
+        with self._transaction() as conn:
+            found = [seq for seq, in conn.execute(
+                "SELECT seq FROM tickets WHERE (created_at >= %(low)s AND created_at < %(high)s)"
+                " OR deskbell_last_rated(document) COLLATE \"C\" >= %(low)s ORDER BY seq",
+                {"low": low, "high": high}).fetchall()]
+        for start in range(0, len(found), BATCH):
+            with self._transaction() as conn:
+                rows = conn.execute("SELECT document FROM tickets WHERE seq = ANY(%s) "
+                                    "ORDER BY seq", (found[start:start + BATCH],)).fetchall()
+            for document, in rows:
+                if touches(document, since, until):
+                    yield document
 
     def count(self) -> int:
         with self._transaction() as conn:

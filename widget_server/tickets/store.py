@@ -6,13 +6,15 @@ between (across processes, for stores that processes share), and reads return co
 caller can never change a stored ticket by accident. Everything a ticket *means* (statuses,
 replies, ratings) lives in model.py; a store only keeps documents.
 
-`summarize` is the reference meaning of an inbox query, for stores that filter in Python.
+`summarize` is the reference meaning of an inbox query, for stores that filter in Python;
+`touches` is the reference meaning of `tickets_touched`, the tickets a report reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from .model import STATUSES, Ticket
@@ -57,6 +59,11 @@ class TicketStore(Protocol):
     def iter_tickets(self) -> Iterator[Ticket]:
         """Every ticket, oldest first (copies)."""
 
+    def tickets_touched(self, since: str, until: str) -> Iterator[Ticket]:
+        """The tickets created or rated in [since, until) (ISO times), in `iter_tickets` order
+        (copies): exactly those `touches(ticket, since, until)` accepts, the tickets a report
+        over that range reads (insights/report.py)."""
+
     def summaries(self, query: SummaryQuery) -> Summaries:
         """One page of the inbox."""
 
@@ -68,6 +75,25 @@ class TicketStore(Protocol):
 
     def check(self) -> None:
         """Raise a StorageUnavailable naming the problem if the store cannot be read."""
+
+
+def _moment(text: str) -> datetime:
+    """An ISO time as an aware datetime; a naive one is UTC (as events.parse_time reads it)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def touches(ticket: Ticket, since: str, until: str) -> bool:
+    """Whether `ticket` was created in [since, until) or rated in it (any of its ratings).
+
+    Times are compared as moments, not as text, so an offset other than UTC is placed right.
+    This is every ticket a report over [since, until) reads: ticket volume and response times
+    count tickets created in range, satisfaction counts ratings given in range.
+    """
+    start, end = _moment(since), _moment(until)
+    if start <= _moment(str(ticket["created_at"])) < end:
+        return True
+    return any(start <= _moment(str(r["at"])) < end for r in ticket.get("ratings") or [])
 
 
 def _matches(row: Summary, text: str) -> bool:
@@ -88,4 +114,4 @@ def summarize(rows: Iterable[Summary], query: SummaryQuery) -> Summaries:
     return Summaries(counts, total, len(chosen), chosen[:query.limit])
 
 
-__all__ = ["SummaryQuery", "Summaries", "Summary", "TicketStore", "summarize"]
+__all__ = ["SummaryQuery", "Summaries", "Summary", "TicketStore", "summarize", "touches"]
