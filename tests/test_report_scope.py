@@ -157,3 +157,37 @@ def test_naive_time_is_utc() -> None:
     ticket = {"created_at": "2026-03-22T00:30:00", "ratings": []}
     assert touches(ticket, "2026-03-22T00:00:00+00:00", "2026-03-23T00:00:00+00:00")
     assert not touches(ticket, "2026-03-22T01:00:00+00:00", "2026-03-23T00:00:00+00:00")
+
+
+def test_a_spike_run_reaching_the_first_day_reads_every_ticket(
+        seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a category spike's run of busy days reaches the span's first day, older tickets
+    could move its start: that report is built again from every ticket."""
+    from dataclasses import replace
+
+    from widget_server.insights import report as report_module
+    from widget_server.insights.spikes import Spike, Spikes
+
+    since, until = RANGES["week"]
+    first, _ = report_span(since, until)
+    reads: list[str] = []
+
+    class Counting(JSONTicketStore):
+        def iter_tickets(self):  # type: ignore[no-untyped-def]
+            reads.append("every")
+            return super().iter_tickets()
+
+    store = Counting(seeded)
+    events = EventStore(seeded, retention_days=3650)
+    load_report(events, store, since, until, TZ)
+    assert reads == []  # the seeded spikes start within the week: the touched tickets suffice
+    built = report_module.build_report
+
+    def early_spike(*args: Any) -> Report:
+        report = built(*args)
+        spike = Spike("category", "Billing", 9, 1.0, 1e-6, first + timedelta(hours=30), 7, ())
+        return replace(report, spikes=Spikes((spike,), ()))
+
+    monkeypatch.setattr(report_module, "build_report", early_spike)
+    load_report(events, store, since, until, TZ)
+    assert reads == ["every"]
