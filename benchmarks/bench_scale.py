@@ -88,7 +88,7 @@ def filled_schema(stored: int) -> Iterator[str]:
             with conn.cursor() as cur, cur.copy(
                     sql.SQL("COPY tickets ({}) FROM STDIN").format(
                         sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
-                copy.set_types(["text", "text", "text", "text", "text", "text[]", "jsonb"])
+                copy.set_types(["text", "text", "text", "text", "text", "text[]", "text"])  # the document as JSON text
                 for i in range(stored):
                     row = _columns(document(i))
                     copy.write_row([row[name] for name in COLUMNS])
