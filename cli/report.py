@@ -132,6 +132,7 @@ def _gap_lines(gaps: Gaps) -> list[str]:
     out += ["  Articles voted unhelpful:"]
     out += [f"    {g.slug}: {g.not_helpful} of {g.votes} votes unhelpful, "
             f"{g.then_ticket} then a ticket -> {g.action}"
+            + (f" (reasons: {g.reason_summary})" if g.reason_counts else "")
             for g in gaps.unhelpful_articles] or ["    none"]
     return out
 
@@ -190,8 +191,8 @@ def markdown_report(r: Report) -> str:
         ["Query", "Tickets", "Sessions", "Action"],
         [[_variants(x), x.tickets, x.sessions, x.action] for x in g.ticket_queries])
     out += ["", "## Articles voted unhelpful", ""] + _md_table(
-        ["Article", "Not helpful", "Votes", "Then a ticket", "Action"],
-        [[x.slug, x.not_helpful, x.votes, x.then_ticket, x.action]
+        ["Article", "Not helpful", "Votes", "Then a ticket", "Reasons", "Action"],
+        [[x.slug, x.not_helpful, x.votes, x.then_ticket, x.reason_summary, x.action]
          for x in g.unhelpful_articles])
     spikes = [*r.spikes.day, *r.spikes.week]
     out += ["", "## Spikes", ""] + _md_table(

@@ -78,6 +78,21 @@ def test_feedback_validates(client: TestClient) -> None:
     assert client.post("/api/v1/articles/nope/feedback", json={"helpful": True}).status_code == 404
 
 
+@pytest.mark.parametrize("reason", ["wrong", "outdated", "unanswered", "unclear", "other"])
+def test_feedback_takes_a_reason(client: TestClient, reason: str) -> None:
+    ok = client.post("/api/v1/articles/billing/refunds/feedback",
+                     json={"helpful": False, "reason": reason})
+    assert ok.status_code == 202
+    [vote] = [e for e in client.app.state.services.events.iter_events() if e["type"] == "vote"]
+    assert vote["data"]["reason"] == reason
+
+
+def test_feedback_refuses_an_unknown_reason(client: TestClient) -> None:
+    bad = client.post("/api/v1/articles/billing/refunds/feedback",
+                      json={"helpful": False, "reason": "boring"})
+    assert bad.status_code == 422 and list(bad.json()["error"]["details"]) == ["reason"]
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

@@ -157,7 +157,9 @@ def test_queries_that_end_in_tickets():
 def test_articles_voted_unhelpful_then_followed_by_a_ticket_come_first():
     t = NOW - timedelta(hours=5)
     events = [
-        ev(sid(1), t, "vote", slug="refund-policy", helpful=False, reason="outdated"),
+        ev(sid(1), t, "vote", slug="refund-policy", helpful=False, reason="outdated",
+           comment=""),
+        ev(sid(1), t, "vote", slug="refund-policy", helpful=False, reason="Old prices"),  # old shape
         ev(sid(1), t + timedelta(minutes=2), "ticket_created", reference="DB-1"),
         ev(sid(2), t, "vote", slug="shipping", helpful=False),
         ev(sid(3), t, "vote", slug="shipping", helpful=False),
@@ -169,8 +171,9 @@ def test_articles_voted_unhelpful_then_followed_by_a_ticket_come_first():
     ]
     rows = article_gaps(Activity.build([], events))
     assert [(r.slug, r.then_ticket, r.not_helpful, r.votes) for r in rows] == [
-        ("refund-policy", 1, 1, 1), ("shipping", 0, 2, 3)]
-    assert list(rows[0].reasons) == ["outdated"] and list(rows[0].references) == ["DB-1"]
+        ("refund-policy", 1, 2, 2), ("shipping", 0, 2, 3)]
+    assert list(rows[0].reasons) == ["Old prices"] and list(rows[0].references) == ["DB-1"]
+    assert rows[0].reason_summary == "outdated 1" and rows[1].reason_counts == ()
     assert rows[0].action == "rewrite this article"
 
 

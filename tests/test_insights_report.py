@@ -137,6 +137,11 @@ def test_the_admin_page_shows_the_gaps_spikes_and_articles_of_the_json_report(cl
     assert [row[:3] for row in unhelpful] == [
         [g["slug"], f"{g['helpful']} of {g['votes']}", str(g["then_ticket"])]
         for g in gaps["unhelpful_articles"]]
+    assert any(g["reason_counts"] for g in gaps["unhelpful_articles"])  # the seed says "unclear"
+    assert [row[3].split(";")[0] if g["reason_counts"] else "" for row, g in
+            zip(unhelpful, gaps["unhelpful_articles"], strict=True)] == [
+        ", ".join(f"{code} {n}" for code, n in g["reason_counts"].items())
+        for g in gaps["unhelpful_articles"]]
     articles = _cells(_section(page, 'id="art-h"', "</section>"))
     assert articles == [[a["slug"], str(a["views"]), str(a["helpful"] + a["not_helpful"]),
                          format_rate(a["helpful_ratio"])] for a in cli_report["articles"][:20]]

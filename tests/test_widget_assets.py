@@ -68,6 +68,7 @@ def test_every_string_the_panel_asks_for_exists() -> None:
     used = set(re.findall(r"\bt\('(\w+)'\s*[,)]", source))
     used |= set(re.findall(r"strings\.(\w+)", template))
     used |= {f"status_{s}" for s in ("new", "open", "pending", "solved", "closed")}
+    used |= {f"why_{r}" for r in ("wrong", "outdated", "unanswered", "unclear", "other")}
     assert used - set(catalog("en")) == set()
 
 

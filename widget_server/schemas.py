@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from .errors import ValidationFailed
 from .events import ARTICLE_SOURCES, SESSION_PATTERN, SESSION_PROBLEM
+from .events.registry import VOTE_REASONS
 from .tickets.validation import (
     EMAIL_PATTERN,
     LOCALE_PATTERN,
@@ -272,13 +273,32 @@ RATING = Body(
     frozenset({"csat"}),
     {"ces": None, "nps": None, "comment": ""},
 )
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few fixed strings (an enum), e.g. why an article did not help."""
+
+    choices: tuple[str, ...]
+
+    def clean(self, value: Any, where: str) -> str:
+        if value not in self.choices:
+            raise invalid({where: "must be one of " + ", ".join(self.choices)})
+        return str(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.choices)}
+
+
+# A "not helpful" vote may say why (`reason`, one of VOTE_REASONS) and add a comment; the vote
+# event stores both (data.reason the code, data.comment the text: registry.vote_reason).
 FEEDBACK = Body(
-    {"helpful": Flag(), "comment": Text(0, 1000, multiline=True),
+    {"helpful": Flag(), "reason": Choice(VOTE_REASONS), "comment": Text(0, 1000, multiline=True),
      "session": Pattern(SESSION_PATTERN, SESSION_PROBLEM)},
     frozenset({"helpful"}),
-    {"comment": "", "session": None},
+    {"comment": "", "session": None, "reason": None},
 )
 
 
-__all__ = ["FEEDBACK", "MESSAGE", "NEW_TICKET", "RATING", "Body", "Email", "Field", "FillTime", "Flag", "Honeypot", "Locale", "Pattern",
+__all__ = ["FEEDBACK", "Choice", "MESSAGE", "NEW_TICKET", "RATING", "Body", "Email", "Field", "FillTime", "Flag", "Honeypot", "Locale", "Pattern",
            "Text", "Trail", "Url", "Whole"]

@@ -1,7 +1,5 @@
-/*! Deskbell panel: search, articles, contact form and the visitor's requests, inside the
- * widget iframe (our origin, so the API is same-origin). DOM is built from elements and
- * textContent; the only HTML inserted is the server's sanitized article body (or one section
- * of it, quoted as an answer). */
+/*! Deskbell panel (same-origin iframe). DOM from elements and textContent; the only HTML
+ * inserted is the server's sanitized article body (or a section of it, as an answer). */
 (function () {
   'use strict';
 
@@ -26,15 +24,12 @@
     view: 'home', stack: [], opened: false, searched: false, suggestions: [],
     active: -1, items: [], seq: 0, ctrl: null, last: null, settled: '', formOpened: 0,
     debounce: 0, full: 0, settle: 0, loading: 0, helpSeq: 0, helpTimer: 0, identity: {},
-    wantSettle: false, pinned: false
+    wantSettle: false, pinned: false, vote: null
   };
-  // Browsers that block storage in cross-site frames throw on access; then the panel keeps
-  // what it knows in memory, for as long as the host page stays open.
+  // Storage may throw in cross-site frames: then memory, while the host page stays open.
   var memory = {};
   var trail = loadTrail();
   var policy = htmlPolicy();
-
-  // ---------- small helpers ----------
 
   function t(key, vars) {
     return String(T[key] || key).replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
@@ -76,15 +71,14 @@
   }
 
   function hostOrigin() {
-    // Trust the browser's view of who embeds us over the loader's claim, where available.
+    // Who embeds us: the browser's word over the loader's, where available.
     var ancestors = location.ancestorOrigins;
     if (ancestors && ancestors.length) return ancestors[0];
     try { return new URL(params.get('host') || '').origin; } catch (e) { return ''; }
   }
 
   function htmlPolicy() {
-    // Article HTML is sanitized by the server (allowlist); this policy only lets it through
-    // pages that enforce Trusted Types.
+    // For Trusted Types; the server sanitized article HTML (allowlist).
     try {
       return window.trustedTypes.createPolicy('deskbell', { createHTML: function (s) { return s; } });
     } catch (e) { return null; }
@@ -116,7 +110,7 @@
   }
 
   function track(event) {
-    // Fire and forget: metrics must never get in the visitor's way.
+    // Fire and forget: metrics never get in the visitor's way.
     try {
       fetch('/api/v1/events', {
         method: 'POST', keepalive: true, headers: { 'Content-Type': 'application/json' },
@@ -127,7 +121,8 @@
 
   function api(path, options) {
     options = options || {};
-    var init = { method: options.method || 'GET', headers: {}, signal: options.signal };
+    var init = { method: options.method || 'GET', headers: {}, signal: options.signal,
+      keepalive: options.keepalive };
     if (options.body) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(options.body);
@@ -159,10 +154,9 @@
       function (n) { return !n.disabled && n.tabIndex >= 0 && n.getClientRects().length; });
   }
 
-  // ---------- views ----------
-
   function show(view, opts) {
     opts = opts || {};
+    sendVote();
     if (view !== state.view && !opts.replace) state.stack.push(state.view);
     if (opts.reset) state.stack = view === 'home' ? [] : ['home'];
     state.view = view;
@@ -191,14 +185,13 @@
   }
 
   function requestClose() {
+    sendVote();
     settleNow(true);
     toHost('close');
   }
 
-  // ---------- search ----------
-
   function snippetNodes(html) {
-    // Snippets are escaped text with <mark> only: split on the tags, decode the entities.
+    // Snippets: escaped text and <mark> only.
     var parts = String(html || '').split(/<(\/?)mark>/), nodes = [], marked = false;
     for (var i = 0; i < parts.length; i++) {
       if (i % 2) { marked = parts[i] !== '/'; continue; }
@@ -222,7 +215,7 @@
     state.active = -1;
     q.removeAttribute('aria-activedescendant');
     fill(results, items.map(function (it, i) {
-      // Articles may be in another language than the panel: let each pick its direction.
+      // Each article picks its own direction (its language may differ).
       var li = el('li', { id: 'r-' + i, role: 'option', 'aria-selected': 'false', dir: 'auto' }, [
         el('span', { className: 't', text: it.title })
       ].concat(it.snippet || it.summary
@@ -232,7 +225,7 @@
       return li;
     }));
     results.hidden = !items.length;
-    // Search results are named by the live count above them; suggestions by their heading.
+    // Results are named by the live count; suggestions by their heading.
     listH.hidden = !items.length || source === 'search';
     listH.textContent = heading;
     results.setAttribute('aria-labelledby', source === 'search' ? 'count' : 'list-h');
@@ -270,7 +263,7 @@
     state.debounce = setTimeout(function () { runSearch(true); }, 120);
     state.full = setTimeout(function () { runSearch(false); }, 450);
     state.settle = setTimeout(settleNow, 1500);
-    // The list will change under the visitor until the full search lands.
+    // The list changes until the full search lands.
     results.setAttribute('aria-busy', 'true');
   }
 
@@ -281,7 +274,7 @@
     if (state.ctrl) state.ctrl.abort();
     state.ctrl = new AbortController();
     clearTimeout(state.loading);
-    // A hint only when the wait is noticeable; fast answers should not flicker.
+    // A hint only for noticeable waits: fast answers must not flicker.
     state.loading = setTimeout(function () { count.textContent = t('searching'); }, 200);
     var url = 'search?limit=8&locale=' + LOCALE + '&q=' + encodeURIComponent(text) +
       (instant ? '&instant=1' : '');
@@ -305,7 +298,7 @@
     var was = state.items[state.active], same = was && prev && prev.q === text;
     count.textContent = total === 1 ? t('results_one') : t('results_many', { n: total });
     renderList(list, count.textContent, 'search');
-    // Full results of the same words: keep the arrowed-to option.
+    // Full results of the same words keep the arrowed-to option.
     if (same) list.forEach(function (it, i) { if (it.slug === was.item.slug) setActive(i); });
     renderAnswer(state.last.answer);
     if (!data.instant) results.removeAttribute('aria-busy');
@@ -364,7 +357,7 @@
   }
 
   function settleNow(leaving) {
-    // One search event per settled query, never per keystroke; leaving takes what is shown.
+    // One search event per settled query, not per keystroke; leaving sends what is shown.
     clearTimeout(state.settle);
     var text = q.value.trim();
     state.wantSettle = false;
@@ -412,8 +405,6 @@
     openArticle(entry.item.slug, entry.source);
   }
 
-  // ---------- articles ----------
-
   function openArticle(slug, source, anchor) {
     fill(page, [el('p', { className: 'muted', text: t('loading') })]);
     show('page', { focus: false });
@@ -428,7 +419,7 @@
 
   function wireLinks(body) {
     body.querySelectorAll('a[href]').forEach(function (link) {
-      // Slugs follow the KB's folders: /kb/embedding/wordpress is one article.
+      // Slugs follow the KB's folders: /kb/embedding/wordpress is one.
       var m = link.pathname.match(/^\/kb\/([\w-]+(?:\/[\w-]+)*)\/?$/);
       if (m && link.origin === location.origin) {
         link.addEventListener('click', function (e) {
@@ -478,12 +469,19 @@
     return true;
   }
 
+  // "No" asks why; the vote is sent once, with the reason picked or on leaving (keepalive).
+  function sendVote() {
+    if (state.vote) state.vote();
+  }
+
   function voteBlock(slug) {
     var box = el('div', { className: 'vote', role: 'group', 'aria-labelledby': 'vote-q' });
-    function vote(helpful) {
+    function vote(helpful, reason, comment, leaving) {
+      state.vote = null;
       box.querySelectorAll('button').forEach(function (b) { b.disabled = true; });
       api('articles/' + encodeURIComponent(slug) + '/feedback', { method: 'POST',
-        body: { helpful: helpful, session: trail.session } }).then(function () {
+        keepalive: leaving, body: { helpful: helpful, reason: reason, comment: comment,
+          session: trail.session } }).then(function () {
         remember('votes', { slug: slug, helpful: helpful, at: now() });
         var kids = [el('p', { className: 'ok', role: 'status', text: t('thanks_feedback') })];
         if (!helpful) {
@@ -492,22 +490,39 @@
         }
         fill(box, kids);
         var next = box.querySelector('button');
-        if (next) next.focus();
+        if (next && !leaving) next.focus();
       }, function (err) {
         box.querySelectorAll('button').forEach(function (b) { b.disabled = false; });
+        if (!helpful) state.vote = later;
         box.appendChild(el('p', { className: 'err', role: 'alert', text: errorText(err) }));
       });
+    }
+    function later() { vote(false, null, null, true); }
+    function why() {
+      state.vote = later;
+      var note = el('textarea', { maxLength: 1000, 'aria-label': t('comment_label') });
+      var more = el('div', { hidden: true }, [note, el('button', { type: 'button',
+        className: 'secondary', text: t('why_send'),
+        on: function () { vote(false, 'other', note.value.trim()); } })]);
+      fill(box, [box.firstChild, el('fieldset', { className: 'row' }, [
+        el('legend', { text: t('why_q') })].concat(['wrong', 'outdated', 'unanswered', 'unclear',
+        'other'].map(function (r) {
+        return el('button', { type: 'button', className: 'secondary', text: t('why_' + r),
+          on: function () {
+            if (r !== 'other') return vote(false, r);
+            more.hidden = false;
+            note.focus();
+          } });
+      }))), more]);
+      box.querySelector('fieldset button').focus();
     }
     box.append(el('p', { id: 'vote-q', text: t('helpful_q') }), el('div', { className: 'row' }, [
       el('button', { type: 'button', className: 'secondary', text: t('yes'),
         on: function () { vote(true); } }),
-      el('button', { type: 'button', className: 'secondary', text: t('no'),
-        on: function () { vote(false); } })
+      el('button', { type: 'button', className: 'secondary', text: t('no'), on: why })
     ]));
     return box;
   }
-
-  // ---------- contact ----------
 
   function field(name) { return form.elements[name]; }
 
@@ -585,8 +600,7 @@
     send.textContent = t('sending');
     var body = { page_url: PAGE, trail: trail, locale: LOCALE, website: field('website').value };
     ['name', 'email', 'subject', 'message'].forEach(function (k) { body[k] = field(k).value.trim(); });
-    // The server refuses forms sent faster than a person can (bots); a form prefilled by
-    // identify/prefill can be that fast, so a person's send just waits out the difference.
+    // The server refuses forms sent faster than a person can: a prefilled one waits.
     new Promise(function (go) {
       setTimeout(go, Math.max(0, 1600 - (Date.now() - state.formOpened)));
     }).then(function () {
@@ -600,7 +614,7 @@
       showSent(res.reference);
     }, function (err) {
       var bad = err.status === 422 ? setErrors(err.details || {}) : null;
-      // Field problems sit next to their fields; anything else is said once, above the button.
+      // Field problems by their fields; others once, above the button.
       formErr.textContent = bad ? t('fix_fields') : errorText(err);
       if (bad) bad.focus();
     }).then(function () {
@@ -618,8 +632,6 @@
         on: showRequests })]);
     show('page', { reset: true });
   }
-
-  // ---------- the visitor's requests ----------
 
   function savedTickets() { return readJSON('localStorage', TICKETS_KEY, []); }
 
@@ -725,8 +737,6 @@
     return f;
   }
 
-  // ---------- host messages and wiring ----------
-
   function onOpen() {
     if (!state.opened) {
       state.opened = true;
@@ -747,7 +757,7 @@
 
   var commands = {
     open: onOpen,
-    close: function () { settleNow(true); },
+    close: function () { sendVote(); settleNow(true); },
     search: function (v) {
       if (state.view !== 'home') show('home', { reset: true, replace: true });
       q.value = String(v).slice(0, 200);
@@ -773,7 +783,7 @@
   doc.addEventListener('keydown', function (e) {
     if (e.key === 'Escape') { e.preventDefault(); requestClose(); return; }
     if (e.key !== 'Tab') return;
-    // Keep focus inside the panel while it is open (it is a modal dialog).
+    // A modal dialog: focus stays inside while open.
     var list = focusables(), first = list[0], last = list[list.length - 1];
     if (e.shiftKey && doc.activeElement === first) { e.preventDefault(); last.focus(); }
     else if (!e.shiftKey && doc.activeElement === last) { e.preventDefault(); first.focus(); }
@@ -803,7 +813,8 @@
   $('close').addEventListener('click', requestClose);
   $('close').hidden = !EMBEDDED;
   $('mine').addEventListener('click', showRequests);
-  window.addEventListener('pagehide', function () { settleNow(true); });
+  window.addEventListener('pagehide', function () { sendVote(); settleNow(true); });
+  doc.addEventListener('visibilitychange', function () { if (doc.hidden) sendVote(); });
   updateFoot();
   if (EMBEDDED) toHost('ready');
   else onOpen(); // opened directly (e.g. /embed in a tab): behave as if the launcher was clicked

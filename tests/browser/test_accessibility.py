@@ -66,6 +66,10 @@ def test_launcher_and_every_panel_view_pass_axe(
     assert axe(embed, "body") == [], "article"
 
     frame.get_by_role("button", name="No").click()
+    frame.get_by_role("button", name="Other").click()  # the reasons, and the comment it opens
+    expect(frame.get_by_role("textbox", name="Comment (optional)")).to_be_focused()
+    assert axe(embed, "body") == [], "why not helpful"
+    frame.get_by_role("button", name="Hard to follow").click()
     frame.locator(".vote").get_by_role("button", name="Contact us").click()
     frame.get_by_role("button", name="Send request").click()  # shows the field errors
     expect(frame.locator("#e-name")).not_to_be_empty()

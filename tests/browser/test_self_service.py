@@ -70,6 +70,7 @@ def test_help_session_is_recorded_as_events_not_keystrokes(
     frame.get_by_role("option").first.click()
     expect(frame.get_by_role("button", name="Yes")).to_be_visible()
     frame.get_by_role("button", name="No").click()
+    frame.get_by_role("group", name="What went wrong?").get_by_role("button", name="Outdated").click()
     frame.locator(".vote").get_by_role("button", name="Contact us").click()
     expect(frame.get_by_label("Name")).to_be_focused()
 
@@ -129,3 +130,65 @@ def test_the_list_is_busy_until_the_full_search_lands(page: Any, shop: HostSite)
     expect(frame.locator("#answer")).to_contain_text("Shipping costs")
     expect(results).not_to_have_attribute("aria-busy", "true")
     expect(frame.locator("#count")).to_have_text("1 article found")
+
+
+def _read_an_article(page: Any, shop: HostSite) -> Any:
+    frame = open_widget(page, shop.add("/pricing", shop.snippet()))
+    frame.locator("#q").press_sequentially("shipping costs", delay=30)
+    expect(frame.locator("#count")).to_have_text("1 article found")
+    frame.get_by_role("option").first.click()
+    expect(frame.get_by_role("button", name="Yes")).to_be_visible()
+    return frame
+
+
+def test_a_no_vote_asks_why_and_sends_the_reason_with_the_vote(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    store = live_server.app.state.services.events
+    before = sum(1 for _ in store.iter_events())
+    frame = _read_an_article(page, shop)
+    frame.get_by_role("button", name="No").click()
+    reasons = frame.get_by_role("group", name="What went wrong?")
+    expect(reasons.get_by_role("button")).to_have_text(
+        ["Wrong answer", "Outdated", "Didn't answer my question", "Hard to follow", "Other"])
+    expect(reasons.get_by_role("button", name="Wrong answer")).to_be_focused()
+    page.keyboard.press("Tab")  # keyboard only: Tab to "Outdated", Enter
+    expect(reasons.get_by_role("button", name="Outdated")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(frame.get_by_role("status").filter(has_text="Thanks")).to_be_visible()
+    expect(frame.locator(".vote").get_by_role("button", name="Contact us")).to_be_focused()
+    [vote] = events_since(page, store, before, 1, only="vote")
+    assert vote["data"] == {"slug": "billing/shipping-costs", "helpful": False,
+                            "reason": "outdated", "comment": ""}
+    page.wait_for_timeout(300)
+    assert len(events_since(page, store, before, 1, only="vote")) == 1  # sent once
+
+
+def test_other_takes_a_comment(page: Any, shop: HostSite, live_server: LiveServer) -> None:
+    store = live_server.app.state.services.events
+    before = sum(1 for _ in store.iter_events())
+    frame = _read_an_article(page, shop)
+    frame.get_by_role("button", name="No").click()
+    frame.get_by_role("button", name="Other").click()
+    note = frame.get_by_role("textbox", name="Comment (optional)")
+    expect(note).to_be_focused()
+    note.fill("The rates table is for last year")
+    frame.locator(".vote").get_by_role("button", name="Send").click()
+    expect(frame.get_by_role("status").filter(has_text="Thanks")).to_be_visible()
+    [vote] = events_since(page, store, before, 1, only="vote")
+    assert vote["data"]["reason"] == "other"
+    assert vote["data"]["comment"] == "The rates table is for last year"
+
+
+def test_a_no_without_a_reason_is_recorded_on_leaving(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    store = live_server.app.state.services.events
+    before = sum(1 for _ in store.iter_events())
+    frame = _read_an_article(page, shop)
+    frame.get_by_role("button", name="No").click()
+    expect(frame.get_by_role("group", name="What went wrong?")).to_be_visible()
+    frame.get_by_role("button", name="Back").click()
+    [vote] = events_since(page, store, before, 1, only="vote")
+    assert vote["data"] == {"slug": "billing/shipping-costs", "helpful": False, "reason": "",
+                            "comment": ""}

@@ -41,6 +41,21 @@ CONTACT_OPEN: Final = "contact_open"
 VOTE: Final = "vote"
 TICKET_CREATED: Final = "ticket_created"
 
+# Why a visitor voted an article not helpful (POST .../feedback `reason`; the vote's data.reason).
+# Votes stored before reasons existed hold the visitor's free text in `reason` instead: readers
+# take a `reason` outside this list as a comment (see vote_reason).
+VOTE_REASONS: Final = ("wrong", "outdated", "unanswered", "unclear", "other")
+
+
+def vote_reason(data: Mapping[str, Any]) -> tuple[str, str]:
+    """(reason code or "", comment) of a vote's data, for old events (free text in `reason`)
+    and new ones (`reason` a code of VOTE_REASONS, the text in `comment`) alike."""
+    reason, comment = data.get("reason") or "", data.get("comment") or ""
+    if reason in VOTE_REASONS:
+        return reason, comment
+    return "", comment or reason
+
+
 # How a visitor reached an article: an article_view's source and a ticket trail's article source.
 ARTICLE_SOURCES: Final = ("search", "suggestion", "link", "api")
 DEFAULT_SOURCE: Final = "search"
@@ -154,10 +169,12 @@ EVENT_TYPES: Final[Mapping[str, EventType]] = MappingProxyType({t.name: t for t 
                DataField("source", {"enum": list(ARTICLE_SOURCES)}, default=DEFAULT_SOURCE,
                          check=_source))),
     EventType(CONTACT_OPEN, WIDGET, "The visitor opened the contact form."),
-    EventType(VOTE, SERVER, "Was this article helpful? (POST .../feedback; slug is canonical).",
+    EventType(VOTE, SERVER, "Was this article helpful? (POST .../feedback; slug is canonical; reason: "
+              "why not, a code of VOTE_REASONS or empty; comment: the visitor's words).",
               (DataField("slug", _STR, required=True),
                DataField("helpful", {"type": "boolean"}, required=True),
-               DataField("reason", _STR))),
+               DataField("reason", {"enum": ["", *VOTE_REASONS]}),
+               DataField("comment", _STR))),
     EventType(TICKET_CREATED, SERVER, "A ticket was opened (the helpdesk), tying it to the "
               "session so insights can tell who asked after searching.",
               (DataField("reference", _STR, required=True), DataField("category", _STR))),
@@ -178,6 +195,6 @@ def vocabulary_problems(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
 __all__ = [
     "ARTICLE_SOURCES", "ARTICLE_VIEW", "CLIENT_TYPES", "CONTACT_OPEN", "DEFAULT_SOURCE",
     "ENGAGED", "EVENT_TYPES", "SEARCH", "SERVER", "SESSION_PATTERN", "SESSION_PROBLEM",
-    "SESSION_RE", "TICKET_CREATED", "VOTE", "WIDGET", "WIDGET_OPEN", "DataField", "EventType",
-    "is_session", "vocabulary_problems",
+    "SESSION_RE", "TICKET_CREATED", "VOTE", "VOTE_REASONS", "WIDGET", "WIDGET_OPEN", "DataField", "EventType",
+    "is_session", "vocabulary_problems", "vote_reason",
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..events import TICKET_CREATED, VOTE
+from ..events.registry import vote_reason
 from .activity import Activity, Event, search_query
 from .metrics import Count
 
@@ -113,10 +114,26 @@ class ArticleGap:
     not_helpful: int
     then_ticket: int  # not-helpful votes followed by a ticket in the same session
     references: tuple[str, ...]
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # the visitors' own words (a vote's comment), first 5 distinct
     votes: int
     helpful_ratio: float
     action: str
+    # How many not-helpful votes gave each reason code (VOTE_REASONS), most given first; votes
+    # stored before reasons existed give none (their free text is in `reasons`).
+    reason_counts: tuple[Count, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON row: every field, reason_counts as {code: votes} (most given first)."""
+        return {"slug": self.slug, "helpful": self.helpful, "not_helpful": self.not_helpful,
+                "then_ticket": self.then_ticket, "references": list(self.references),
+                "reasons": list(self.reasons), "votes": self.votes,
+                "helpful_ratio": self.helpful_ratio, "action": self.action,
+                "reason_counts": {c.name: c.n for c in self.reason_counts}}
+
+    @property
+    def reason_summary(self) -> str:
+        """E.g. "outdated 4, unclear 2"."""
+        return ", ".join(f"{c.name} {c.n}" for c in self.reason_counts)
 
 
 def article_gaps(activity: Activity, limit: int = 10,
@@ -124,7 +141,9 @@ def article_gaps(activity: Activity, limit: int = 10,
     """Articles voted unhelpful: those most often followed by a ticket, then the worst ratio.
 
     An article is listed when a not-helpful vote was followed by a ticket in the same session,
-    or when it has at least `min_votes` votes and fewer than 80% of them are helpful.
+    or when it has at least `min_votes` votes and fewer than 80% of them are helpful. Each row
+    counts the reasons its not-helpful votes gave and keeps their comments; old votes (free
+    text in data.reason) and new ones (a code in data.reason, text in data.comment) alike.
     """
     stats: dict[str, dict[str, Any]] = {}
     for trail in activity.sessions.values():
@@ -133,13 +152,16 @@ def article_gaps(activity: Activity, limit: int = 10,
             slug = event["data"].get("slug")
             if event["type"] == VOTE and slug:
                 row = stats.setdefault(slug, {"helpful": 0, "not_helpful": 0, "then_ticket": 0,
-                                              "references": [], "reasons": []})
+                                              "references": [], "reasons": [],
+                                              "codes": Counter()})
                 row["helpful" if event["data"].get("helpful") else "not_helpful"] += 1
                 if not event["data"].get("helpful"):
                     downvoted.add(slug)
-                    reason = event["data"].get("reason")
-                    if reason and reason not in row["reasons"]:
-                        row["reasons"].append(reason)
+                    code, comment = vote_reason(event["data"])
+                    if code:
+                        row["codes"][code] += 1
+                    if comment and comment not in row["reasons"]:
+                        row["reasons"].append(comment)
             elif event["type"] == TICKET_CREATED:
                 for down in downvoted:
                     stats[down]["then_ticket"] += 1
@@ -155,7 +177,9 @@ def article_gaps(activity: Activity, limit: int = 10,
                 slug=slug, helpful=row["helpful"], not_helpful=row["not_helpful"],
                 then_ticket=row["then_ticket"], references=tuple(row["references"][:5]),
                 reasons=tuple(row["reasons"][:5]), votes=votes,
-                helpful_ratio=row["helpful"] / votes, action="rewrite this article"))
+                helpful_ratio=row["helpful"] / votes, action="rewrite this article",
+                reason_counts=tuple(Count(code, n) for code, n in
+                                    sorted(row["codes"].items(), key=lambda p: (-p[1], p[0])))))
     rows.sort(key=lambda r: (-r.then_ticket, r.helpful_ratio, -r.votes, r.slug))
     return tuple(rows[:limit])
 

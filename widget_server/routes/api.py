@@ -101,7 +101,10 @@ async def feedback(request: Request) -> JSONResponse:
     data = FEEDBACK.validate(await read_json(request))
     events = services(request).events
     session = data["session"]
-    vote = {"slug": canonical, "helpful": data["helpful"], "reason": data["comment"]}
+    # data.reason: the code of VOTE_REASONS ("" when none was given); data.comment: the
+    # visitor's words. Votes stored before reasons held the words in `reason` (vote_reason).
+    vote = {"slug": canonical, "helpful": data["helpful"], "reason": data["reason"] or "",
+            "comment": data["comment"]}
     # append() fsyncs before we acknowledge: keep that off the event loop.
     await run_in_threadpool(events.append, session, VOTE, vote)
     return JSONResponse({"recorded": True}, status_code=202)
