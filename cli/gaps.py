@@ -20,7 +20,7 @@ from widget_server.settings import Settings
 from widget_server.tickets import TicketStore, open_ticket_store
 
 from .options import settings_options
-from .report import DAY, resolve_range, zone
+from .report import range_options, resolve_range, zone
 
 
 def _read(settings: Settings, since: datetime, until: datetime,
@@ -111,12 +111,7 @@ def write_new(folder: Path, draft: Draft) -> bool:
 
 
 @click.command()
-@click.option("--since", type=DAY, default=None,
-              help="First day (YYYY-MM-DD); default 29 days before --until.")
-@click.option("--until", type=DAY, default=None,
-              help="Last day included (YYYY-MM-DD); default today.")
-@click.option("--tz", "tz_name", default="UTC", show_default=True,
-              help="Time zone that days are counted in, e.g. Europe/Paris.")
+@range_options
 @click.option("--draft", "draft_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write a markdown draft (draft: true) per gap into this folder.")
 @click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,

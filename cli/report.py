@@ -209,13 +209,22 @@ FORMATS: dict[str, Callable[[Report], str]] = {
 }
 
 
+def range_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--since, --until and --tz: the days a report covers, for every command that reads one."""
+    for option in reversed([
+        click.option("--since", type=DAY, default=None,
+                     help="First day (YYYY-MM-DD); default 29 days before --until."),
+        click.option("--until", type=DAY, default=None,
+                     help="Last day included (YYYY-MM-DD); default today."),
+        click.option("--tz", "tz_name", default="UTC", show_default=True,
+                     help="Time zone that days are counted in, e.g. Europe/Paris."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.command()
-@click.option("--since", type=DAY, default=None,
-              help="First day (YYYY-MM-DD); default 29 days before --until.")
-@click.option("--until", type=DAY, default=None,
-              help="Last day included (YYYY-MM-DD); default today.")
-@click.option("--tz", "tz_name", default="UTC", show_default=True,
-              help="Time zone that days are counted in, e.g. Europe/Paris.")
+@range_options
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text",
               show_default=True, help="Output format.")
 @click.option("--alert", is_flag=True, help="POST any spikes to the webhook_url setting.")

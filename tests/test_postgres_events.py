@@ -6,9 +6,6 @@ are 503s naming it, and a report computed from it equals the one computed from f
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -41,7 +38,7 @@ from widget_server.tickets.factory import open_event_store
 from widget_server.tickets.postgres import PostgresTicketStore
 
 from . import insights_seed
-from .conftest import REPO, free_port
+from .conftest import free_port
 from .test_postgres_store import Relay, eventually, via_port
 
 S1 = "s_" + "a" * 22
@@ -531,21 +528,6 @@ def test_db_upgrade_migrates_an_event_store_alone(postgres_url: str, tmp_path: P
     memory = CliRunner().invoke(main, ["db", "upgrade"], env={"DESKBELL_EVENT_STORE": "memory",
                                                              "DESKBELL_TICKET_STORE": "json"})
     assert memory.exit_code == 0 and "nothing to migrate" in memory.output
-
-
-def test_the_default_install_never_imports_psycopg_for_events() -> None:
-    script = ("import sys, cli.main, widget_server.app\n"
-              "from widget_server.settings import load_settings\n"
-              "from widget_server.tickets.factory import open_event_store\n"
-              "for kind in ('json', 'memory'):\n"
-              "    open_event_store(load_settings(overrides={'event_store': kind, 'data_dir':"
-              " sys.argv[1]}, config_file=None, environ={}))\n"
-              "print(sorted(m for m in sys.modules if m.startswith('psycopg')))\n")
-    with tempfile.TemporaryDirectory() as data:
-        ran = subprocess.run([sys.executable, "-c", script, data], cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip() == "[]"
 
 
 # -- the report

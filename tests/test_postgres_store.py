@@ -584,12 +584,14 @@ def test_an_unknown_url_parameter_is_one_line_naming_the_setting(postgres_url: s
 
 
 def test_the_default_install_never_imports_psycopg() -> None:
+    # Neither the tickets nor the events of an embedded store touch PostgreSQL's driver.
     script = ("import sys, cli.main, widget_server.app\n"
               "from widget_server.settings import load_settings\n"
-              "from widget_server.tickets import open_ticket_store\n"
+              "from widget_server.tickets.factory import open_event_store, open_ticket_store\n"
               "for kind in ('json', 'memory'):\n"
-              "    open_ticket_store(load_settings(overrides={'ticket_store': kind, 'data_dir':"
-              " sys.argv[1]}, config_file=None, environ={}))\n"
+              "    s = load_settings(overrides={'ticket_store': kind, 'event_store': kind,"
+              " 'data_dir': sys.argv[1]}, config_file=None, environ={})\n"
+              "    open_ticket_store(s), open_event_store(s)\n"
               "print(sorted(m for m in sys.modules if m.startswith('psycopg')))\n")
     with tempfile.TemporaryDirectory() as data:
         ran = subprocess.run([sys.executable, "-c", script, data], cwd=REPO,
