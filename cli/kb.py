@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from widget_server import resources
-from widget_server.articles import Article, article_path, html_to_text, load_kb, stale_report
+from widget_server.articles import Article, article_path, load_kb, stale_report
+from widget_server.markup import html_to_text
 from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
 from widget_server.search.embedding import load_model
 from widget_server.settings import SETTINGS, Settings, describe, shown

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.articles import load_kb, parse_article, render_markdown, slug_for_path
+from widget_server.articles import load_kb, parse_article, slug_for_path
+from widget_server.markup import render_markdown
 
 from .conftest import DATA
 

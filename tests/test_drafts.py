@@ -21,7 +21,7 @@ from cli.main import main
 from tests.test_admin import PASSWORD, csrf_of, log_in
 from tests.test_report_cli import KEEP
 from widget_server.app import create_app
-from widget_server.articles import load_kb, parse_article, render_markdown
+from widget_server.articles import load_kb, parse_article
 from widget_server.events import EventStore, NewEvent
 from widget_server.insights import (
     Report,
@@ -34,6 +34,7 @@ from widget_server.insights import (
     top_gaps,
 )
 from widget_server.insights.drafts import PREVIOUS_ANSWERS, GapQuery, quote_markdown
+from widget_server.markup import render_markdown
 from widget_server.tickets import JSONTicketStore, MemoryTicketStore, hash_token
 
 DAY = datetime(2026, 3, 2, 9, tzinfo=UTC)

@@ -1,12 +1,12 @@
-"""Articles: load markdown files with YAML front matter, validate them, render sanitized HTML.
+"""Articles: load markdown files with YAML front matter and validate them (markup.py renders).
 
 An article's slug is its path below the KB folder without `.md`, each part slugified
 (`Getting Started/Install.md` -> `getting-started/install`), unless front matter gives `slug`.
 Problems are collected as `Problem(path, line, message)` so `deskbell check` can report them all.
 
-Longer than most modules (about 500 lines) on purpose: front matter, rendering, link checks
-and sanitizing are one pipeline over one Article, and each step reports problems with the
-line numbers the step before computed; split apart, they would pass that state around.
+A little over 400 lines on purpose: front matter, checks, links and freshness are one
+pipeline over one Article, each step reporting problems with the line numbers the step before
+computed; rendering and sanitizing, which need none of that, live in markup.py.
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import markdown
-import nh3
 import yaml
+
+from .markup import Rendered, render_markdown
 
 FIELDS = {
     "title", "summary", "category", "tags", "locale", "draft", "urls", "aliases", "related",
@@ -38,22 +36,6 @@ _STR_FIELDS = ("title", "summary", "category", "locale", "slug", "owner")
 # stay out of the catalog, so no page, API answer or index ever shows them to a visitor.
 _DATE_FIELDS = ("updated", "review_by")
 
-ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
-    "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre",
-    "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
-    "thead", "tr", "ul",
-}
-ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "th": {"align", "colspan", "rowspan"},
-    "td": {"align", "colspan", "rowspan"},
-    "code": {"class"},
-    "ol": {"start"},
-    **{f"h{n}": {"id"} for n in range(1, 7)},
-}
-URL_SCHEMES = {"http", "https", "mailto"}
 
 
 
@@ -112,13 +94,6 @@ class Article:
             "urls": self.urls, "aliases": self.aliases, "related": self.related,
             "updated": self.updated, "hash": self.content_hash,
         }
-
-
-@dataclass(frozen=True)
-class Rendered:
-    html: str
-    text: str
-    headings: list[str]
 
 
 def slugify(text: str) -> str:
@@ -432,77 +407,3 @@ def stale_report(articles: Iterable[Article], today: dt.date) -> list[Stale]:
                 found.append(Stale("link", article.path, line,
                                    f"broken link to {target} ({why(slug)})", article.owner))
     return sorted(found, key=lambda s: (s.path, s.line))
-
-
-# ---------------------------------------------------------------- rendering
-
-
-class _TextExtractor(HTMLParser):
-    _BLOCK = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "pre", "br", "tr", "dd"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.headings: list[str] = []
-        self._heading: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in {"h1", "h2", "h3", "h4"}:
-            self._heading = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-        if self._heading is not None and tag in {"h1", "h2", "h3", "h4"}:
-            self.headings.append("".join(self._heading).strip())
-            self._heading = None
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-        if self._heading is not None:
-            self._heading.append(data)
-
-
-def sanitize_html(html: str) -> str:
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    )
-
-
-def html_to_text(html: str) -> tuple[str, list[str]]:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = re.sub(r"[ \t]+", " ", "".join(parser.parts))
-    return re.sub(r"\n\s*\n+", "\n", text).strip(), parser.headings
-
-
-_CONVERTERS = threading.local()
-
-
-def _converter() -> markdown.Markdown:
-    # Building a converter costs about a third of converting an article; one per thread
-    # (an instance is not thread-safe), reset between documents as the markdown docs advise.
-    md: markdown.Markdown | None = getattr(_CONVERTERS, "md", None)
-    if md is None:
-        md = _CONVERTERS.md = markdown.Markdown(
-            extensions=["tables", "fenced_code", "sane_lists", "toc"],
-            extension_configs={"toc": {"permalink": False}},
-            output_format="html",
-        )
-    return md.reset()
-
-
-def render_markdown(body: str) -> Rendered:
-    html = sanitize_html(_converter().convert(body))
-    text, headings = html_to_text(html)
-    return Rendered(html=html, text=text, headings=headings)
-
-
-def is_external(href: str) -> bool:
-    return bool(urlsplit(href).netloc)

@@ -21,7 +21,8 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh import scoring
 
-from ..articles import article_path, sanitize_html
+from ..articles import article_path
+from ..markup import sanitize_html
 from . import calibration
 from .embedding import MODEL_OFF, Encoder
 from .engine import Impacts

@@ -14,7 +14,8 @@ from typing import Any
 from whoosh.analysis import NgramFilter, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
-from ..articles import Article, Rendered
+from ..articles import Article
+from ..markup import Rendered
 from ..text import stem_tokens, words
 
 # The text fields analyzed with the stemmer; a query word is looked up in all of them at once.

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from html import unescape
 
-from ..articles import html_to_text
+from ..markup import html_to_text
 
 # Headings as the markdown renderer writes them: top level, one line, an id from the toc.
 _HEADING = re.compile(r'<h([1-4])(?: id="([^"]*)")?>(.*?)</h\1>', re.S)
