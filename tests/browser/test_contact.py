@@ -48,6 +48,8 @@ def test_contact_after_a_failed_search_carries_the_trail(
     expect(frame.locator("#answer")).to_contain_text("Refunds and returns")
     frame.get_by_role("option", name="Refunds and returns").click()
     frame.get_by_role("button", name="No").click()
+    frame.get_by_role("group", name="What went wrong?").get_by_role(
+        "button", name="Didn't answer my question").click()
     expect(frame.get_by_text("Sorry this didn't help")).to_be_visible()
     frame.get_by_role("button", name="Back").click()
 
