@@ -8,6 +8,7 @@ PostgreSQL both commands say so and succeed. psycopg is imported only when a set
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import ModuleType
 
 import click
@@ -36,10 +37,14 @@ def _postgres_urls(settings: Settings) -> list[tuple[str, str]]:
     return [(" and ".join(names), url) for url, names in found.items()]
 
 
-def _heading(names: str, urls: list[tuple[str, str]]) -> None:
-    """Name the setting before its lines, when the settings name two databases."""
-    if len(urls) > 1:
-        click.echo(f"{names}:")
+def _databases(settings: Settings) -> Iterator[str]:
+    """The URL of each PostgreSQL database the settings name, their setting named first when
+    there are two."""
+    urls = _postgres_urls(settings)
+    for names, url in urls:
+        if len(urls) > 1:
+            click.echo(f"{names}:")
+        yield url
 
 
 def _pg_schema() -> ModuleType:
@@ -74,12 +79,8 @@ def upgrade(settings: Settings) -> None:
     Example:
         DESKBELL_TICKET_STORE=postgresql://deskbell@db.example.com/deskbell deskbell db upgrade
     """
-    urls = _postgres_urls(settings)
-    if not urls:
-        return
-    pg_schema = _pg_schema()
-    for names, url in urls:
-        _heading(names, urls)
+    for url in _databases(settings):
+        pg_schema = _pg_schema()
         with store_errors(), pg_schema.connect(url) as conn:
             before = pg_schema.schema_version(conn)
             applied = pg_schema.upgrade(conn)
@@ -103,12 +104,8 @@ def status(settings: Settings) -> None:
     Example:
         deskbell db status --config /etc/deskbell/deskbell.toml
     """
-    urls = _postgres_urls(settings)
-    if not urls:
-        return
-    pg_schema = _pg_schema()
-    for names, url in urls:
-        _heading(names, urls)
+    for url in _databases(settings):
+        pg_schema = _pg_schema()
         with store_errors(), pg_schema.connect(url) as conn:
             state = pg_schema.status(conn)
         verdict = ("up to date" if state.current else

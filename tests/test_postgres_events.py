@@ -39,7 +39,7 @@ from widget_server.tickets.postgres import PostgresTicketStore
 
 from . import insights_seed
 from .conftest import free_port
-from .test_postgres_store import Relay, eventually, via_port
+from .test_postgres_store import Relay, eventually, relay, via_port  # noqa: F401 (fixture)
 
 S1 = "s_" + "a" * 22
 S2 = "s_" + "B-_" * 7 + "x"
@@ -402,7 +402,8 @@ def test_nothing_listening_is_one_line_naming_postgresql_and_the_setting(
     assert "\n" not in str(refused.value)
 
 
-def test_a_lost_server_is_503_and_the_pool_reconnects(postgres_url: str, relay: Relay) -> None:
+def test_a_lost_server_is_503_and_the_pool_reconnects(postgres_url: str,
+                                                      relay: Relay) -> None:  # noqa: F811
     upgrade(postgres_url)
     flaky = PostgresEventStore(via_port(postgres_url, relay.port), timeout=1.0,
                                reconnect_timeout=2.0)
@@ -422,15 +423,6 @@ def test_a_lost_server_is_503_and_the_pool_reconnects(postgres_url: str, relay: 
         flaky.check()
     finally:
         flaky.close()
-
-
-@pytest.fixture
-def relay(postgres_url: str) -> Iterator[Relay]:
-    info = psycopg.conninfo.conninfo_to_dict(postgres_url)
-    opened = Relay((str(info.get("host", "127.0.0.1")), int(info.get("port", 5432))))
-    opened.start()
-    yield opened
-    opened.stop()
 
 
 # -- the setting, the server and the schema

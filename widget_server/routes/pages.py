@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from ..errors import NotFound
 from ..services import Services, services
+from ..settings import POSTGRES_SCHEMES
 from .api import article_payload
 from .common import query_param, render, search_service
 from .discovery import article_head
@@ -59,10 +60,9 @@ async def kb_search(request: Request) -> Response:
 
 def _kind(setting: str) -> str:
     """A store setting as a kind, never the URL (which may carry a password)."""
-    scheme, found, _ = setting.partition("://")
-    if not found:
-        return setting
-    return "postgresql" if scheme.startswith("postgres") else scheme
+    if setting.startswith(POSTGRES_SCHEMES):
+        return "postgresql"
+    return setting.partition("://")[0]
 
 
 def _probe(check: Callable[[], object]) -> dict[str, Any]:
