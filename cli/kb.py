@@ -12,11 +12,15 @@ from pathlib import Path
 import click
 
 from widget_server import resources
-from widget_server.articles import Article, article_path, load_kb, stale_report
+from widget_server.articles import Article, article_path, load_kb
+from widget_server.errors import StorageUnavailable
+from widget_server.events import VOTE, Event
+from widget_server.insights.freshness import HELPFUL, freshness_report, vote_span
 from widget_server.markup import html_to_text
 from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
 from widget_server.search.embedding import load_model
 from widget_server.settings import SETTINGS, Settings, describe, shown
+from widget_server.tickets.factory import open_event_store
 
 from .options import settings_options
 
@@ -30,16 +34,19 @@ def _load(settings: Settings):  # type: ignore[no-untyped-def]
 
 @click.command()
 @click.option("--stale", is_flag=True,
-              help="Report published articles past their review_by date and links visitors "
-                   "cannot follow, with each article's owner; always exits 0.")
+              help="Report published articles past their review_by date, links visitors "
+                   "cannot follow and articles voted less helpful than the month before, "
+                   "with each article's owner; exits 0.")
 @settings_options
 def check(settings: Settings, stale: bool) -> None:
     """Validate every article without touching the index.
 
     Prints each problem as path:line: message and exits 1 if any is an error.
     With --stale, reports what needs an author instead, one line each with the
-    article's owner: published articles past their review_by date, and /kb/ links
-    to an article that does not exist or is a draft. A report: it exits 0.
+    article's owner: published articles past their review_by date, /kb/ links
+    to an article that does not exist or is a draft, and articles whose helpful
+    ratio fell by 15 points or more from the 30 days before to the last 30 (with
+    5 votes or more in each). A report: it exits 0, or 1 if the votes cannot be read.
 
     \b
     Example:
@@ -64,15 +71,32 @@ def check(settings: Settings, stale: bool) -> None:
 
 
 def _stale(settings: Settings, articles: list[Article], errors: int) -> None:
-    found = stale_report(articles, dt.date.today())
+    now = dt.datetime.now(dt.UTC)
+    found = freshness_report(articles, _votes(settings, now), now, dt.date.today())
     for item in found:
         click.echo(f"{Path(settings.kb_dir) / item.path}:{item.line}: {item.message} "
                    f"(owner: {item.owner or 'none'})")
     overdue = sum(item.kind == "review" for item in found)
     links = sum(item.kind == "link" for item in found)
+    fell = sum(item.kind == HELPFUL for item in found)
     note = f" (deskbell check finds {errors} errors)" if errors else ""
-    click.echo(f"{overdue} articles past review, {links} links visitors cannot follow{note}",
-               err=True)
+    click.echo(f"{overdue} articles past review, {links} links visitors cannot follow, "
+               f"{fell} articles voted less helpful{note}", err=True)
+
+
+def _votes(settings: Settings, now: dt.datetime) -> list[Event]:
+    """The events the helpful-ratio comparison needs, from the configured event store; none
+    when the JSON store's data folder does not exist (checking a KB creates no data folder)."""
+    if settings.event_store == "json" and not Path(settings.data_dir).is_dir():
+        return []
+    try:
+        store = open_event_store(settings)
+        try:
+            return [e for e in store.iter_events(*vote_span(now)) if e["type"] == VOTE]
+        finally:
+            store.close()
+    except (OSError, StorageUnavailable) as exc:
+        raise click.ClickException(f"cannot read the votes in the event store: {exc}") from None
 
 
 @click.command(name="reindex")

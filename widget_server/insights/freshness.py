@@ -1,0 +1,125 @@
+"""What in the knowledge base needs an author: overdue reviews, dead links, and articles that
+visitors now find less helpful than they did a month ago.
+
+    helpful_drops(events, articles, now) -> tuple[HelpfulDrop, ...]
+    freshness_report(articles, events, now) -> list[Stale]
+
+Pure functions over articles and events (read them from any EventStore with
+`iter_events(*vote_span(now))`), so `deskbell check --stale` and the admin pages list the same
+thing. An article's helpful ratio is helpful / (helpful + not helpful) over its "vote" events,
+counted as insights/metrics.py article_stats counts them. It is compared between the last
+WINDOW_DAYS days and the WINDOW_DAYS days before; the article is listed when each window holds
+at least MIN_VOTES votes (fewer say more about who happened to vote than about the article)
+and the ratio fell by at least MIN_DROP_POINTS percentage points (a smaller move is within what
+a handful of votes changes anyway). An article without votes before has nothing to fall from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..articles import Article, Stale, stale_report
+from ..events import VOTE
+
+WINDOW_DAYS = 30
+MIN_VOTES = 5  # in each window
+MIN_DROP_POINTS = 15  # percentage points of helpful ratio
+HELPFUL = "helpful"  # Stale.kind of a HelpfulDrop
+
+
+def vote_span(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The events `helpful_drops` reads: [now - 2 windows, now)."""
+    return now - dt.timedelta(days=2 * WINDOW_DAYS), now
+
+
+@dataclass(frozen=True)
+class HelpfulDrop:
+    """An article whose helpful ratio fell from the window before to the last one."""
+
+    slug: str
+    path: str
+    owner: str
+    helpful_before: int
+    votes_before: int
+    helpful_recent: int
+    votes_recent: int
+
+    @property
+    def ratio_before(self) -> float:
+        return self.helpful_before / self.votes_before
+
+    @property
+    def ratio_recent(self) -> float:
+        return self.helpful_recent / self.votes_recent
+
+    @property
+    def message(self) -> str:
+        """The figures, as `deskbell check --stale` prints them."""
+        return (f"helpful {self.ratio_before:.0%} -> {self.ratio_recent:.0%}, "
+                f"{self.votes_recent} votes in the last {WINDOW_DAYS} days "
+                f"({self.votes_before} in the {WINDOW_DAYS} days before)")
+
+    def as_stale(self) -> Stale:
+        return Stale(HELPFUL, self.path, 1, self.message, self.owner)
+
+
+def _event_time(event: Mapping[str, Any]) -> dt.datetime:
+    at = event.get("_at")
+    if isinstance(at, dt.datetime):
+        return at
+    moment = dt.datetime.fromisoformat(str(event["at"]))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def helpful_drops(events: Iterable[Mapping[str, Any]], articles: Iterable[Article],
+                  now: dt.datetime, min_votes: int = MIN_VOTES,
+                  min_drop_points: int = MIN_DROP_POINTS) -> tuple[HelpfulDrop, ...]:
+    """Published articles whose helpful ratio fell by `min_drop_points` or more between the
+    WINDOW_DAYS days before `now - WINDOW_DAYS` and the WINDOW_DAYS days before `now`, with
+    `min_votes` or more votes in each. Votes name an article by its canonical slug; a vote
+    naming an alias counts for the article, and votes for no published article are ignored.
+    Sorted by path."""
+    public = [a for a in articles if not a.draft]
+    by_name = {name: a for a in public for name in (a.slug, *a.aliases)}
+    middle = now - dt.timedelta(days=WINDOW_DAYS)
+    first = middle - dt.timedelta(days=WINDOW_DAYS)
+    votes: Counter[tuple[str, bool, bool]] = Counter()  # (slug, recent, helpful)
+    for event in events:
+        if event.get("type") != VOTE:
+            continue
+        article = by_name.get(str(event["data"].get("slug") or ""))
+        at = _event_time(event)
+        if article is None or not first <= at < now:
+            continue
+        votes[(article.slug, at >= middle, bool(event["data"].get("helpful")))] += 1
+    found = []
+    for article in public:
+        before = (votes[(article.slug, False, True)], votes[(article.slug, False, False)])
+        recent = (votes[(article.slug, True, True)], votes[(article.slug, True, False)])
+        if sum(before) < min_votes or sum(recent) < min_votes:
+            continue
+        fell = Fraction(before[0], sum(before)) - Fraction(recent[0], sum(recent))
+        if fell * 100 >= min_drop_points:  # exact: 80% -> 65% is 15 points, not 14.99...
+            found.append(HelpfulDrop(article.slug, article.path, article.owner, before[0],
+                                     sum(before), recent[0], sum(recent)))
+    return tuple(sorted(found, key=lambda d: d.path))
+
+
+def freshness_report(articles: Iterable[Article], events: Iterable[Mapping[str, Any]],
+                     now: dt.datetime, today: dt.date | None = None) -> list[Stale]:
+    """Everything `deskbell check --stale` lists, by path and line: reviews past due and links
+    visitors cannot follow (articles.stale_report, as of `today`, default now's date) and
+    helpful ratios that fell (kind "helpful", `helpful_drops`)."""
+    articles = list(articles)
+    found = stale_report(articles, today or now.date())
+    found += [d.as_stale() for d in helpful_drops(events, articles, now)]
+    return sorted(found, key=lambda s: (s.path, s.line))
+
+
+__all__ = ["HELPFUL", "MIN_DROP_POINTS", "MIN_VOTES", "WINDOW_DAYS", "HelpfulDrop",
+           "freshness_report", "helpful_drops", "vote_span"]
