@@ -1,16 +1,20 @@
 """Past one machine: tickets in PostgreSQL against the JSON store, and one node against two.
 
 `python -m benchmarks --only scale` (1k stored tickets; 1k and 10k in the full run), or on
-its own: `python -m benchmarks.bench_scale --sizes 1k,10k,100k [--repeats 3 --count 200
+its own: `python -m benchmarks.bench_scale --sizes 1k,100k,1m [--repeats 3 --count 200
 --seconds 8 --workers 1]` (same table, same results files).
 
 1. Ticket creation through HTTP, as bench_tickets_http.py times it: `POST /api/v1/tickets`
    one at a time (loadgen, one connection), `count` tickets into a store already holding N
    (the same documents as bench_tickets.py), one server (benchmarks.server app, one worker,
-   no search index). The JSON store is written on disk as bench_tickets_http does; the
-   PostgreSQL store is a fresh schema (`deskbell db upgrade`'s tables) filled with COPY, rows
-   as PostgresTicketStore writes them. p50 and p95 per size; baseline in the same run: the
-   JSON store, rounds alternating which store goes first.
+   no search index). Each store is filled once per size and copied for each round: the JSON
+   store written on disk by bench_tickets.build_ticket_store (byte for byte what the store's
+   own adds leave; tests/test_bench_fill.py) and copied as hard links; PostgreSQL a database
+   of its own at the current migration, filled with COPY (rows as PostgresTicketStore
+   writes them, indexes in place, then VACUUM ANALYZE) and copied with CREATE DATABASE …
+   TEMPLATE. 1M tickets fill in minutes (about 2 for the JSON store, 4 for PostgreSQL).
+   p50 and p95 per size; baseline in the same run: the JSON store, rounds alternating which
+   store goes first.
 2. Throughput past one node: nodes (the same app, `--workers` each, default 1) sharing one
    PostgreSQL schema (holding 1k tickets) and one Redis database for the rate limits (set to
    1,000,000/s: counted in Redis on every request, never refusing). Tickets created over 8
@@ -34,6 +38,7 @@ on 127.0.0.1:6379 (one of databases 1-15, claimed as the tests claim theirs).
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import tempfile
 import threading
@@ -43,9 +48,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.bench_search import _mixed, _paths
-from benchmarks.bench_tickets import build_ticket_store, document
+from benchmarks.bench_tickets import build_ticket_store, document, link_copy
 from benchmarks.bench_tickets_http import TICKET
 from benchmarks.common import (
     BENCH_ENV,
@@ -72,47 +78,114 @@ LIMITS = {key.removeprefix("DESKBELL_").lower(): value for key, value in BENCH_E
 # ---------------------------------------------------------------- shared stores
 
 
-@contextmanager
-def filled_schema(stored: int) -> Iterator[str]:
-    """A fresh schema at the current migration holding `stored` tickets; yields its URL."""
+def _fill(url: str, stored: int) -> None:
+    """Migrate the schema `url` selects to the current version and COPY `stored` tickets in,
+    rows as PostgresTicketStore writes them (its own _columns), indexes in place; then
+    VACUUM ANALYZE, as autovacuum would have left a table that grew over months."""
     import psycopg
     from psycopg import sql
 
     from widget_server.tickets import pg_schema
     from widget_server.tickets.postgres import _columns
 
+    with pg_schema.connect(url) as conn:
+        pg_schema.upgrade(conn)
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur, cur.copy(
+                sql.SQL("COPY tickets ({}) FROM STDIN").format(
+                    sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
+            copy.set_types(["text", "text", "text", "text", "text", "text[]", "text"])  # the document as JSON text
+            for i in range(stored):
+                row = _columns(document(i))
+                copy.write_row([row[name] for name in COLUMNS])
+        conn.commit()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE tickets")
+
+
+@contextmanager
+def filled_schema(stored: int) -> Iterator[str]:
+    """A fresh schema at the current migration holding `stored` tickets; yields its URL."""
     with postgres_schema(POSTGRES, prefix="deskbell_bench") as url:
-        with pg_schema.connect(url) as conn:
-            pg_schema.upgrade(conn)
-        with psycopg.connect(url) as conn:
-            with conn.cursor() as cur, cur.copy(
-                    sql.SQL("COPY tickets ({}) FROM STDIN").format(
-                        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
-                copy.set_types(["text", "text", "text", "text", "text", "text[]", "text"])  # the document as JSON text
-                for i in range(stored):
-                    row = _columns(document(i))
-                    copy.write_row([row[name] for name in COLUMNS])
-            conn.commit()
-            conn.execute("ANALYZE tickets")
-            conn.commit()
+        _fill(url, stored)
         yield url
+
+
+def _database_url(name: str) -> str:
+    return urlsplit(POSTGRES)._replace(path=f"/{name}").geturl()
+
+
+def _admin(statement: str, name: str, template: str | None = None) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(sql.SQL(statement).format(name=sql.Identifier(name),
+                                               template=sql.Identifier(template or name)))
+
+
+@contextmanager
+def filled_database(stored: int) -> Iterator[str]:
+    """A database of its own (beside DESKBELL_BENCH_POSTGRES's, on the same server) holding
+    `stored` tickets in its public schema, filled once per size: each round gets a copy
+    (database_copy), so filling 1M tickets is paid once, not once per round. Yields its name."""
+    name = f"deskbell_bench_{secrets.token_hex(6)}"
+    _admin("CREATE DATABASE {name}", name)
+    try:
+        started = time.perf_counter()
+        _fill(_database_url(name), stored)
+        print(f"  PostgreSQL filled with {stored:,} tickets (COPY, VACUUM ANALYZE) in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        yield name
+    finally:
+        _admin("DROP DATABASE IF EXISTS {name} WITH (FORCE)", name)
+
+
+@contextmanager
+def database_copy(template: str) -> Iterator[str]:
+    """A copy of the database `template` (CREATE DATABASE … TEMPLATE, its files copied as
+    they are: the same pages, indexes and statistics); yields its URL, dropped afterwards."""
+    name = f"{template}_{secrets.token_hex(3)}"
+    started = time.perf_counter()
+    _admin("CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY", name, template)
+    print(f"  PostgreSQL copied in {time.perf_counter() - started:.1f} s", flush=True)
+    try:
+        yield _database_url(name)
+    finally:
+        _admin("DROP DATABASE IF EXISTS {name} WITH (FORCE)", name)
+
+
+@contextmanager
+def filled_json(stored: int) -> Iterator[Path]:
+    """A data folder whose JSON ticket store holds `stored` tickets, filled once per size
+    (build_ticket_store); each round gets a hard-link copy of its tickets (link_copy)."""
+    with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
+        started = time.perf_counter()
+        build_ticket_store(Path(tmp), (document(i) for i in range(stored)))
+        print(f"  JSON store filled with {stored:,} tickets in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        yield Path(tmp)
 
 
 # ---------------------------------------------------------------- 1: create latency, JSON vs PG
 
 
-def _create_round(stored: int, count: int, store: str) -> dict[str, float]:
+def _create_round(count: int, store: str, filled: Path | str) -> dict[str, float]:
+    """`count` tickets created through HTTP into a copy of the filled store `filled` (a data
+    folder for the JSON store, a template database's name for PostgreSQL)."""
     bodies = [{**TICKET, "subject": f"Cannot upload a sketch ({i})"} for i in range(count)]
     with tempfile.TemporaryDirectory(dir=cache_root()) as tmp, ExitStack() as stack:
         data_dir = Path(tmp)
         settings: dict[str, str] = {}
         if store == "json":
-            build_ticket_store(data_dir, [document(i) for i in range(stored)])
+            started = time.perf_counter()
+            link_copy(Path(filled) / "tickets", data_dir / "tickets")
+            print(f"  JSON store copied in {time.perf_counter() - started:.1f} s", flush=True)
         else:
-            settings["DESKBELL_TICKET_STORE"] = stack.enter_context(filled_schema(stored))
-        with running_server(data_dir, ARDUINO, settings=settings) as server:
+            settings["DESKBELL_TICKET_STORE"] = stack.enter_context(database_copy(str(filled)))
+        with running_server(data_dir, ARDUINO, settings=settings, timeout=300) as server:
             created = load(server.port, ["/api/v1/tickets"], method="POST", bodies=bodies,
-                           max_requests=count, max_seconds=120)
+                           max_requests=count, max_seconds=600)
     if created["errors"] or len(created["latencies_ms"]) < count:
         raise RuntimeError(f"ticket creation ({store}) failed: {created['statuses']}")
     latencies = created["latencies_ms"]
@@ -208,13 +281,15 @@ def run(sizes: list[int], repeats: int, seconds: float, count: int = 200,
         workers: int = 1) -> list[Figure]:
     figures: list[Figure] = []
     for size in sizes:
-        label = f"{size // 1000}k stored" if size >= 1000 else f"{size} stored"
+        label = f"{_size_label(size)} stored"
         rounds: dict[str, list[dict[str, float]]] = {"json": [], "postgresql": []}
-        for r in range(repeats):
-            for store in (("json", "postgresql") if r % 2 == 0 else ("postgresql", "json")):
-                rounds[store].append(_create_round(size, count, store))
-                print(f"  create, {label}, {store}: p50 {rounds[store][-1]['p50']:.2f} ms, "
-                      f"p95 {rounds[store][-1]['p95']:.2f} ms", flush=True)
+        with filled_json(size) as folder, filled_database(size) as database:
+            filled: dict[str, Path | str] = {"json": folder, "postgresql": database}
+            for r in range(repeats):
+                for store in (("json", "postgresql") if r % 2 == 0 else ("postgresql", "json")):
+                    rounds[store].append(_create_round(count, store, filled[store]))
+                    print(f"  create, {label}, {store}: p50 {rounds[store][-1]['p50']:.2f} ms, "
+                          f"p95 {rounds[store][-1]['p95']:.2f} ms", flush=True)
         for q in (95, 50):
             key = f"p{q}"
             fig = Figure("scale", f"HTTP create {key}, {label}, PostgreSQL", "ms",
@@ -238,16 +313,34 @@ def run(sizes: list[int], repeats: int, seconds: float, count: int = 200,
     return figures
 
 
+def _size_label(size: int) -> str:
+    """1000000 as 1M, 100000 as 100k, 500 as 500."""
+    for unit, scale in (("M", 1_000_000), ("k", 1000)):
+        if size >= scale and size % (scale // 10) == 0:
+            return f"{size / scale:g}{unit}"
+    return str(size)
+
+
 def _sizes(text: str) -> list[int]:
+    """Stored-ticket counts from "1k,100k,1m" (k and m, either case; plain numbers too)."""
+    scales = {"k": 1000, "m": 1_000_000}
+
     def one(item: str) -> int:
         item = item.strip().lower()
-        return int(float(item[:-1]) * 1000) if item.endswith("k") else int(item)
+        try:
+            if item[-1:] in scales:
+                return round(float(item[:-1]) * scales[item[-1]])
+            return int(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a number of tickets: {item!r} (say 1000, 100k or 1m)") from None
     return [one(item) for item in text.split(",") if item.strip()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1k", help="stored tickets, comma list: 1k,10k,100k")
+    parser.add_argument("--sizes", default=[1000], type=_sizes,
+                        help="stored tickets, comma list: 1k,100k,1m")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--count", type=int, default=200, help="tickets timed per round")
     parser.add_argument("--seconds", type=float, default=8.0, help="each throughput window")
@@ -256,7 +349,7 @@ def main() -> None:
     from benchmarks.__main__ import _write
 
     started = time.perf_counter()
-    figures = run(_sizes(args.sizes), args.repeats, args.seconds, args.count, args.workers)
+    figures = run(args.sizes, args.repeats, args.seconds, args.count, args.workers)
     print()
     print_table(figures)
     _write(figures, False, time.perf_counter() - started)
