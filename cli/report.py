@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import smtplib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from widget_server import mail
 from widget_server.events import EventStore
 from widget_server.insights import (
     Durations,
@@ -27,6 +29,7 @@ from widget_server.insights import (
     post_webhook,
     to_jsonable,
 )
+from widget_server.insights.digest import build_digest, digest_html, digest_text, digest_weeks
 from widget_server.settings import Settings
 from widget_server.tickets import open_ticket_store
 
@@ -228,14 +231,25 @@ def range_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text",
               show_default=True, help="Output format.")
 @click.option("--alert", is_flag=True, help="POST any spikes to the webhook_url setting.")
+@click.option("--digest", is_flag=True,
+              help="Print the weekly digest instead: the 7 days ending --until (default "
+                   "yesterday) against the 7 before, for cron.")
+@click.option("--send", is_flag=True,
+              help="With --digest: email it to notify_email through the smtp_* settings "
+                   "instead of printing it.")
 @settings_options
 def report(settings: Settings, since: datetime | None, until: datetime | None, tz_name: str,
-           fmt: str, alert: bool) -> None:
+           fmt: str, alert: bool, digest: bool, send: bool) -> None:
     """Print support metrics, content gaps and spikes for a range of days.
 
     Days are whole calendar days in --tz. Event files older than events_retention_days
     are deleted first. Spikes compare the last day and week of the range with the four
     weeks before them; --alert also sends them to webhook_url (run it daily from cron).
+
+    --digest prints the owner's weekly digest: each headline figure for the 7 days
+    ending yesterday (or --until) against the 7 days before, the three content gaps to
+    write first with the command that drafts them, and the week's spikes. --send emails
+    it (text and HTML) to notify_email; it exits 2 if SMTP or notify_email is not set.
 
     \b
     Example:
@@ -243,7 +257,19 @@ def report(settings: Settings, since: datetime | None, until: datetime | None, t
         deskbell report --since 2026-03-01 --until 2026-03-31 --tz Europe/Paris
         deskbell report --format markdown > report.md
         deskbell report --format json --alert
+        deskbell report --digest --send --tz Europe/Paris
     """
+    if send and not digest:
+        raise click.UsageError("--send emails the weekly digest: add --digest")
+    if digest:
+        if since is not None:
+            raise click.UsageError("--digest covers the 7 days ending --until (default "
+                                   "yesterday): leave out --since")
+        if fmt != "text" or alert:
+            raise click.UsageError("--digest is plain text (and email with --send): leave "
+                                   "out --format and --alert")
+        _digest(settings, until and until.date(), tz_name, send)
+        return
     tz = zone(tz_name)
     first, last = resolve_range(since and since.date(), until and until.date(), tz,
                                 datetime.now(tz).date())
@@ -267,6 +293,55 @@ def _send_alert(settings: Settings, result: Report) -> None:
     if status >= 300:
         raise click.ClickException(f"webhook answered HTTP {status}")
     click.echo(f"sent {len(spikes)} spike alert(s) to the webhook", err=True)
+
+
+class NotConfigured(click.ClickException):
+    """A command asked for something its settings do not allow: exit 2, like a usage error."""
+
+    exit_code = 2
+
+
+def _digest(settings: Settings, until: date | None, tz_name: str, send: bool,
+            notices: Sequence[str] = ()) -> None:
+    """Print (or with `send`, email) the weekly digest of the 7 local days ending `until`
+    (default yesterday) against the 7 before. `notices`: active incident notices to list
+    first (none are supplied yet)."""
+    if send:
+        missing = [name for name in ("smtp_host", "notify_email")
+                   if not getattr(settings, name)]
+        if missing:
+            raise NotConfigured(
+                f"--send needs the {' and '.join(missing)} setting{'s' * (len(missing) > 1)} "
+                "(in deskbell.toml or as DESKBELL_SMTP_HOST / DESKBELL_NOTIFY_EMAIL)")
+    tz = zone(tz_name)
+    today = until + timedelta(days=1) if until else datetime.now(tz).date()
+    (first, last), (before_first, before_last) = digest_weeks(today)
+    this_week = read_report(settings, *day_range(first, last, tz), tz)
+    last_week = read_report(settings, *day_range(before_first, before_last, tz), tz)
+    result = build_digest(this_week, last_week, draft_dir=str(Path(settings.kb_dir) / "drafts"),
+                          options=_store_options(settings), notices=notices)
+    if not send:
+        click.echo(digest_text(result), nl=False)
+        return
+    message = mail.digest_message(settings, result.subject, digest_text(result),
+                                  digest_html(result))
+    try:
+        mail.deliver(settings, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise click.ClickException(
+            f"digest not sent to {settings.notify_email} via {settings.smtp_host}:"
+            f"{settings.smtp_port}: {exc}") from None
+    click.echo(f"sent the weekly digest {first} to {last} to {settings.notify_email}")
+
+
+def _store_options(settings: Settings) -> list[str]:
+    """--kb and --data-dir for a command printed for the reader, unless they are the defaults."""
+    options = []
+    for option, name, default in (("--kb", "kb_dir", "kb"), ("--data-dir", "data_dir",
+                                                                "deskbell-data")):
+        if Path(getattr(settings, name)) != Path(default):
+            options += [option, str(getattr(settings, name))]
+    return options
 
 
 COMMANDS = [report]

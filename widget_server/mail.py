@@ -72,22 +72,36 @@ def agent_reply_message(settings: Settings, ticket: dict[str, Any]) -> EmailMess
                  text)
 
 
+def digest_message(settings: Settings, subject: str, text: str, html: str) -> EmailMessage:
+    """The owner's weekly digest (insights/digest.py): a plain-text part and an HTML part,
+    which its maker has escaped, to notify_email."""
+    msg = _base(settings, settings.notify_email, subject, text)
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg
+
+
+def deliver(settings: Settings, message: EmailMessage) -> None:
+    """Deliver one message now, raising OSError or smtplib.SMTPException when it cannot be:
+    for a command that must say whether the mail went."""
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_SECONDS) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+        smtp.send_message(message)
+
+
 def send(settings: Settings, message: EmailMessage | None) -> bool:
     """Deliver one message; returns False (and logs) on any failure instead of raising."""
     if message is None or not enabled(settings):
         return False
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                          timeout=TIMEOUT_SECONDS) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password)
-            smtp.send_message(message)
+        deliver(settings, message)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("could not send %r to %s: %s", message["Subject"], message["To"], exc)
         return False
     return True
 
 
-__all__ = ["agent_reply_message", "enabled", "new_ticket_message", "send"]
+__all__ = ["agent_reply_message", "deliver", "digest_message", "enabled", "new_ticket_message",
+           "send"]
