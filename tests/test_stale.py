@@ -210,6 +210,7 @@ def test_an_article_whose_helpful_ratio_fell_is_listed_with_its_figures(kb: Path
         ("review", "guide/overdue.md", 1), ("link", "guide/overdue.md", 1),
         ("link", "guide/overdue.md", 10), ("link", "guide/overdue.md", 10),
         ("review", "guide/unowned.md", 1), ("link", "guide/unowned.md", 5)]
+    assert rows[0] == drop  # with its figures, for a page to show them its own way
 
 
 def article(slug: str) -> Article:

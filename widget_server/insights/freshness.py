@@ -2,7 +2,7 @@
 visitors now find less helpful than they did a month ago.
 
     helpful_drops(events, articles, now) -> tuple[HelpfulDrop, ...]
-    freshness_report(articles, events, now) -> list[Stale]
+    freshness_report(articles, events, now) -> list[Stale | HelpfulDrop]
 
 Pure functions over articles and events (read them from any EventStore with
 `iter_events(*vote_span(now))`), so `deskbell check --stale` and the admin pages list the same
@@ -29,7 +29,7 @@ from ..events import VOTE
 WINDOW_DAYS = 30
 MIN_VOTES = 5  # in each window
 MIN_DROP_POINTS = 15  # percentage points of helpful ratio
-HELPFUL = "helpful"  # Stale.kind of a HelpfulDrop
+HELPFUL = "helpful"  # the kind of a HelpfulDrop row, beside Stale's "review" and "link"
 
 
 def vote_span(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -39,7 +39,11 @@ def vote_span(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
 
 @dataclass(frozen=True)
 class HelpfulDrop:
-    """An article whose helpful ratio fell from the window before to the last one."""
+    """An article whose helpful ratio fell from the window before to the last one.
+
+    A row of `freshness_report` like articles.Stale (kind, path, line, message, owner), with
+    the figures besides, for a page that shows them its own way.
+    """
 
     slug: str
     path: str
@@ -48,6 +52,8 @@ class HelpfulDrop:
     votes_before: int
     helpful_recent: int
     votes_recent: int
+    kind: str = HELPFUL
+    line: int = 1  # the article as a whole
 
     @property
     def ratio_before(self) -> float:
@@ -63,9 +69,6 @@ class HelpfulDrop:
         return (f"helpful {self.ratio_before:.0%} -> {self.ratio_recent:.0%}, "
                 f"{self.votes_recent} votes in the last {WINDOW_DAYS} days "
                 f"({self.votes_before} in the {WINDOW_DAYS} days before)")
-
-    def as_stale(self) -> Stale:
-        return Stale(HELPFUL, self.path, 1, self.message, self.owner)
 
 
 def _event_time(event: Mapping[str, Any]) -> dt.datetime:
@@ -111,13 +114,14 @@ def helpful_drops(events: Iterable[Mapping[str, Any]], articles: Iterable[Articl
 
 
 def freshness_report(articles: Iterable[Article], events: Iterable[Mapping[str, Any]],
-                     now: dt.datetime, today: dt.date | None = None) -> list[Stale]:
+                     now: dt.datetime, today: dt.date | None = None) -> list[Stale | HelpfulDrop]:
     """Everything `deskbell check --stale` lists, by path and line: reviews past due and links
-    visitors cannot follow (articles.stale_report, as of `today`, default now's date) and
-    helpful ratios that fell (kind "helpful", `helpful_drops`)."""
+    visitors cannot follow (articles.stale_report, as of `today`, default now's date; kinds
+    "review" and "link") and helpful ratios that fell (`helpful_drops`, kind "helpful").
+    Every row has kind, path, line, message and owner."""
     articles = list(articles)
-    found = stale_report(articles, today or now.date())
-    found += [d.as_stale() for d in helpful_drops(events, articles, now)]
+    found: list[Stale | HelpfulDrop] = [*stale_report(articles, today or now.date())]
+    found += helpful_drops(events, articles, now)
     return sorted(found, key=lambda s: (s.path, s.line))
 
 
