@@ -179,11 +179,11 @@ def test_weeks_are_the_7_local_days_ending_yesterday() -> None:
 
 def test_without_until_this_week_ends_yesterday_in_the_chosen_zone(tmp_path: Path) -> None:
     f = Fortnight(tmp_path / "data")
-    tz_now = datetime.now(UTC)
-    f.session(tz_now - timedelta(days=1, hours=0), "refund", 3, read=True)  # this week
-    f.session(tz_now - timedelta(days=9), "refund", 3, read=True)  # last week
-    f.session(tz_now - timedelta(days=9, minutes=5), "refund", 3, read=True)
-    yesterday = tz_now.date() - timedelta(days=1)
+    now = datetime.now(UTC)
+    f.session(now - timedelta(days=1, hours=0), "refund", 3, read=True)  # this week
+    f.session(now - timedelta(days=9), "refund", 3, read=True)  # last week
+    f.session(now - timedelta(days=9, minutes=5), "refund", 3, read=True)
+    yesterday = now.date() - timedelta(days=1)
     _, out, _ = run("report", "--digest", "--data-dir", str(tmp_path / "data"))
     assert out.splitlines()[0] == (f"Deskbell weekly digest: {yesterday - timedelta(days=6)} "
                                    f"to {yesterday} (UTC)")
