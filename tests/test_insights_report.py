@@ -32,7 +32,7 @@ from widget_server.insights import (
     load_report,
     to_jsonable,
 )
-from widget_server.insights import activity as activity_module
+from widget_server.insights import facts as facts_module
 from widget_server.settings import load_settings
 from widget_server.tickets import JSONTicketStore
 
@@ -177,7 +177,7 @@ def test_queries_are_clustered_once_per_report(seeded, monkeypatch):
         calls.append(len(counts))
         return queries.cluster_queries(counts)
 
-    monkeypatch.setattr(activity_module, "cluster_queries", counted)
+    monkeypatch.setattr(facts_module, "cluster_queries", counted)
     _load(seeded)
     assert len(calls) == 1
 

@@ -34,10 +34,14 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
+from zoneinfo import ZoneInfo
 
 from ..errors import InsufficientStorage, ValidationFailed
 from .registry import SESSION_PROBLEM, is_session, vocabulary_problems
+
+if TYPE_CHECKING:
+    from ..insights.facts import EventFacts
 
 MAX_EVENT_BYTES = 4096
 DEFAULT_MAX_DAY_BYTES = 100 * 1024 * 1024
@@ -178,6 +182,15 @@ class EventStore:
     def days(self) -> list[date]:
         """The UTC days that hold events, oldest first."""
         raise NotImplementedError
+
+    def report_facts(self, first: datetime, since: datetime, until: datetime,
+                     tz: ZoneInfo) -> EventFacts:
+        """What a report over [since, until) reads from the events of [first, until)
+        (insights/facts.py). This folds iter_events in Python, the definition; a store may
+        compute the same facts where its events are (PostgreSQL: in SQL)."""
+        from ..insights.facts import fold_events
+
+        return fold_events(self.iter_events(first, until), since, until, tz)
 
     def purge(self, today: date | None = None) -> Sequence[object]:
         """Delete the days older than the retention period; returns what was deleted."""

@@ -1,96 +1,49 @@
-"""What one report reads, prepared once: events in range, sessions, every query grouped.
+"""What one report reads, prepared once: the tickets and the events' facts.
 
-`Activity.build(tickets, events, since, until)` keeps the events of [since, until), groups them
-by help session (each session's events in time order) and groups every search query it was
-given, range and spike baseline alike, by meaning (queries.cluster_queries), exactly once.
-Metrics, content gaps and spikes all read the same Activity, so a query that is one gap row is
-also one spike topic and a session is the same session everywhere.
+`Activity.build(tickets, events, since, until, tz)` folds the events once (facts.fold_events:
+sessions, searches and every query grouped by meaning); a store that can compute the same
+facts itself (the PostgreSQL event store, in SQL) hands them over as `Activity(tickets,
+facts)`. Metrics, content gaps and spikes all read the same Activity, so a query that is one
+gap row is also one spike topic and a session is the same session everywhere.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from ..events import SEARCH, parse_time
-from ..queries import Cluster, cluster_queries
+from .facts import Event, EventFacts, QueryGroups, event_time, fold_events, search_query
 
-Event = Mapping[str, Any]
 Ticket = Mapping[str, Any]
-
-
-def event_time(event: Event) -> datetime:
-    at = event.get("_at")
-    return at if isinstance(at, datetime) else parse_time(str(event["at"]))
 
 
 def in_range(moment: datetime, since: datetime, until: datetime) -> bool:
     return since <= moment < until
 
 
-def search_query(event: Event) -> str:
-    """The query of a search event, "" for any other event or a search without one."""
-    return str(event["data"].get("query") or "") if event["type"] == SEARCH else ""
-
-
-@dataclass(frozen=True)
-class QueryGroups:
-    """Search queries grouped by meaning: "refund", "refunds" and "refnd" share one key."""
-
-    clusters: Mapping[str, Cluster]
-
-    @classmethod
-    def of(cls, queries: Iterable[str]) -> QueryGroups:
-        return cls(cluster_queries(Counter(q for q in queries if q)))
-
-    def key(self, query: str) -> str:
-        """The group of a query that was grouped (a KeyError for any other)."""
-        return self.clusters[query].key
-
-    def __contains__(self, query: object) -> bool:
-        return query in self.clusters
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.clusters)
-
-
 @dataclass(frozen=True)
 class Activity:
-    """Everything one report reads, grouped once (see the module docstring)."""
+    """Everything one report reads (see the module docstring)."""
 
     tickets: tuple[Ticket, ...]  # every ticket read; each ticket metric picks its own range
-    events: tuple[Event, ...]  # the events in the report's range, in the order they were read
-    sessions: Mapping[str, tuple[Event, ...]]  # those events by session, each in time order
-    history: tuple[Event, ...]  # every event read: the range and the spike baseline before it
-    queries: QueryGroups  # every search query of `history`, grouped by meaning
+    facts: EventFacts
+
+    @property
+    def queries(self) -> QueryGroups:
+        """Every search query of the history, grouped by meaning."""
+        return self.facts.queries
 
     @classmethod
     def build(cls, tickets: Iterable[Ticket], events: Iterable[Event],
-              since: datetime | None = None, until: datetime | None = None) -> Activity:
-        """Group once; events outside [since, until) only count for spikes (None: no bound)."""
-        history = tuple(events)
-        ranged = tuple(e for e in history
-                       if (since is None or event_time(e) >= since)
-                       and (until is None or event_time(e) < until))
-        return cls(
-            tickets=tuple(tickets),
-            events=ranged,
-            sessions=_by_session(ranged),
-            history=history,
-            queries=QueryGroups.of(search_query(e) for e in history),
-        )
-
-
-def _by_session(events: Iterable[Event]) -> dict[str, tuple[Event, ...]]:
-    """Events with a session, by session in order of first appearance, each in time order."""
-    grouped: dict[str, list[Event]] = {}
-    for event in events:
-        if event.get("session"):
-            grouped.setdefault(str(event["session"]), []).append(event)
-    return {s: tuple(sorted(trail, key=event_time)) for s, trail in grouped.items()}
+              since: datetime | None = None, until: datetime | None = None,
+              tz: ZoneInfo | None = None) -> Activity:
+        """Fold once; events outside [since, until) only count for spikes (None: no bound);
+        sessions are put on days in `tz` (UTC by default)."""
+        zone = tz or ZoneInfo("UTC")
+        return cls(tuple(tickets), fold_events(events, since, until, zone))
 
 
 __all__ = ["Activity", "Event", "QueryGroups", "Ticket", "event_time", "in_range",

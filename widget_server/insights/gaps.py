@@ -7,19 +7,20 @@ Each list reads one `Activity`, so sessions are grouped and queries clustered on
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import TICKET_CREATED, VOTE
 from ..events.registry import vote_reason
-from .activity import Activity, Event, search_query
+from .activity import Activity
+from .facts import ranked
 from .metrics import Count
 
 WRITE = "write an article"
 
 
-def _variants(queries: Counter[str]) -> tuple[Count, ...]:
-    return tuple(Count(*pair) for pair in queries.most_common())
+def _variants(queries: Mapping[str, int]) -> tuple[Count, ...]:
+    return tuple(Count(*pair) for pair in ranked(queries))
 
 
 @dataclass(frozen=True)
@@ -37,26 +38,15 @@ def zero_result_gaps(activity: Activity, limit: int = 10) -> tuple[ZeroResultGap
     When some spelling in the group did find articles, the fix is a synonym or alias; when none
     ever did, the knowledge base lacks the article.
     """
-    failed: dict[str, list[Event]] = defaultdict(list)
-    found: set[str] = set()
-    for event in activity.events:
-        query = search_query(event)
-        if not query:
-            continue
-        group = activity.queries.key(query)
-        if event["data"].get("results") == 0:
-            failed[group].append(event)
-        else:
-            found.add(group)
     rows = []
-    for group, misses in failed.items():
-        queries = Counter(search_query(e) for e in misses)
+    for facts in activity.facts.zero.values():
+        variants = _variants(facts.variants)
         rows.append(ZeroResultGap(
-            query=queries.most_common(1)[0][0],
-            variants=_variants(queries),
-            searches=len(misses),
-            sessions=len({e.get("session") for e in misses}),
-            action="add a synonym or alias" if group in found else WRITE,
+            query=variants[0].name,
+            variants=variants,
+            searches=sum(facts.variants.values()),
+            sessions=facts.sessions,
+            action="add a synonym or alias" if facts.found else WRITE,
         ))
     rows.sort(key=lambda r: (-r.searches, r.query))
     return tuple(rows[:limit])
@@ -74,35 +64,32 @@ class TicketQueryGap:
 
 
 def ticket_query_gaps(activity: Activity, limit: int = 10) -> tuple[TicketQueryGap, ...]:
-    """Queries searched in a session that then opened a ticket, by number of such tickets."""
-    sessions_with: dict[str, set[str]] = defaultdict(set)
-    ticketed: dict[str, dict[str, Any]] = {}
-    for session, trail in activity.sessions.items():
-        seen: dict[str, Event] = {}
-        for event in trail:
-            query = search_query(event)
-            if query:
-                group = activity.queries.key(query)
-                seen[group] = event
-                sessions_with[group].add(session)
-            elif event["type"] == TICKET_CREATED:
-                for group, search in seen.items():
-                    row = ticketed.setdefault(group, {"queries": Counter(), "references": [],
-                                                      "found": False, "sessions": set()})
-                    row["queries"][search_query(search)] += 1
-                    row["sessions"].add(session)
-                    row["found"] |= bool(search["data"].get("results"))
-                    if event["data"].get("reference"):
-                        row["references"].append(event["data"]["reference"])
-    rows = [TicketQueryGap(
-        query=row["queries"].most_common(1)[0][0],
-        variants=_variants(row["queries"]),
-        tickets=len(row["sessions"]),
-        sessions=len(sessions_with[group]),
-        ticket_rate=len(row["sessions"]) / len(sessions_with[group]),
-        references=tuple(row["references"][:5]),
-        action="rewrite the articles this search finds" if row["found"] else WRITE,
-    ) for group, row in ticketed.items()]
+    """Queries searched in a session that then opened a ticket, by number of such tickets.
+
+    For each ticket, each group its session searched before it counts once, spelled as the
+    group's latest search then; references in the order the tickets came."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for row in activity.facts.ticket_searches:
+        seen = grouped.setdefault(row.group, {"queries": Counter(), "references": [],
+                                              "found": False, "sessions": set()})
+        seen["queries"][row.query] += 1
+        seen["sessions"].add(row.session)
+        seen["found"] |= row.found
+        if row.reference:
+            seen["references"].append(row.reference)
+    rows = []
+    for group, seen in grouped.items():
+        variants = _variants(seen["queries"])
+        searched = activity.facts.group_sessions[group]
+        rows.append(TicketQueryGap(
+            query=variants[0].name,
+            variants=variants,
+            tickets=len(seen["sessions"]),
+            sessions=searched,
+            ticket_rate=len(seen["sessions"]) / searched,
+            references=tuple(seen["references"][:5]),
+            action="rewrite the articles this search finds" if seen["found"] else WRITE,
+        ))
     rows.sort(key=lambda r: (-r.tickets, -r.ticket_rate, r.query))
     return tuple(rows[:limit])
 
@@ -140,46 +127,36 @@ def article_gaps(activity: Activity, limit: int = 10,
                  min_votes: int = 3) -> tuple[ArticleGap, ...]:
     """Articles voted unhelpful: those most often followed by a ticket, then the worst ratio.
 
-    An article is listed when a not-helpful vote was followed by a ticket in the same session,
-    or when it has at least `min_votes` votes and fewer than 80% of them are helpful. Each row
-    counts the reasons its not-helpful votes gave and keeps their comments; old votes (free
-    text in data.reason) and new ones (a code in data.reason, text in data.comment) alike.
+    Votes given in a session count. An article is listed when a not-helpful vote was followed
+    by a ticket in the same session, or when it has at least `min_votes` votes and fewer than
+    80% of them are helpful. Each row counts the reasons its not-helpful votes gave and keeps
+    the first five distinct comments, in the order given; old votes (free text in data.reason)
+    and new ones (a code in data.reason, text in data.comment) alike.
     """
-    stats: dict[str, dict[str, Any]] = {}
-    for trail in activity.sessions.values():
-        downvoted: set[str] = set()
-        for event in trail:
-            slug = event["data"].get("slug")
-            if event["type"] == VOTE and slug:
-                row = stats.setdefault(slug, {"helpful": 0, "not_helpful": 0, "then_ticket": 0,
-                                              "references": [], "reasons": [],
-                                              "codes": Counter()})
-                row["helpful" if event["data"].get("helpful") else "not_helpful"] += 1
-                if not event["data"].get("helpful"):
-                    downvoted.add(slug)
-                    code, comment = vote_reason(event["data"])
-                    if code:
-                        row["codes"][code] += 1
-                    if comment and comment not in row["reasons"]:
-                        row["reasons"].append(comment)
-            elif event["type"] == TICKET_CREATED:
-                for down in downvoted:
-                    stats[down]["then_ticket"] += 1
-                    if event["data"].get("reference"):
-                        stats[down]["references"].append(event["data"]["reference"])
-                downvoted = set()
+    facts = activity.facts
+    codes: dict[str, Counter[str]] = defaultdict(Counter)
+    comments: dict[str, list[str]] = defaultdict(list)
+    for vote in facts.downvotes:
+        code, comment = vote_reason({"reason": vote.reason, "comment": vote.comment})
+        if code:
+            codes[vote.slug][code] += 1
+        if comment and comment not in comments[vote.slug]:
+            comments[vote.slug].append(comment)
+    then: dict[str, list[str]] = defaultdict(list)
+    for ticket in facts.tickets_after:
+        then[ticket.slug].append(ticket.reference)
     rows = []
-    for slug, row in stats.items():
-        votes = row["helpful"] + row["not_helpful"]
-        weak = votes >= min_votes and row["helpful"] < 0.8 * votes
-        if row["not_helpful"] and (weak or row["then_ticket"]):
+    for slug, (helpful, not_helpful) in facts.trail_votes.items():
+        votes = helpful + not_helpful
+        weak = votes >= min_votes and helpful < 0.8 * votes
+        if not_helpful and (weak or then[slug]):
             rows.append(ArticleGap(
-                slug=slug, helpful=row["helpful"], not_helpful=row["not_helpful"],
-                then_ticket=row["then_ticket"], references=tuple(row["references"][:5]),
-                reasons=tuple(row["reasons"][:5]), votes=votes,
-                helpful_ratio=row["helpful"] / votes, action="rewrite this article",
-                reason_counts=tuple(Count(code, n) for code, n in
-                                    sorted(row["codes"].items(), key=lambda p: (-p[1], p[0])))))
+                slug=slug, helpful=helpful, not_helpful=not_helpful,
+                then_ticket=len(then[slug]),
+                references=tuple(r for r in then[slug] if r)[:5],
+                reasons=tuple(comments[slug][:5]), votes=votes,
+                helpful_ratio=helpful / votes, action="rewrite this article",
+                reason_counts=tuple(Count(*pair) for pair in ranked(codes[slug]))))
     rows.sort(key=lambda r: (-r.then_ticket, r.helpful_ratio, -r.votes, r.slug))
     return tuple(rows[:limit])
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from ..events import ARTICLE_VIEW, ENGAGED, SEARCH, TICKET_CREATED, VOTE, parse_time
-from .activity import Activity, Event, Ticket, event_time, in_range, search_query
+from ..events import parse_time
+from .activity import Activity, Ticket, in_range
+from .facts import ranked
 
 
 class DayCount(NamedTuple):
@@ -88,50 +89,30 @@ def session_summary(activity: Activity) -> SessionFigures:
     viewed an article after it and before its next search; search_success_rate = successful /
     searches. zero_result_rate = searches with 0 results / searches. Rates are None without data.
     """
-    sessions = activity.sessions
-    engaged = [t for t in sessions.values() if any(e["type"] in ENGAGED for e in t)]
-    self_served = [t for t in engaged if not any(e["type"] == TICKET_CREATED for e in t)]
-    searches = succeeded = zero = 0
-    for trail in sessions.values():
-        for i, event in enumerate(trail):
-            if event["type"] != SEARCH:
-                continue
-            searches += 1
-            zero += int(event["data"].get("results") == 0)
-            succeeded += int(_viewed_before_next_search(trail[i + 1 :]))
+    f = activity.facts
     return SessionFigures(
-        help_sessions=len(sessions),
-        engaged_sessions=len(engaged),
-        self_served_sessions=len(self_served),
-        self_service_rate=_ratio(len(self_served), len(engaged)),
-        searches=searches,
-        successful_searches=succeeded,
-        search_success_rate=_ratio(succeeded, searches),
-        zero_result_searches=zero,
-        zero_result_rate=_ratio(zero, searches),
+        help_sessions=f.help_sessions,
+        engaged_sessions=f.engaged_sessions,
+        self_served_sessions=f.self_served_sessions,
+        self_service_rate=_ratio(f.self_served_sessions, f.engaged_sessions),
+        searches=f.searches,
+        successful_searches=f.successful_searches,
+        search_success_rate=_ratio(f.successful_searches, f.searches),
+        zero_result_searches=f.zero_result_searches,
+        zero_result_rate=_ratio(f.zero_result_searches, f.searches),
     )
-
-
-def _viewed_before_next_search(rest: Iterable[Event]) -> bool:
-    for event in rest:
-        if event["type"] == SEARCH:
-            return False
-        if event["type"] == ARTICLE_VIEW:
-            return True
-    return False
 
 
 def daily_self_service(activity: Activity, since: datetime, until: datetime,
                        tz: ZoneInfo) -> tuple[DayRate, ...]:
     """(day, self-service rate, engaged sessions) per local day; a session counts on the day
-    of its first search or article view."""
-    per_day: dict[date, list[bool]] = defaultdict(list)
-    for trail in activity.sessions.values():
-        engaged = [e for e in trail if e["type"] in ENGAGED]
-        if engaged:
-            day = event_time(engaged[0]).astimezone(tz).date()
-            per_day[day].append(not any(e["type"] == TICKET_CREATED for e in trail))
-    return tuple(DayRate(day, _ratio(sum(per_day[day]), len(per_day[day])), len(per_day[day]))
+    of its first search or article view. The days are those of the zone the activity was
+    folded in, which must be `tz`."""
+    if activity.facts.timezone != tz.key:
+        raise ValueError(f"sessions were put on days in {activity.facts.timezone}, not {tz.key}")
+    per_day = activity.facts.engaged_days
+    return tuple(DayRate(day, _ratio(per_day[day][1], per_day[day][0]) if day in per_day
+                         else None, per_day[day][0] if day in per_day else 0)
                  for day in days_between(since, until, tz))
 
 
@@ -158,7 +139,7 @@ def ticket_volume(tickets: Iterable[Ticket], since: datetime, until: datetime,
     return TicketVolume(
         total=len(chosen),
         per_day=tuple(DayCount(day, per_day[day]) for day in days_between(since, until, tz)),
-        per_category=tuple(Count(*pair) for pair in per_category.most_common()),
+        per_category=tuple(Count(*pair) for pair in ranked(per_category)),
     )
 
 
@@ -267,29 +248,17 @@ class ArticleStats:
 
 def article_stats(activity: Activity) -> tuple[ArticleStats, ...]:
     """Views (by source) and helpful/not-helpful votes per article, most viewed first."""
-    counts: dict[str, Counter[str]] = {}
-    sources: dict[str, Counter[str]] = {}
-    for event in activity.events:
-        slug = event["data"].get("slug")
-        if not slug or event["type"] not in {ARTICLE_VIEW, VOTE}:
-            continue
-        seen = counts.setdefault(slug, Counter())
-        where = sources.setdefault(slug, Counter())
-        if event["type"] == ARTICLE_VIEW:
-            seen["views"] += 1
-            where[event["data"].get("source") or "unknown"] += 1
-        else:
-            seen["helpful" if event["data"].get("helpful") else "not_helpful"] += 1
-    stats = [ArticleStats(slug, c["views"], c["helpful"], c["not_helpful"], dict(sources[slug]))
-             for slug, c in counts.items()]
+    f = activity.facts
+    stats = [ArticleStats(slug, sum(f.views.get(slug, {}).values()),
+                          *f.votes.get(slug, (0, 0)), dict(f.views.get(slug, {})))
+             for slug in f.views.keys() | f.votes.keys()]
     return tuple(sorted(stats, key=lambda s: (-s.views, -s.votes, s.slug)))
 
 
 def top_searches(activity: Activity, limit: int = 10) -> tuple[Count, ...]:
-    """The queries searched most often in range, as typed (after normalization)."""
-    counts = Counter(search_query(e) for e in activity.events if e["type"] == SEARCH)
-    counts.pop("", None)
-    return tuple(Count(*pair) for pair in counts.most_common(limit))
+    """The queries searched most often in range, as typed (after normalization); ties
+    alphabetically."""
+    return tuple(Count(*pair) for pair in ranked(activity.facts.searched)[:limit])
 
 
 __all__ = [

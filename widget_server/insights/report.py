@@ -9,13 +9,14 @@ the command as text, markdown or JSON (`to_jsonable(report)`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .activity import Activity, Event, QueryGroups, Ticket
+from .facts import EventFacts
 from .gaps import Gaps, content_gaps
 from .metrics import (
     ArticleStats,
@@ -79,7 +80,11 @@ def build_report(tickets: Iterable[Ticket], events: Iterable[Event], since: date
 
     `events` and `tickets` may reach back further (see `report_span`) for the spike baseline.
     """
-    activity = Activity.build(tickets, events, since, until)
+    return report_of(Activity.build(tickets, events, since, until, tz), since, until, tz)
+
+
+def report_of(activity: Activity, since: datetime, until: datetime, tz: ZoneInfo) -> Report:
+    """Every figure for [since, until) from an Activity folded for that range in `tz`."""
     return Report(
         since=since,
         until=until,
@@ -98,35 +103,44 @@ def build_report(tickets: Iterable[Ticket], events: Iterable[Event], since: date
 
 
 class EventSource(Protocol):
-    def iter_events(self, since: datetime | None = None,
-                    until: datetime | None = None) -> Iterable[Event]: ...
+    def report_facts(self, first: datetime, since: datetime, until: datetime,
+                     tz: ZoneInfo) -> EventFacts: ...
 
 
 class TicketSource(Protocol):
-    def iter_tickets(self) -> Iterable[Ticket]: ...
+    def tickets_touched(self, since: str, until: str,
+                        fields: Sequence[str] | None = None) -> Iterable[Ticket]: ...
 
-    def tickets_touched(self, since: str, until: str) -> Iterable[Ticket]: ...
+
+# What a report reads of a ticket: the stores hand over only these fields.
+REPORT_FIELDS = ("reference", "subject", "category", "created_at", "first_reply_at",
+                 "solved_at", "ratings")
+EPOCH = datetime(1, 1, 2, tzinfo=UTC)
 
 
 def load_report(events: EventSource | None, tickets: TicketSource, since: datetime,
                 until: datetime, tz: ZoneInfo) -> Report:
     """Read what [since, until) and its spike baseline need from the stores, then build.
 
-    Tickets: those created or rated in the span (`report_span`; TicketStore.tickets_touched),
-    not every ticket. That is every ticket a figure reads: volume and response times count
+    Events: the store's facts for the span (EventStore.report_facts: folded in Python, or
+    computed in SQL by the PostgreSQL store). Tickets: those created or rated in the span
+    (`report_span`; TicketStore.tickets_touched), only the fields a report reads, not every
+    ticket. That is every ticket a figure reads: volume and response times count
     tickets created in [since, until), satisfaction the ratings given in it, spikes the
     tickets created since the baseline began. The one exception: a category spike whose run
     of busy days reaches back to the span's first day may need older tickets to find where
-    it started, so that rare report is built again from every ticket, exactly as before.
+    it started, so that rare report is built again from every ticket created before `until`.
 
     Blocks on disk (or the database): the server calls it on a worker thread.
     """
     first, last = report_span(since, until)
-    found = list(events.iter_events(first, last)) if events is not None else []
-    touched = tickets.tickets_touched(first.isoformat(), last.isoformat())
-    report = build_report(touched, found, since, until, tz)
+    facts = (events.report_facts(first, since, until, tz) if events is not None
+             else EventFacts(tz.key))
+    touched = tickets.tickets_touched(first.isoformat(), last.isoformat(), REPORT_FIELDS)
+    report = report_of(Activity(tuple(touched), facts), since, until, tz)
     if _reaches_before(report, first, tz):
-        report = build_report(tickets.iter_tickets(), found, since, until, tz)
+        every = tickets.tickets_touched(EPOCH.isoformat(), last.isoformat(), REPORT_FIELDS)
+        report = report_of(Activity(tuple(every), facts), since, until, tz)
     return report
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..events import parse_time
-from .activity import Activity, event_time, in_range, search_query
+from .activity import Activity, in_range
+from .facts import ranked
 
 CATEGORY, QUERY = "category", "query"  # the two kinds of topic
 BASELINE_DAYS = 28
@@ -71,22 +72,20 @@ Topics = dict[tuple[str, str], list[_Item]]
 
 def spike_topics(activity: Activity) -> Topics:
     """Every ticket by its category and every failed search by its query group, over the whole
-    history; a group is named by its most frequent failed spelling."""
+    history; a group is named by its most frequent failed spelling (ties alphabetically)."""
     topics: Topics = defaultdict(list)
     for ticket in activity.tickets:
         if ticket.get("category"):
             topics[(CATEGORY, ticket["category"])].append(_Item(
                 parse_time(ticket["created_at"]),
                 {"reference": ticket["reference"], "subject": ticket.get("subject", "")}))
-    failed = [e for e in activity.history
-              if search_query(e) and e["data"].get("results") == 0]
+    failed = activity.facts.failed
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
-    for event in failed:
-        spellings[activity.queries.key(search_query(event))][search_query(event)] += 1
-    for event in failed:
-        query = search_query(event)
-        label = spellings[activity.queries.key(query)].most_common(1)[0][0]
-        topics[(QUERY, label)].append(_Item(event_time(event), {"query": query}))
+    for query, _ in failed:
+        spellings[activity.queries.key(query)][query] += 1
+    labels = {group: ranked(counts)[0][0] for group, counts in spellings.items()}
+    for query, at in failed:
+        topics[(QUERY, labels[activity.queries.key(query)])].append(_Item(at, {"query": query}))
     return topics
 
 

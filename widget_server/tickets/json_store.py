@@ -42,7 +42,7 @@ import heapq
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,7 +53,7 @@ from .. import durable
 from ..errors import NotFound, StorageUnavailable
 from .files import AtomicJSONStorage, read_json, storage_error, write_json_atomic
 from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
-from .store import Summaries, Summary, SummaryQuery, summarize, touches
+from .store import Summaries, Summary, SummaryQuery, project, summarize, touches
 
 T = TypeVar("T")
 _PARTITION = re.compile(r"^p(\d{6})\.json$")
@@ -194,13 +194,14 @@ class JSONTicketStore:
             for doc in list(self._docs(number).values()):
                 yield copy.deepcopy(doc)
 
-    def tickets_touched(self, since: str, until: str) -> Iterator[Ticket]:
-        """The tickets created or rated in [since, until), in iter_tickets order (copies);
-        reads every partition (a ticket of any age may have been rated in range)."""
+    def tickets_touched(self, since: str, until: str,
+                        fields: Sequence[str] | None = None) -> Iterator[Ticket]:
+        """The tickets created or rated in [since, until), in iter_tickets order (copies, cut
+        to `fields`); reads every partition (a ticket of any age may have been rated in range)."""
         for number in self._partitions():
             for doc in list(self._docs(number).values()):
                 if touches(doc, since, until):
-                    yield copy.deepcopy(doc)
+                    yield project(doc, fields)
 
     def iter_summaries(self) -> Iterator[Summary]:
         """The fields an inbox lists and searches, without copying whole tickets and trails."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from ..errors import NotFound
 from .model import SUMMARY_FIELDS, Ticket, new_reference
-from .store import Summaries, Summary, SummaryQuery, summarize, touches
+from .store import Summaries, Summary, SummaryQuery, project, summarize, touches
 
 T = TypeVar("T")
 
@@ -47,10 +47,11 @@ class MemoryTicketStore:
         for ticket in list(self._tickets.values()):
             yield copy.deepcopy(ticket)
 
-    def tickets_touched(self, since: str, until: str) -> Iterator[Ticket]:
+    def tickets_touched(self, since: str, until: str,
+                        fields: Sequence[str] | None = None) -> Iterator[Ticket]:
         for ticket in list(self._tickets.values()):
             if touches(ticket, since, until):
-                yield copy.deepcopy(ticket)
+                yield project(ticket, fields)
 
     def summaries(self, query: SummaryQuery) -> Summaries:
         rows: list[Summary] = [{k: t.get(k) for k in SUMMARY_FIELDS}

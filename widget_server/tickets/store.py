@@ -12,7 +12,8 @@ replies, ratings) lives in model.py; a store only keeps documents.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import copy
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -59,10 +60,12 @@ class TicketStore(Protocol):
     def iter_tickets(self) -> Iterator[Ticket]:
         """Every ticket, oldest first (copies)."""
 
-    def tickets_touched(self, since: str, until: str) -> Iterator[Ticket]:
+    def tickets_touched(self, since: str, until: str,
+                        fields: Sequence[str] | None = None) -> Iterator[Ticket]:
         """The tickets created or rated in [since, until) (ISO times), in `iter_tickets` order
         (copies): exactly those `touches(ticket, since, until)` accepts, the tickets a report
-        over that range reads (insights/report.py)."""
+        over that range reads (insights/report.py). With `fields`, each ticket as
+        `project(ticket, fields)`: only what the reader needs leaves the store."""
 
     def summaries(self, query: SummaryQuery) -> Summaries:
         """One page of the inbox."""
@@ -96,6 +99,14 @@ def touches(ticket: Ticket, since: str, until: str) -> bool:
     return any(start <= _moment(str(r["at"])) < end for r in ticket.get("ratings") or [])
 
 
+def project(ticket: Ticket, fields: Sequence[str] | None) -> Ticket:
+    """`ticket` cut to `fields` (every one of them a key, None where the ticket has none);
+    a deep copy of the whole ticket when fields is None."""
+    if fields is None:
+        return copy.deepcopy(dict(ticket))
+    return {name: copy.deepcopy(ticket.get(name)) for name in fields}
+
+
 def _matches(row: Summary, text: str) -> bool:
     return any(text in str(row.get(name, "")).casefold() for name in SEARCHED_FIELDS)
 
@@ -114,4 +125,5 @@ def summarize(rows: Iterable[Summary], query: SummaryQuery) -> Summaries:
     return Summaries(counts, total, len(chosen), chosen[:query.limit])
 
 
-__all__ = ["SummaryQuery", "Summaries", "Summary", "TicketStore", "summarize", "touches"]
+__all__ = ["SummaryQuery", "Summaries", "Summary", "TicketStore", "project", "summarize",
+           "touches"]
