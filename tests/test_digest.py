@@ -343,3 +343,50 @@ def test_a_week_without_data_says_so_instead_of_inventing_figures(tmp_path: Path
     ]
     assert lines[12:15] == ["", "Content gaps to write first", "  none this week"]
     assert "Draft them" not in out
+
+
+ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "h1", "h2", "p", "table", "tr", "th",
+                "td", "ol", "li", "code", "ul"}
+
+
+class Markup(HTMLParser):
+    """Every tag and attribute of a page, as a browser or mail client would parse them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attributes |= {name for name, _ in attrs}
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_every_hostile_payload_stays_text_in_the_html_digest(tmp_path: Path,
+                                                             payload: str) -> None:
+    # Two weeks in which the only gap is a search for the payload that found nothing and led
+    # to a ticket, and which a spike of failed searches for it ends.
+    f = Fortnight(tmp_path)
+    query = f"help {payload} please"
+    for n in range(8):
+        f.session(at(15, 8, n), query, 0)
+    f.session(at(15, 9), query, 0, ticket=ticket("DB-HOST", at(15, 9, 5), timedelta(hours=1)))
+    tz = ZoneInfo("UTC")
+    (first, last), (before_first, before_last) = digest_weeks(date(2026, 3, 16))
+    this_week = load_report(f.events, f.tickets, *day_range(first, last, tz), tz)
+    last_week = load_report(f.events, f.tickets, *day_range(before_first, before_last, tz), tz)
+    result = build_digest(this_week, last_week, notices=[payload])
+    [gap] = result.gaps
+    assert result.spikes and {s.topic for s in result.spikes} == {gap.query}
+    page = Markup()
+    page.feed(digest_html(result))
+    assert page.tags <= ALLOWED_TAGS and page.attributes <= {"style", "charset"}
+    text = "".join(page.text)
+    assert f"{gap.query}: 9 searches found nothing, 1 tickets followed a search" in text
+    assert f"{gap.query} (failed searches, last day)" in text
+    assert payload.strip() in text  # the notice, word for word
