@@ -11,18 +11,23 @@ from typing import IO, Any
 import click
 
 from widget_server.events import EventStore
+from widget_server.notices import Notice
 from widget_server.settings import Settings
 
+from .notice import open_store as open_notice_store
+from .notice import store_errors as notice_errors
 from .options import settings_options
-from .tickets import export_tickets
+from .tickets import csv_safe, export_tickets
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 EVENT_COLUMNS = ["at", "session", "type", "data"]
+NOTICE_COLUMNS = ["id", "status", "created_at", "until", "cleared_at", "article", "text",
+                  "texts"]
 
 
 @click.group()
 def export() -> None:
-    """Export tickets or events.
+    """Export tickets, events or notices.
 
     \b
     Example:
@@ -89,6 +94,52 @@ def export_events(settings: Settings, fmt: str, since: datetime | None, until: d
     store = EventStore.from_settings(settings)
     count = write_events(store.iter_events(first, last), fmt, output)
     click.echo(f"exported {count} events", err=True)
+
+
+def notice_record(notice: Notice, now: datetime) -> dict[str, Any]:
+    """A notice as exported: every stored field and its status at `now`."""
+    return {**notice.as_dict(), "status": notice.status(now)}
+
+
+def write_notices(notices: Iterable[Notice], fmt: str, out: IO[str], now: datetime) -> int:
+    """Write notices in fmt to out (CSV with formula cells neutralised, the translations as
+    one JSON cell); returns how many."""
+    records = [notice_record(n, now) for n in notices]
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(NOTICE_COLUMNS)
+        for r in records:
+            r["texts"] = json.dumps(r["texts"], ensure_ascii=False, sort_keys=True)
+            writer.writerow([csv_safe(r[column]) for column in NOTICE_COLUMNS])
+    elif fmt == "jsonl":
+        out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    else:
+        out.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    return len(records)
+
+
+@export.command(name="notices")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="File to write (default: standard output).")
+@settings_options
+def export_notices(settings: Settings, fmt: str, output: IO[str]) -> None:
+    """Export every notice ever published, oldest first, with its status now (showing,
+    cleared or expired).
+
+    CSV has the columns id, status, created_at, until, cleared_at, article, text, texts (the
+    translations as JSON); times are ISO 8601 in UTC.
+
+    \b
+    Example:
+        deskbell export notices --format csv -o notices.csv
+        deskbell export notices --format json | jq '.[] | select(.status == "showing")'
+    """
+    with notice_errors():
+        found = open_notice_store(settings).all()
+    count = write_notices(found, fmt, output, datetime.now(UTC))
+    click.echo(f"exported {count} notices", err=True)
 
 
 export.add_command(export_tickets)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import click
 
-from . import db, erase, evaluate, export, gaps, kb, migrate, report, serve, tickets, wordpress
+from . import (
+    db,
+    erase,
+    evaluate,
+    export,
+    gaps,
+    kb,
+    migrate,
+    notice,
+    report,
+    serve,
+    tickets,
+    wordpress,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,5 +36,5 @@ def main() -> None:
 
 for command in (*kb.COMMANDS, *serve.COMMANDS, *report.COMMANDS, *export.COMMANDS,
                 *tickets.COMMANDS, *erase.COMMANDS, *wordpress.COMMANDS, *evaluate.COMMANDS,
-                *db.COMMANDS, *migrate.COMMANDS, *gaps.COMMANDS):
+                *db.COMMANDS, *migrate.COMMANDS, *gaps.COMMANDS, *notice.COMMANDS):
     main.add_command(command)

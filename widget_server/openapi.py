@@ -68,6 +68,15 @@ BRIEF = {
     "required": ["slug", "title", "url", "summary", "category"],
     "properties": {k: STR for k in ("slug", "title", "url", "summary", "category")},
 }
+NOTICE = {  # notices/model.py Notice.for_panel; null when no notice is showing
+    "type": ["object", "null"],
+    "required": ["id", "text", "until", "article"],
+    "properties": {
+        "id": STR, "text": STR, "until": {"type": "string", "format": "date-time"},
+        "article": {"type": ["object", "null"], "required": ["slug", "url"],
+                    "properties": {"slug": STR, "url": STR}},
+    },
+}
 HIT = {
     "type": "object",
     "required": ["slug", "title", "url", "snippet", "category", "summary", "score"],
@@ -121,11 +130,15 @@ PATHS: dict[str, Any] = {
     "/api/v1/suggestions": {"get": {
         "summary": "Articles for the page the visitor is on",
         "parameters": [_query("url", {"type": "string", "maxLength": 2000}),
-                       _query("limit", {"type": "integer", "minimum": 1, "maximum": 20})],
+                       _query("limit", {"type": "integer", "minimum": 1, "maximum": 20}),
+                       _query("locale", {"type": "string", "maxLength": 20})],
         "responses": {"200": _json({
             "type": "object", "required": ["url", "results"],
-            "properties": {"url": STR, "results": {"type": "array", "items": BRIEF}},
-        }, "Articles whose urls patterns match, then fallbacks"), **_errors(400, 429, 503)},
+            "properties": {"url": STR, "results": {"type": "array", "items": BRIEF},
+                           "notice": NOTICE},
+        }, "Articles whose urls patterns match, then fallbacks; and the owner's current "
+           "notice (plain text, in `locale` when written in it), or null"),
+            **_errors(400, 429, 503)},
     }},
     "/api/v1/articles/{slug}": {"get": {
         "summary": "One article as sanitized HTML with its metadata",

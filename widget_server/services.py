@@ -12,6 +12,7 @@ created lazily inside a route: a route asks `services(request)` for what it need
       tickets    the TicketStore the `ticket_store` setting names
       events     the EventStore (self-service events)
       helpdesk   the ticket use cases over those stores
+      notices    the owner's panel banners (NoticeBoard), kept where the tickets are
       limits     every per-IP and per-session rate limit
       admin      the admin password and session signing key
 """
@@ -31,6 +32,7 @@ from starlette.templating import Jinja2Templates
 from . import resources
 from .events import EventStore
 from .helpdesk import Helpdesk
+from .notices import NoticeBoard, open_notice_store
 from .search import SearchService, Synonyms, current_generation
 from .security import AdminAuth, Limits
 from .settings import Settings, SettingsError
@@ -94,9 +96,11 @@ class Services:
     helpdesk: Helpdesk
     limits: Limits
     admin: AdminAuth
+    notices: NoticeBoard
 
     def close(self) -> None:
         self.search.close()
+        self.notices.close()
 
 
 def _check_shared_key(settings: Settings) -> None:
@@ -118,6 +122,7 @@ def build_services(settings: Settings) -> Services:
     events = open_event_store(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
     tickets = open_ticket_store(settings)
+    notices = NoticeBoard(open_notice_store(settings))
 
     _check_shared_key(settings)
 
@@ -133,6 +138,7 @@ def build_services(settings: Settings) -> Services:
         helpdesk=Helpdesk(tickets, settings, events, category_of),
         limits=Limits.from_settings(settings),
         admin=AdminAuth.from_settings(settings),
+        notices=notices,
     )
 
 

@@ -1,7 +1,12 @@
-"""Knowledge-base JSON API: search, suggestions, articles, feedback. Thin over search.py."""
+"""Knowledge-base JSON API: search, suggestions, articles, feedback. Thin over search.py.
+
+The suggestions answer, which the panel fetches when it opens, also carries the owner's
+current notice (notices/): one request on the open path, and the notice comes from
+NoticeBoard's cache, so it costs no database query most of the time."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -10,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..articles import article_path
-from ..errors import NotFound
+from ..errors import DeskbellError, NotFound
 from ..events import VOTE
 from ..schemas import FEEDBACK
 from ..search import SearchService, encode_json
@@ -26,6 +31,7 @@ from .common import (
 )
 
 JSON_CACHE = {"cache-control": "no-store"}
+log = logging.getLogger("deskbell")
 
 
 def _search(request: Request) -> SearchService:
@@ -56,12 +62,25 @@ def _brief(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def current_notice(request: Request, locale: str | None) -> dict[str, Any] | None:
+    """The notice the panel shows, in `locale` when the owner wrote that language; None
+    when there is none, or when its store cannot be read (the panel works without it)."""
+    try:
+        notice = await run_in_threadpool(services(request).notices.current)
+    except DeskbellError as exc:
+        log.warning("notices unavailable, the panel opens without one: %s", exc.message)
+        return None
+    return notice.for_panel(locale) if notice else None
+
+
 async def suggestions(request: Request) -> JSONResponse:
     url = query_param(request, "url", max_length=2000)
     limit = int_param(request, "limit", 5, 1, 20)
+    locale = query_param(request, "locale", max_length=20).strip() or None
     service = _search(request)
     results = [_brief(m) for m in await service.call(service.suggestions, url, limit)]
-    return JSONResponse({"url": url, "results": results}, headers=JSON_CACHE)
+    notice = await current_notice(request, locale)
+    return JSONResponse({"url": url, "results": results, "notice": notice}, headers=JSON_CACHE)
 
 
 def article_payload(service: SearchService, slug: str) -> dict[str, Any] | None:

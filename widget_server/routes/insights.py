@@ -1,15 +1,17 @@
 """/admin/insights: metrics, charts, content gaps and spikes for a chosen range, behind login;
-and each content gap worth an article as a markdown draft to download (a form post)."""
+each content gap worth an article as a markdown draft to download (a form post); and the
+answer to a spike, a notice at the top of the help panel, published from the spike's row and
+cleared from the page's notice list (form posts, with the CSRF token like every admin form)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import charts
@@ -26,6 +28,8 @@ from ..insights import (
     load_report,
     top_gaps,
 )
+from ..insights.spikes import CATEGORY, Spike
+from ..notices import MAX_TEXT, Notice, new_notice, ui_locales
 from ..search import SearchService
 from ..services import services
 from ..tickets import TicketStore
@@ -33,6 +37,8 @@ from .auth import NO_STORE, Session, admin_form, admin_page, render_admin
 from .tickets import in_store
 
 MAX_DAYS = 366
+NOTICE_HOURS = 4  # a notice published from a spike shows this long unless the admin says
+MAX_TOPIC = 80  # characters of a spike's topic quoted in the suggested notice text
 BANDS = [("< 1h", 3600), ("1-4h", 4 * 3600), ("4-8h", 8 * 3600), ("8-24h", 86400),
          ("1-2d", 2 * 86400), ("> 2d", float("inf"))]
 
@@ -98,8 +104,72 @@ async def insights_page(request: Request, session: Session) -> Response:
         "presets": [(label, until - timedelta(days=n - 1)) for label, n in
                     (("7 days", 7), ("30 days", 30), ("90 days", 90))],
         "duration": format_duration, "rate": format_rate,
+        **await _notice_context(request),
     }
     return render_admin(request, "admin/insights.html", context)
+
+
+def notice_text(spike: Spike) -> str:
+    """The suggested notice for a spike, for the admin to edit before publishing."""
+    topic = spike.topic if len(spike.topic) <= MAX_TOPIC else spike.topic[:MAX_TOPIC - 1] + "…"
+    about = topic if spike.kind == CATEGORY else f"“{topic}”"
+    return f"We know about a problem with {about} and are working on it."
+
+
+async def _notice_context(request: Request) -> dict[str, object]:
+    """What the page needs for notices: those showing, the public article slugs to link, the
+    UI languages to write in and a default end."""
+    state = services(request)
+    now = state.notices.clock()
+    showing: list[Notice] = await in_store(state.notices.showing, now)
+    until = (now + timedelta(hours=NOTICE_HOURS)).astimezone(UTC).replace(
+        minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return {
+        "notices": showing, "notice_text": notice_text, "notice_max": MAX_TEXT,
+        "notice_until": until.strftime("%Y-%m-%dT%H:%M"),
+        "notice_locales": [code for code in ui_locales() if code != "en"],
+        "article_slugs": sorted(state.search.live_catalog),
+    }
+
+
+def _back_to_insights(request: Request) -> RedirectResponse:
+    """303 to the insights page, same range (the query string the form was posted with)."""
+    target = str(request.app.url_path_for("admin_insights"))
+    query = request.url.query
+    return RedirectResponse(target + ("?" + query if query else ""), 303, headers=NO_STORE)
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@admin_form
+async def publish_notice(request: Request, session: Session, form: FormData) -> Response:
+    """Publish a notice (default text, optional text per UI language, optional article,
+    until a UTC time): NoticeInvalid (422, each bad field named) or back to the page."""
+    state = services(request)
+    slug = _field(form, "article").strip().strip("/")
+    canonical = None
+    if slug and len(slug) <= 200:
+        canonical, _ = await state.search.call(state.search.resolve, slug)
+    texts = {code: text for code in ui_locales()
+             if (text := _field(form, f"text_{code}").strip())}
+    notice = new_notice(_field(form, "text"), until=_field(form, "until"),
+                        now=state.notices.clock(), texts=texts, article=slug or None,
+                        find_article=lambda _: canonical)
+    await in_store(state.notices.publish, notice)
+    return _back_to_insights(request)
+
+
+@admin_form
+async def clear_notice(request: Request, session: Session, form: FormData) -> Response:
+    """Take the notice `id` down now (NotFound for an id never published)."""
+    notice_id = _field(form, "id").strip()
+    if not notice_id:
+        raise BadRequest("Choose a notice to clear")
+    await in_store(services(request).notices.clear, notice_id[:40])
+    return _back_to_insights(request)
 
 
 def _draft(events: EventStore, tickets: TicketStore, search: SearchService, since: datetime,
@@ -137,4 +207,7 @@ async def draft_download(request: Request, session: Session, form: FormData) -> 
 ROUTES: list[BaseRoute] = [
     Route("/admin/insights", insights_page, methods=["GET"], name="admin_insights"),
     Route("/admin/insights/draft", draft_download, methods=["POST"], name="admin_draft"),
+    Route("/admin/insights/notice", publish_notice, methods=["POST"], name="admin_notice"),
+    Route("/admin/insights/notice/clear", clear_notice, methods=["POST"],
+          name="admin_notice_clear"),
 ]
