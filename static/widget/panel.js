@@ -202,12 +202,9 @@
   }
 
   function decode(s) {
-    var named = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-    return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, function (m, e) {
-      if (e[0] !== '#') return named[e.toLowerCase()] || m;
-      var code = e[1].toLowerCase() === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : m;
-    });
+    // Python's html.escape (search/snippets.py) writes exactly these five.
+    var named = { amp: '&', lt: '<', gt: '>', quot: '"', '#x27': "'" };
+    return s.replace(/&(amp|lt|gt|quot|#x27);/g, function (_, e) { return named[e]; });
   }
 
   function renderList(items, heading, source) {
@@ -245,9 +242,19 @@
   }
 
   function loadSuggestions() {
-    api('suggestions?limit=5&url=' + encodeURIComponent(PAGE)).then(function (data) {
-      if (!state.pinned) setSuggestions(data.results || []); // the page's own choice wins
+    api('suggestions?limit=5&locale=' + LOCALE + '&url=' + encodeURIComponent(PAGE)).then(function (d) {
+      showNotice(d.notice);
+      if (!state.pinned) setSuggestions(d.results || []); // the page's own choice wins
     }, function () { /* suggestions are a bonus */ });
+  }
+
+  function showNotice(n) {
+    // The owner's banner above every view, as text; its article opens in the panel.
+    if (!n) return;
+    var box = el('p', { className: 'notice', role: 'status' }), a = n.article;
+    main.before(box);
+    fill(box, [el('span', { dir: 'auto', text: n.text + ' ' }), a && el('a', { href: a.url,
+      text: t('answer_read'), on: function (e) { e.preventDefault(); openArticle(a.slug, 'link'); } })]);
   }
 
   function setSuggestions(list) {
