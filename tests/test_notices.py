@@ -26,6 +26,7 @@ from tests import insights_seed
 from tests.adversarial.test_sinks import PAYLOADS
 from tests.test_admin import PASSWORD, log_in
 from widget_server.app import create_app
+from widget_server.errors import StorageUnavailable
 from widget_server.notices import (
     JSONNoticeStore,
     MemoryNoticeStore,
@@ -171,6 +172,22 @@ def test_a_second_board_sees_a_change_once_its_cache_is_older_than_the_ttl(setti
     assert there.current() is None  # the writer's own cache is dropped at once
     clock.advance(5)
     assert here.current() is None
+
+
+def test_an_unreadable_store_is_tried_again_after_the_ttl_not_on_every_opening(settings):
+    clock = Clock(T0)
+    path = Path(settings.data_dir) / "notices.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{ torn", encoding="utf-8")
+    board = board_over(JSONNoticeStore(settings.data_dir), clock)
+    with pytest.raises(StorageUnavailable, match="notices.json is corrupt"):
+        board.current()
+    JSONNoticeStore(settings.data_dir.parent / "elsewhere").add(publish(hours=1))
+    os.replace(settings.data_dir.parent / "elsewhere" / "notices.json", path)
+    clock.advance(4)
+    assert board.current() is None  # not read again yet: the failure is remembered for ttl
+    clock.advance(1)
+    assert board.current() is not None
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -30,10 +30,11 @@ def _notice(row: tuple[Any, ...]) -> Notice:
 
 class PostgresNoticeStore:
     """The `notices` table at `url` (see the module docstring); a small pool, since notices
-    are read at most once per cache period per process."""
+    are read at most once per cache period per process, and a short wait for a connection,
+    since the read sits on the panel's opening path."""
 
     def __init__(self, url: str, *, schema: str | None = None, max_size: int = 2,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 2.0) -> None:
         self._db = Database(url, what="notice", logger=log, schema=schema, min_size=1,
                             max_size=max_size, timeout=timeout)
 

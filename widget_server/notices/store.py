@@ -29,7 +29,7 @@ from typing import Protocol
 from filelock import FileLock, Timeout
 
 from ..durable import write_atomic
-from ..errors import NotFound, StorageUnavailable
+from ..errors import DeskbellError, NotFound, StorageUnavailable
 from ..settings import POSTGRES_SCHEMES, Settings, SettingsError
 from ..tickets.files import storage_error
 from .model import Notice
@@ -190,7 +190,14 @@ class NoticeBoard:
         with self._lock:
             cached = self._cached
             if cached is None or self.monotonic() - cached[0] >= self.ttl:
-                cached = self._cached = (self.monotonic(), self._pending(at))
+                try:
+                    cached = (self.monotonic(), self._pending(at))
+                except DeskbellError:
+                    # A store that cannot be read is tried again after `ttl`, not on every
+                    # panel opening (each would wait for the database's timeout).
+                    self._cached = (self.monotonic(), [])
+                    raise
+                self._cached = cached
         return [n for n in cached[1] if n.showing(at)]
 
     def current(self, at: datetime | None = None) -> Notice | None:
