@@ -35,7 +35,8 @@ DAYS = 365
 INBOX_MS, REPORT_S = 200.0, 5.0
 TICKET_COLUMNS = ("reference", "status", "email_key", "created_at", "updated_at", "search",
                   "document")
-EVENT_COLUMNS = ("day", "at", "session", "type", "data")
+EVENT_COLUMNS = ("day", "at", "session", "type", "data", "query", "results", "slug", "source",
+                 "helpful", "reference")
 CATEGORIES = ("Billing", "Account", "Embedding", "Operations", "Getting started", "General")
 TOPICS = ("reset password", "refund policy", "embed snippet", "wordpress plugin", "invoice",
           "dark mode", "export to pdf", "slack integration", "two factor", "change email",
@@ -89,7 +90,10 @@ def _ticket_rows(count: int) -> Iterator[list[Any]]:
 
 
 def _event_rows(count: int) -> Iterator[list[Any]]:
-    """Help sessions in time order, about four events each, `count` events in all."""
+    """Help sessions in time order, about four events each, `count` events in all, as rows of
+    PostgresEventStore's table (the report columns as append_many writes them)."""
+    from widget_server.events.postgres import report_columns
+
     rng = random.Random(count)
     start = NOW - timedelta(days=DAYS)
     sessions = max(1, count // 4)
@@ -112,7 +116,8 @@ def _event_rows(count: int) -> Iterator[list[Any]]:
             trail.append(("ticket_created", {"reference": f"DB-E{n:011d}",
                                              "category": rng.choice(CATEGORIES)}))
         for kind, data in trail[:count - written]:
-            yield [t.date(), t, session, kind, json.dumps(data, separators=(",", ":"))]
+            yield [t.date(), t, session, kind, json.dumps(data, separators=(",", ":")),
+                   *report_columns(kind, data)]
             t += timedelta(seconds=20)
             written += 1
         n += 1
@@ -159,8 +164,9 @@ def year_schema(tickets: int, events: int) -> Iterator[tuple[str, dict[str, floa
                   _ticket_rows(tickets))
             took["tickets"] = time.perf_counter() - began
             began = time.perf_counter()
-            _copy(conn, "events", EVENT_COLUMNS, ["date", "timestamptz", "text", "text", "text"],
-                  _event_rows(events))
+            _copy(conn, "events", EVENT_COLUMNS, ["date", "timestamptz", "text", "text", "text",
+                                                  "text", "int4", "text", "text", "bool",
+                                                  "text"], _event_rows(events))
             conn.execute(
                 "INSERT INTO event_days (day, bytes, events) SELECT day,"
                 " sum(octet_length(data::text) + 100), count(*) FROM events GROUP BY day")

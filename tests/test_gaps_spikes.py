@@ -46,6 +46,7 @@ def ev(session: str, when: datetime, kind: str, **data: Any) -> dict[str, Any]:
     ("Straße", "strasse"),
     ("?!…", ""),
     ("x" * 300, "x" * 200),
+    ("nul\x00in\x07side\x1b", "nul in side"),  # control characters are not words
 ])
 def test_queries_are_normalized(raw, normal):
     assert normalize_query(raw) == normal

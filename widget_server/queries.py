@@ -19,8 +19,10 @@ MAX_QUERY = 200
 
 
 def normalize_query(text: str) -> str:
-    """NFKC, casefold, collapse whitespace, strip punctuation at both ends, at most 200 chars."""
-    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """NFKC, casefold, control characters as spaces, collapse whitespace, strip punctuation
+    at both ends, at most 200 chars."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
     text = _strip_punct(text)
     return _strip_punct(text[:MAX_QUERY])
 

@@ -46,10 +46,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -66,10 +67,16 @@ from .protocol import (
     parse_time,
     utc_now,
 )
+from .registry import ARTICLE_VIEW, SEARCH, TICKET_CREATED, VOTE
+
+if TYPE_CHECKING:
+    from ..insights.facts import EventFacts
 
 log = logging.getLogger("deskbell.events")
 BATCH = 2000  # events fetched per round trip by iter_events
-_COPY = "COPY events (day, at, session, type, data) FROM STDIN"
+_COPY = ("COPY events (day, at, session, type, data, query, results, slug, source, helpful,"
+         " reference) FROM STDIN")
+MAX_RESULTS_COLUMN = 999_999_999
 _COUNT_DAY = ("INSERT INTO event_days (day, bytes, events) VALUES (%s, %s, %s)"
               " ON CONFLICT (day) DO UPDATE SET bytes = event_days.bytes + EXCLUDED.bytes,"
               " events = event_days.events + EXCLUDED.events RETURNING bytes")
@@ -130,7 +137,8 @@ class PostgresEventStore(EventStore):
         per_day: dict[date, tuple[int, int]] = {}
         with conn.cursor() as cur, cur.copy(_COPY) as copy:
             for item in batch:
-                copy.write_row((item.day, item.at, item.session, item.type, item.data))
+                copy.write_row((item.day, item.at, item.session, item.type, item.data,
+                                *report_columns(item.type, item.fields)))
                 size, count = per_day.get(item.day, (0, 0))
                 per_day[item.day] = (size + len(item.line), count + 1)
         # Days in order, so two batches spanning the same days lock their rows alike.
@@ -177,6 +185,15 @@ class PostgresEventStore(EventStore):
             params["after_seq"], params["after_day"] = rows[-1][0], rows[-1][1]
             where = [*conditions, after]
 
+    def report_facts(self, first: datetime, since: datetime, until: datetime,
+                     tz: ZoneInfo) -> EventFacts:
+        """The report's facts computed by the database (insights/pg_facts.py), in one
+        transaction: equal to folding iter_events(first, until) in Python."""
+        from ..insights.pg_facts import postgres_facts
+
+        with self._transaction() as conn:
+            return postgres_facts(conn, first, since, until, tz)
+
     def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
         conditions, params = self._range(since, until)
         query = sql.SQL("SELECT count(*) FROM events WHERE {}").format(
@@ -214,6 +231,25 @@ class PostgresEventStore(EventStore):
                     self.purge(today)
 
 
+def report_columns(kind: str, data: Mapping[str, Any]) -> tuple[Any, ...]:
+    """(query, results, slug, source, helpful, reference) of an event: what a report reads,
+    repeated beside its data (migration 0005 says what each holds; it fills older rows the
+    same way)."""
+    def text(name: str) -> str | None:
+        value = data.get(name)
+        return str(value).replace("\x00", "\ufffd") if value else None
+
+    results = data.get("results")
+    whole = (isinstance(results, int) and not isinstance(results, bool)
+             and 0 <= results <= MAX_RESULTS_COLUMN)
+    return (text("query") if kind == SEARCH else None,
+            results if kind == SEARCH and whole else None,
+            text("slug") if kind in (ARTICLE_VIEW, VOTE) else None,
+            text("source") if kind == ARTICLE_VIEW else None,
+            bool(data.get("helpful")) if kind == VOTE else None,
+            text("reference") if kind == TICKET_CREATED else None)
+
+
 def _event(at: datetime, session: str | None, kind: str, data: str) -> Event:
     """A row as the JSON store reads its line: the same keys in the same order, "at" in the
     text the JSON store writes (UTC isoformat), "data" parsed from the stored JSON text."""
@@ -222,4 +258,4 @@ def _event(at: datetime, session: str | None, kind: str, data: str) -> Event:
             "_at": parse_time(text)}
 
 
-__all__ = ["PostgresEventStore"]
+__all__ = ["PostgresEventStore", "report_columns"]

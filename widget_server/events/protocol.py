@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Self, cast
 from zoneinfo import ZoneInfo
@@ -73,6 +73,7 @@ class Encoded:
     type: str
     data: str  # the data object as JSON text, exactly as the line holds it
     line: bytes  # the whole record as one JSON line, newline included
+    fields: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the data, parsed
 
     @property
     def day(self) -> date:
@@ -112,7 +113,7 @@ def encode(item: NewEvent, now: datetime) -> Encoded:
                                {"data": "contains an invalid character"}) from None
     if len(line) > MAX_EVENT_BYTES:
         raise ValidationFailed("event too large", {"data": f"at most {MAX_EVENT_BYTES} bytes"})
-    return Encoded(at, item.session, item.type, _json(data), line)
+    return Encoded(at, item.session, item.type, _json(data), line, data)
 
 
 def decode(raw: bytes | str) -> Event | None:

@@ -186,7 +186,7 @@ class PostgresTicketStore:
                 rows = conn.execute(page, (found[start:start + BATCH],)).fetchall()
             for document, in rows:
                 if touches(document, since, until):
-                    yield document if fields is None else project(document, fields)
+                    yield document if fields is None else project(document, fields, copied=False)
 
     def count(self) -> int:
         with self._transaction() as conn:

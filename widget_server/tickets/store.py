@@ -99,12 +99,12 @@ def touches(ticket: Ticket, since: str, until: str) -> bool:
     return any(start <= _moment(str(r["at"])) < end for r in ticket.get("ratings") or [])
 
 
-def project(ticket: Ticket, fields: Sequence[str] | None) -> Ticket:
+def project(ticket: Ticket, fields: Sequence[str] | None, *, copied: bool = True) -> Ticket:
     """`ticket` cut to `fields` (every one of them a key, None where the ticket has none);
-    a deep copy of the whole ticket when fields is None."""
-    if fields is None:
-        return copy.deepcopy(dict(ticket))
-    return {name: copy.deepcopy(ticket.get(name)) for name in fields}
+    the whole ticket when fields is None. A deep copy unless `copied` is False (a ticket
+    just read from a database is nobody else's)."""
+    whole = dict(ticket) if fields is None else {name: ticket.get(name) for name in fields}
+    return copy.deepcopy(whole) if copied else whole
 
 
 def _matches(row: Summary, text: str) -> bool:
