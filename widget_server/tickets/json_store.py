@@ -110,6 +110,7 @@ class JSONTicketStore:
         self._lock = FileLock(str(self.root / ".lock"), timeout=lock_timeout)
         self._cache: dict[Path, tuple[FileKey, dict[str, Any]]] = {}
         self._heads: dict[int, Head] = {}  # partition number -> its summary (a few hundred bytes)
+        self._newest = 0  # the newest partition number this process has seen (_newest_partition)
         self.check()
 
     # -- files
@@ -356,14 +357,30 @@ class JSONTicketStore:
             self._lock.release()
         return ticket
 
+    def _newest_partition(self) -> int:
+        """The newest partition's number (0: none yet), without listing the folder on every
+        add: at 1M tickets it holds some 24,000 files, and listing them took more time than
+        the rest of an add. Partitions are only created as the newest one plus one, under
+        the lock, so the newest this process last saw is still there and any newer ones
+        follow it: two stats find the newest. Listed again if that file is gone (a folder
+        restored or replaced under a running server)."""
+        number = self._newest
+        if not number or not self._partition_path(number).exists():
+            numbers = self._partitions()
+            number = numbers[-1] if numbers else 0
+        while self._partition_path(number + 1).exists():
+            number += 1
+        self._newest = number
+        return number
+
     def _head_for_insert(self) -> int:
-        numbers = self._partitions()
-        head = numbers[-1] if numbers else 1
+        head = self._newest_partition() or 1
         path = self._partition_path(head)
         # The size is one stat; counting tickets would mean parsing the partition once more.
         full = path.exists() and path.stat().st_size >= self.partition_bytes
         if full or (self.partition_size and len(self._docs(head)) >= self.partition_size):
             head += 1
+        self._newest = head  # once written, the next add stats it (or lists, if it was not)
         return head
 
     def _set_index(self, changes: dict[str, int | None]) -> None:
