@@ -399,6 +399,15 @@ def test_hostile_notice_text_is_escaped_on_the_admin_page(spiking):
     assert "&lt;svg/onload=alert(3)&gt;" in html
 
 
+def test_the_insights_page_still_opens_when_the_notice_file_is_damaged(make_settings):
+    settings = make_settings(admin_password=PASSWORD)
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        log_in(client)
+        (Path(settings.data_dir) / "notices.json").write_text("{ torn", encoding="utf-8")
+        page = client.get("/admin/insights")
+        assert page.status_code == 200 and "Showing in the help panel" not in page.text
+
+
 # --- PostgreSQL: one notice for every node ----------------------------------------------------
 
 

@@ -5,6 +5,7 @@ cleared from the page's notice list (form posts, with the CSRF token like every 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import charts
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, DeskbellError, NotFound
 from ..events import EventStore
 from ..insights import (
     Draft,
@@ -36,6 +37,7 @@ from ..tickets import TicketStore
 from .auth import NO_STORE, Session, admin_form, admin_page, render_admin
 from .tickets import in_store
 
+log = logging.getLogger("deskbell")
 MAX_DAYS = 366
 NOTICE_HOURS = 4  # a notice published from a spike shows this long unless the admin says
 MAX_TOPIC = 80  # characters of a spike's topic quoted in the suggested notice text
@@ -121,7 +123,11 @@ async def _notice_context(request: Request) -> dict[str, object]:
     UI languages to write in and a default end."""
     state = services(request)
     now = state.notices.clock()
-    showing: list[Notice] = await in_store(state.notices.showing, now)
+    try:
+        showing: list[Notice] = await in_store(state.notices.showing, now)
+    except DeskbellError as exc:  # the report is still worth showing
+        log.warning("notices unavailable on the insights page: %s", exc.message)
+        showing = []
     until = (now + timedelta(hours=NOTICE_HOURS)).astimezone(UTC).replace(
         minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return {
