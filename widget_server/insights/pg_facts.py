@@ -35,8 +35,6 @@ RANGE, HISTORY = _span("since"), _span("first")  # [since, until) and [first, un
 TRAIL = "session <> ''"  # an event with a session (NULL compares as unknown: left out)
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)  # as the connection's TimeZone gave it: UTC, as fold_events
 
 
 def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
@@ -47,84 +45,88 @@ def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
         "since": since, "since_day": since.astimezone(UTC).date(),
         "until": until, "until_day": until.astimezone(UTC).date(), "tz": tz.key,
     }
-    counts: dict[str, int] = dict(conn.execute(
-        f"SELECT query, count(*) FROM events WHERE {HISTORY} AND type = 'search'"
-        " AND query <> '' GROUP BY query", p).fetchall())
-    queries = QueryGroups.counted(counts)
+    # The report's sorts and hashes fit in memory; JIT compiles longer than these queries run.
+    conn.execute("SET LOCAL work_mem = '64MB'")
+    conn.execute("SET LOCAL jit = off")
+    conn.execute("SET LOCAL TimeZone = 'UTC'")  # times come back in UTC, as fold_events has them
+    searched = conn.execute(
+        "SELECT query, count(*), count(*) FILTER (WHERE at >= %(since)s),"
+        " count(*) FILTER (WHERE at >= %(since)s AND results = 0),"
+        " count(*) FILTER (WHERE at >= %(since)s AND results IS DISTINCT FROM 0)"
+        f" FROM events WHERE {HISTORY} AND type = 'search' AND query <> '' GROUP BY query",
+        p).fetchall()
+    queries = QueryGroups.counted({q: int(n) for q, n, *_ in searched})
     conn.execute("CREATE TEMPORARY TABLE report_groups (query text COLLATE \"C\" PRIMARY KEY,"
                  " grp text COLLATE \"C\" NOT NULL) ON COMMIT DROP")
     with conn.cursor() as cur, cur.copy("COPY report_groups (query, grp) FROM STDIN") as copy:
-        for query in counts:
+        for query, *_ in searched:
             copy.write_row((query, queries.key(query)))
-    failed = tuple((q, _utc(at)) for q, at in conn.execute(
+    failed = tuple((q, at) for q, at in conn.execute(
         f"SELECT query, at FROM events WHERE {HISTORY} AND type = 'search' AND query <> ''"
         " AND results = 0 ORDER BY day, seq", p).fetchall())
-    return EventFacts(timezone=tz.key, **_sessions(conn, p), **_searches(conn, p, queries),
-                      **_ticket_searches(conn, p), **_articles(conn, p), failed=failed,
-                      queries=queries)
+    return EventFacts(timezone=tz.key, **_sessions(conn, p),
+                      **_searches(conn, p, queries, searched), **_ticket_searches(conn, p),
+                      **_articles(conn, p), failed=failed, queries=queries)
 
 
 def _sessions(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
-    """Sessions by the local day of their first search or article view (NULL: never engaged),
-    and the trails' searches with whether the next search or view was a view."""
-    days = conn.execute(
+    """Per session: the local day of its first search or article view (NULL: never engaged),
+    whether it opened a ticket, its searches, zero-result searches and successful searches
+    (the next search or view of the trail is a view: `lead` over the session's searches and
+    views, partitioned apart from its other events). One sort, then sums per day."""
+    rows = conn.execute(
         "SELECT (engaged_at AT TIME ZONE %(tz)s)::date, count(*),"
-        " count(*) FILTER (WHERE NOT ticketed) FROM ("
-        "  SELECT min(at) FILTER (WHERE type IN ('search', 'article_view')) AS engaged_at,"
-        "         bool_or(type = 'ticket_created') AS ticketed"
-        f"  FROM events WHERE {RANGE} AND {TRAIL} GROUP BY session) AS s GROUP BY 1", p
-    ).fetchall()
-    engaged = {day: (int(n), int(served)) for day, n, served in days if day is not None}
-    searches, zero, succeeded = conn.execute(
-        "SELECT count(*), count(*) FILTER (WHERE results = 0),"
-        " count(*) FILTER (WHERE next = 'article_view') FROM ("
-        "  SELECT type, results,"
-        "         lead(type) OVER (PARTITION BY session ORDER BY at, seq) AS next"
-        f"  FROM events WHERE {RANGE} AND {TRAIL} AND type IN ('search', 'article_view')"
-        ") AS t WHERE type = 'search'", p).fetchone() or (0, 0, 0)
-    return {"help_sessions": sum(int(n) for _, n, _ in days),
+        " count(*) FILTER (WHERE NOT ticketed), sum(searches), sum(zero), sum(succeeded) FROM ("
+        "  SELECT min(at) FILTER (WHERE engaged) AS engaged_at,"
+        "         bool_or(type = 'ticket_created') AS ticketed,"
+        "         count(*) FILTER (WHERE type = 'search') AS searches,"
+        "         count(*) FILTER (WHERE type = 'search' AND results = 0) AS zero,"
+        "         count(*) FILTER (WHERE type = 'search' AND next = 'article_view') AS succeeded"
+        "  FROM (SELECT session, at, type, results, engaged,"
+        "               lead(type) OVER (PARTITION BY session, engaged ORDER BY at, seq) AS next"
+        "        FROM (SELECT session, at, seq, type, results,"
+        "                     type IN ('search', 'article_view') AS engaged"
+        f"              FROM events WHERE {RANGE} AND {TRAIL}) AS e) AS w"
+        "  GROUP BY session) AS s GROUP BY 1", p).fetchall()
+    engaged = {day: (int(n), int(served)) for day, n, served, *_ in rows if day is not None}
+    return {"help_sessions": sum(int(r[1]) for r in rows),
             "engaged_sessions": sum(n for n, _ in engaged.values()),
             "self_served_sessions": sum(s for _, s in engaged.values()),
             "engaged_days": dict(sorted(engaged.items())),
-            "searches": int(searches), "successful_searches": int(succeeded),
-            "zero_result_searches": int(zero)}
+            "searches": sum(int(r[3]) for r in rows),
+            "successful_searches": sum(int(r[5]) for r in rows),
+            "zero_result_searches": sum(int(r[4]) for r in rows)}
 
 
-def _searches(conn: psycopg.Connection, p: dict[str, Any],
-              queries: QueryGroups) -> dict[str, Any]:
+def _searches(conn: psycopg.Connection, p: dict[str, Any], queries: QueryGroups,
+              searched: list[tuple[Any, ...]]) -> dict[str, Any]:
     """Searches per query in range; per group, zero-result spellings, their distinct sessions
-    (a search without a session counting as one) and whether any search of it found."""
-    rows = conn.execute(
-        "SELECT query, count(*), count(*) FILTER (WHERE results = 0),"
-        " count(*) FILTER (WHERE results IS DISTINCT FROM 0)"
-        f" FROM events WHERE {RANGE} AND type = 'search' AND query <> '' GROUP BY query",
-        p).fetchall()
-    sessions: dict[str, int] = dict(conn.execute(
-        "SELECT g.grp, count(DISTINCT coalesce(e.session, '')) FROM events AS e"
+    (a search without a session counting as one), whether any search of it found, and the
+    sessions that searched it (trails only)."""
+    sessions = {grp: (int(zero), int(trails)) for grp, zero, trails in conn.execute(
+        "SELECT g.grp, count(DISTINCT coalesce(e.session, '')) FILTER (WHERE e.results = 0),"
+        f" count(DISTINCT e.session) FILTER (WHERE e.{TRAIL}) FROM events AS e"
         " JOIN report_groups AS g ON g.query = e.query"
-        f" WHERE {_span('since', 'e.')}"
-        " AND e.type = 'search' AND e.results = 0 GROUP BY g.grp", p).fetchall())
+        f" WHERE {_span('since', 'e.')} AND e.type = 'search' GROUP BY g.grp", p)}
     variants: dict[str, dict[str, int]] = defaultdict(dict)
     found: set[str] = set()
-    for query, _, zero, other in rows:
+    for query, _, _, zero, other in searched:
         group = queries.key(query)
         if zero:
             variants[group][query] = int(zero)
         if other:
             found.add(group)
-    zero_facts = {g: ZeroFacts(dict(ranked(v)), int(sessions[g]), g in found)
+    zero_facts = {g: ZeroFacts(dict(ranked(v)), sessions[g][0], g in found)
                   for g, v in sorted(variants.items())}
-    return {"searched": dict(ranked({q: int(n) for q, n, _, _ in rows})), "zero": zero_facts}
+    return {"searched": dict(ranked({q: int(n) for q, _, n, _, _ in searched if n})),
+            "zero": zero_facts,
+            "group_sessions": {g: n for g, (_, n) in sorted(sessions.items()) if n}}
 
 
 def _ticket_searches(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
-    """Sessions per searched group, and for each ticket every group its session searched
-    before it with that group's latest search then."""
+    """For each ticket, every group its session searched before it, with that group's latest
+    search then."""
     ranged = _span("since", "e.")
-    group_sessions = conn.execute(
-        "SELECT g.grp, count(DISTINCT e.session) FROM events AS e"
-        " JOIN report_groups AS g ON g.query = e.query"
-        f" WHERE {ranged} AND e.type = 'search' AND e.{TRAIL} GROUP BY g.grp", p).fetchall()
     rows = conn.execute(
         "WITH t AS (SELECT seq, at, session, reference FROM events"
         f"           WHERE {RANGE} AND type = 'ticket_created' AND {TRAIL}),"
@@ -136,8 +138,7 @@ def _ticket_searches(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, A
         " FROM t JOIN s ON s.session = t.session AND (s.at, s.seq) < (t.at, t.seq)"
         " ORDER BY t.seq, s.grp, s.at DESC, s.seq DESC", p).fetchall()
     rows.sort(key=lambda r: (r[0], r[1], r[4]))
-    return {"group_sessions": {g: int(n) for g, n in sorted(group_sessions)},
-            "ticket_searches": tuple(TicketSearch(_utc(at), session, ref, grp, query, found)
+    return {"ticket_searches": tuple(TicketSearch(at, session, ref, grp, query, found)
                                      for at, _, session, ref, grp, query, found in rows)}
 
 
@@ -163,7 +164,7 @@ def _articles(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
             f" AND {TRAIL} AND slug <> '' AND NOT coalesce(helpful, false) ORDER BY at, seq",
             p):
         fields = json.loads(data)  # in Python: a reason or comment may hold \u0000
-        downvotes.append(Downvote(_utc(at), slug, str(fields.get("reason") or ""),
+        downvotes.append(Downvote(at, slug, str(fields.get("reason") or ""),
                                   str(fields.get("comment") or "")))
     # Each session's not-helpful votes and tickets in trail order, cut into segments that end
     # at a ticket (a vote's segment is the number of tickets before it, plus one): a
@@ -186,7 +187,7 @@ def _articles(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
             "votes": {s: (v[0], v[1]) for s, v in sorted(votes.items())},
             "trail_votes": {s: (v[0], v[1]) for s, v in sorted(trail_votes.items())},
             "downvotes": tuple(downvotes),
-            "tickets_after": tuple(TicketAfter(_utc(at), slug, ref)
+            "tickets_after": tuple(TicketAfter(at, slug, ref)
                                    for at, _, slug, ref in after)}
 
 

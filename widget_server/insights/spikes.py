@@ -7,15 +7,16 @@ Topics are ticket categories and groups of failed searches; a group is the one t
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from ..events import parse_time
-from .activity import Activity, in_range
+from .activity import Activity
 from .facts import ranked
 
 CATEGORY, QUERY = "category", "query"  # the two kinds of topic
@@ -61,13 +62,12 @@ class Spikes:
     week: tuple[Spike, ...]
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):
     at: datetime
-    example: Mapping[str, str]
+    example: tuple[tuple[str, str], ...]  # (key, value) pairs: cheap to make, shown as a dict
 
 
-Topics = dict[tuple[str, str], list[_Item]]
+Topics = dict[tuple[str, str], list[_Item]]  # each topic's items in time order
 
 
 def spike_topics(activity: Activity) -> Topics:
@@ -78,14 +78,16 @@ def spike_topics(activity: Activity) -> Topics:
         if ticket.get("category"):
             topics[(CATEGORY, ticket["category"])].append(_Item(
                 parse_time(ticket["created_at"]),
-                {"reference": ticket["reference"], "subject": ticket.get("subject", "")}))
+                (("reference", ticket["reference"]), ("subject", ticket.get("subject") or ""))))
     failed = activity.facts.failed
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
     for query, _ in failed:
         spellings[activity.queries.key(query)][query] += 1
     labels = {group: ranked(counts)[0][0] for group, counts in spellings.items()}
     for query, at in failed:
-        topics[(QUERY, labels[activity.queries.key(query)])].append(_Item(at, {"query": query}))
+        topics[(QUERY, labels[activity.queries.key(query)])].append(_Item(at, (("query", query),)))
+    for items in topics.values():
+        items.sort(key=lambda i: i.at)  # stable: the order read breaks ties
     return topics
 
 
@@ -112,8 +114,9 @@ def find_spikes(
     base_start = start - timedelta(days=baseline_days)
     spikes = []
     for (kind, topic), items in (spike_topics(activity) if topics is None else topics).items():
-        recent = sorted((i for i in items if in_range(i.at, start, now)), key=lambda i: i.at)
-        before = sum(1 for i in items if in_range(i.at, base_start, start))
+        times = [i.at for i in items]
+        recent = items[bisect_left(times, start):bisect_left(times, now)]
+        before = bisect_left(times, start) - bisect_left(times, base_start)
         expected = max(before, 1) / baseline_days * window_days
         if len(recent) < min_count or len(recent) < 2 * expected:
             continue
@@ -138,13 +141,13 @@ def report_spikes(activity: Activity, until: datetime, tz: ZoneInfo) -> Spikes:
 
 def _examples(recent: list[_Item], limit: int = 5) -> tuple[Mapping[str, str], ...]:
     """The latest distinct examples (the same query typed five times is one example)."""
-    seen: list[Mapping[str, str]] = []
+    seen: list[tuple[tuple[str, str], ...]] = []
     for item in reversed(recent):
         if item.example not in seen:
             seen.append(item.example)
         if len(seen) == limit:
             break
-    return tuple(seen)
+    return tuple(dict(example) for example in seen)
 
 
 def _started(items: list[_Item], recent: list[_Item], daily_mean: float, now: datetime,
