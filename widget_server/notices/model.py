@@ -13,7 +13,6 @@ expired notice needs no job to take it down.
 
 from __future__ import annotations
 
-import json
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -29,11 +28,11 @@ from ..errors import ValidationFailed
 MAX_TEXT = 200  # characters: a banner of two short lines in a 380px panel
 MAX_ARTICLE = 200
 LINE_BREAKS = "\u2028\u2029\u0085"
-FIELDS = ("text", "texts", "article", "until")  # the names NoticeInvalid's details use
 
 
 class NoticeInvalid(ValidationFailed):
-    """One or more fields of a notice are refused; `details` maps each field to why."""
+    """One or more fields of a notice are refused; `details` maps each field (text, texts,
+    article, until) to why."""
 
     def __init__(self, problems: Mapping[str, str]) -> None:
         message = "; ".join(f"{name}: {why}" for name, why in problems.items())
@@ -109,9 +108,6 @@ class Notice:
             article=data.get("article") or None,
             cleared_at=_time(data["cleared_at"]) if data.get("cleared_at") else None,
         )
-
-    def texts_json(self) -> str:
-        return json.dumps(dict(sorted(self.texts.items())), ensure_ascii=False)
 
 
 def text_problem(text: str) -> str | None:
