@@ -197,7 +197,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_password", "", "SMTP password.", _str, True),
     Setting("smtp_starttls", False, "Use STARTTLS with the SMTP server.", _bool),
     Setting("mail_from", "deskbell@localhost", "Sender address of notifications.", _str),
-    Setting("notify_email", "", "Owner address notified of new tickets.", _str),
+    Setting("notify_email", "",
+            "Owner address notified of new tickets and sent the weekly digest"
+            " (deskbell report --digest --send).", _str),
     Setting("ticket_rate_limit", "5/minute", "Tickets one IP address may open (count/period).", _rate),
     Setting("api_rate_limit", "300/minute", "API requests one IP address may make.", _rate),
     Setting("events_retention_days", 180, "Days self-service events are kept.", _int(1, 3650)),
