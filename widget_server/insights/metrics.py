@@ -120,7 +120,18 @@ def daily_self_service(activity: Activity, since: datetime, until: datetime,
 
 
 def tickets_in_range(tickets: Iterable[Ticket], since: datetime, until: datetime) -> list[Ticket]:
-    return [t for t in tickets if in_range(parse_time(t["created_at"]), since, until)]
+    return [t for t, _ in _created_in_range(tickets, since, until)]
+
+
+def _created_in_range(tickets: Iterable[Ticket], since: datetime,
+                      until: datetime) -> list[tuple[Ticket, datetime]]:
+    """(ticket, created_at parsed) of the tickets created in range: parsed once."""
+    chosen = []
+    for ticket in tickets:
+        created = parse_time(ticket["created_at"])
+        if since <= created < until:
+            chosen.append((ticket, created))
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -133,9 +144,9 @@ class TicketVolume:
 def ticket_volume(tickets: Iterable[Ticket], since: datetime, until: datetime,
                   tz: ZoneInfo) -> TicketVolume:
     """Tickets created in range: total, per local day (every day listed) and per category."""
-    chosen = tickets_in_range(tickets, since, until)
-    per_day = Counter(parse_time(t["created_at"]).astimezone(tz).date() for t in chosen)
-    per_category = Counter(t.get("category") or "uncategorized" for t in chosen)
+    chosen = _created_in_range(tickets, since, until)
+    per_day = Counter(created.astimezone(tz).date() for _, created in chosen)
+    per_category = Counter(t.get("category") or "uncategorized" for t, _ in chosen)
     return TicketVolume(
         total=len(chosen),
         per_day=tuple(DayCount(day, per_day[day]) for day in days_between(since, until, tz)),
@@ -176,10 +187,9 @@ def response_times(tickets: Iterable[Ticket], since: datetime, until: datetime) 
     "unanswered". Resolution = solved_at - created_at over tickets with solved_at (for a reopened
     ticket, its latest solve); the others count as "unresolved".
     """
-    chosen = tickets_in_range(tickets, since, until)
+    chosen = _created_in_range(tickets, since, until)
     frt, resolution = [], []
-    for ticket in chosen:
-        created = parse_time(ticket["created_at"])
+    for ticket, created in chosen:
         if ticket.get("first_reply_at"):
             frt.append((parse_time(ticket["first_reply_at"]) - created).total_seconds())
         if ticket.get("solved_at"):

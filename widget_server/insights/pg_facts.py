@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,18 +38,31 @@ TRAIL = "session <> ''"  # an event with a session (NULL compares as unknown: le
 
 
 
-def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
-                   until: datetime, tz: ZoneInfo) -> EventFacts:
-    """The facts of the events of [first, until) for a report over [since, until) in `tz`."""
-    p: dict[str, Any] = {
-        "first": first, "first_day": first.astimezone(UTC).date(),
-        "since": since, "since_day": since.astimezone(UTC).date(),
-        "until": until, "until_day": until.astimezone(UTC).date(), "tz": tz.key,
-    }
-    # The report's sorts and hashes fit in memory; JIT compiles longer than these queries run.
+def report_params(first: datetime, since: datetime, until: datetime,
+                  tz: ZoneInfo) -> dict[str, Any]:
+    """The parameters every query here takes."""
+    return {"first": first, "first_day": first.astimezone(UTC).date(),
+            "since": since, "since_day": since.astimezone(UTC).date(),
+            "until": until, "until_day": until.astimezone(UTC).date(), "tz": tz.key}
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    """Settings for the report's transaction: its sorts and hashes fit in memory, JIT
+    compiles longer than these queries run, and times come back in UTC (as fold_events has
+    them)."""
     conn.execute("SET LOCAL work_mem = '64MB'")
     conn.execute("SET LOCAL jit = off")
-    conn.execute("SET LOCAL TimeZone = 'UTC'")  # times come back in UTC, as fold_events has them
+    conn.execute("SET LOCAL TimeZone = 'UTC'")
+
+
+def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
+                   until: datetime, tz: ZoneInfo,
+                   sessions: Callable[[], dict[str, Any]] | None = None) -> EventFacts:
+    """The facts of the events of [first, until) for a report over [since, until) in `tz`.
+    `sessions`, when given, answers `session_facts` (computed meanwhile on another connection
+    that shares this transaction's snapshot); otherwise it runs here, after the rest."""
+    p = report_params(first, since, until, tz)
+    prepare(conn)
     searched = conn.execute(
         "SELECT query, count(*), count(*) FILTER (WHERE at >= %(since)s),"
         " count(*) FILTER (WHERE at >= %(since)s AND results = 0),"
@@ -64,12 +78,14 @@ def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
     failed = tuple((q, at) for q, at in conn.execute(
         f"SELECT query, at FROM events WHERE {HISTORY} AND type = 'search' AND query <> ''"
         " AND results = 0 ORDER BY day, seq", p).fetchall())
-    return EventFacts(timezone=tz.key, **_sessions(conn, p),
-                      **_searches(conn, p, queries, searched), **_ticket_searches(conn, p),
-                      **_articles(conn, p), failed=failed, queries=queries)
+    rest = {**_searches(conn, p, queries, searched), **_ticket_searches(conn, p),
+            **_articles(conn, p)}
+    return EventFacts(timezone=tz.key,
+                      **(sessions() if sessions is not None else session_facts(conn, p)),
+                      **rest, failed=failed, queries=queries)
 
 
-def _sessions(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
+def session_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
     """Per session: the local day of its first search or article view (NULL: never engaged),
     whether it opened a ticket, its searches, zero-result searches and successful searches
     (the next search or view of the trail is a view: `lead` over the session's searches and
@@ -191,4 +207,4 @@ def _articles(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
                                    for at, _, slug, ref in after)}
 
 
-__all__ = ["postgres_facts"]
+__all__ = ["postgres_facts", "prepare", "report_params", "session_facts"]

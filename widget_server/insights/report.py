@@ -10,6 +10,7 @@ the command as text, markdown or JSON (`to_jsonable(report)`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -134,10 +135,13 @@ def load_report(events: EventSource | None, tickets: TicketSource, since: dateti
     Blocks on disk (or the database): the server calls it on a worker thread.
     """
     first, last = report_span(since, until)
-    facts = (events.report_facts(first, since, until, tz) if events is not None
-             else EventFacts(tz.key))
-    touched = tickets.tickets_touched(first.isoformat(), last.isoformat(), REPORT_FIELDS)
-    report = report_of(Activity(tuple(touched), facts), since, until, tz)
+    with ThreadPoolExecutor(1) as pool:  # the tickets are read while the events are folded
+        reading = pool.submit(lambda: tuple(tickets.tickets_touched(
+            first.isoformat(), last.isoformat(), REPORT_FIELDS)))
+        facts = (events.report_facts(first, since, until, tz) if events is not None
+                 else EventFacts(tz.key))
+        touched = reading.result()
+    report = report_of(Activity(touched, facts), since, until, tz)
     if _reaches_before(report, first, tz):
         every = tickets.tickets_touched(EPOCH.isoformat(), last.isoformat(), REPORT_FIELDS)
         report = report_of(Activity(tuple(every), facts), since, until, tz)

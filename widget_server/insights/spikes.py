@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..events import parse_time
@@ -62,11 +62,9 @@ class Spikes:
     week: tuple[Spike, ...]
 
 
-class _Item(NamedTuple):
-    at: datetime
-    example: tuple[tuple[str, str], ...]  # (key, value) pairs: cheap to make, shown as a dict
-
-
+# An item of a topic: when, and what it was (a ticket, or a failed search's query), kept as
+# read (a plain tuple: hundreds of thousands are made per report) and shown by _example.
+_Item = tuple[datetime, Mapping[str, Any] | str]
 Topics = dict[tuple[str, str], list[_Item]]  # each topic's items in time order
 
 
@@ -76,18 +74,17 @@ def spike_topics(activity: Activity) -> Topics:
     topics: Topics = defaultdict(list)
     for ticket in activity.tickets:
         if ticket.get("category"):
-            topics[(CATEGORY, ticket["category"])].append(_Item(
-                parse_time(ticket["created_at"]),
-                (("reference", ticket["reference"]), ("subject", ticket.get("subject") or ""))))
+            topics[(CATEGORY, ticket["category"])].append(
+                (parse_time(ticket["created_at"]), ticket))
     failed = activity.facts.failed
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
     for query, _ in failed:
         spellings[activity.queries.key(query)][query] += 1
     labels = {group: ranked(counts)[0][0] for group, counts in spellings.items()}
     for query, at in failed:
-        topics[(QUERY, labels[activity.queries.key(query)])].append(_Item(at, (("query", query),)))
+        topics[(QUERY, labels[activity.queries.key(query)])].append((at, query))
     for items in topics.values():
-        items.sort(key=lambda i: i.at)  # stable: the order read breaks ties
+        items.sort(key=lambda i: i[0])  # stable: the order read breaks ties
     return topics
 
 
@@ -114,7 +111,7 @@ def find_spikes(
     base_start = start - timedelta(days=baseline_days)
     spikes = []
     for (kind, topic), items in (spike_topics(activity) if topics is None else topics).items():
-        times = [i.at for i in items]
+        times = [i[0] for i in items]
         recent = items[bisect_left(times, start):bisect_left(times, now)]
         before = bisect_left(times, start) - bisect_left(times, base_start)
         expected = max(before, 1) / baseline_days * window_days
@@ -141,13 +138,21 @@ def report_spikes(activity: Activity, until: datetime, tz: ZoneInfo) -> Spikes:
 
 def _examples(recent: list[_Item], limit: int = 5) -> tuple[Mapping[str, str], ...]:
     """The latest distinct examples (the same query typed five times is one example)."""
-    seen: list[tuple[tuple[str, str], ...]] = []
-    for item in reversed(recent):
-        if item.example not in seen:
-            seen.append(item.example)
+    seen: list[Mapping[str, str]] = []
+    for _, what in reversed(recent):
+        example = _example(what)
+        if example not in seen:
+            seen.append(example)
         if len(seen) == limit:
             break
-    return tuple(dict(example) for example in seen)
+    return tuple(seen)
+
+
+def _example(what: Mapping[str, Any] | str) -> Mapping[str, str]:
+    """A ticket as its reference and subject; a failed search as its query."""
+    if isinstance(what, str):
+        return {"query": what}
+    return {"reference": what["reference"], "subject": what.get("subject") or ""}
 
 
 def _started(items: list[_Item], recent: list[_Item], daily_mean: float, now: datetime,
@@ -156,14 +161,14 @@ def _started(items: list[_Item], recent: list[_Item], daily_mean: float, now: da
     threshold = max(1.0, daily_mean + 2 * math.sqrt(daily_mean))
     per_day: dict[date, list[_Item]] = defaultdict(list)
     for item in items:
-        if item.at < now:
-            per_day[item.at.astimezone(tz).date()].append(item)
-    day = recent[-1].at.astimezone(tz).date()
+        if item[0] < now:
+            per_day[item[0].astimezone(tz).date()].append(item)
+    day = recent[-1][0].astimezone(tz).date()
     first = day
     while len(per_day.get(day, [])) > threshold:
         first = day
         day -= timedelta(days=1)
-    return min(i.at for i in per_day.get(first, recent))
+    return min(i[0] for i in per_day.get(first, recent))
 
 
 __all__ = ["BASELINE_DAYS", "Spike", "Spikes", "find_spikes", "poisson_tail", "report_spikes",
