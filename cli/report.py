@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from widget_server import mail
+from widget_server.errors import DeskbellError
 from widget_server.events import EventStore
 from widget_server.insights import (
     Durations,
@@ -29,8 +30,15 @@ from widget_server.insights import (
     post_webhook,
     to_jsonable,
 )
-from widget_server.insights.digest import build_digest, digest_html, digest_text, digest_weeks
-from widget_server.settings import Settings
+from widget_server.insights.digest import (
+    build_digest,
+    digest_html,
+    digest_text,
+    digest_weeks,
+    notice_line,
+)
+from widget_server.notices import NoticeBoard, open_notice_store
+from widget_server.settings import Settings, SettingsError
 from widget_server.tickets import open_ticket_store
 
 from .options import settings_options
@@ -301,11 +309,26 @@ class NotConfigured(click.ClickException):
     exit_code = 2
 
 
-def _digest(settings: Settings, until: date | None, tz_name: str, send: bool,
-            notices: Sequence[str] = ()) -> None:
+def showing_notices(settings: Settings) -> list[str]:
+    """The notices the help panel shows now, newest first, one digest line each (from the
+    store beside the tickets, as `deskbell notice list` reads it). A store that cannot be read
+    leaves them out with a warning on stderr: the rest of the digest is still worth sending."""
+    try:
+        board = NoticeBoard(open_notice_store(settings), ttl=0)
+        try:
+            found = board.showing()
+        finally:
+            board.close()
+    except (DeskbellError, SettingsError, OSError) as exc:
+        why = exc.message if isinstance(exc, DeskbellError) else str(exc)
+        click.echo(f"warning: the digest lists no notices: cannot read them ({why})", err=True)
+        return []
+    return [notice_line(n) for n in found]
+
+
+def _digest(settings: Settings, until: date | None, tz_name: str, send: bool) -> None:
     """Print (or with `send`, email) the weekly digest of the 7 local days ending `until`
-    (default yesterday) against the 7 before. `notices`: active incident notices to list
-    first (none are supplied yet)."""
+    (default yesterday) against the 7 before, the notices showing now listed first."""
     if send:
         missing = [name for name in ("smtp_host", "notify_email")
                    if not getattr(settings, name)]
@@ -319,7 +342,8 @@ def _digest(settings: Settings, until: date | None, tz_name: str, send: bool,
     this_week = read_report(settings, *day_range(first, last, tz), tz)
     last_week = read_report(settings, *day_range(before_first, before_last, tz), tz)
     result = build_digest(this_week, last_week, draft_dir=str(Path(settings.kb_dir) / "drafts"),
-                          options=_store_options(settings), notices=notices)
+                          options=_store_options(settings),
+                          notices=showing_notices(settings))
     if not send:
         click.echo(digest_text(result), nl=False)
         return

@@ -20,6 +20,7 @@ from tests.insights_seed import _ticket
 from widget_server.events import EventStore, NewEvent
 from widget_server.insights import day_range, load_report
 from widget_server.insights.digest import build_digest, digest_html, digest_text, digest_weeks
+from widget_server.notices import JSONNoticeStore, Notice
 from widget_server.tickets import JSONTicketStore
 
 from .adversarial.test_sinks import PAYLOADS
@@ -390,3 +391,43 @@ def test_every_hostile_payload_stays_text_in_the_html_digest(tmp_path: Path,
     assert f"{gap.query}: 9 searches found nothing, 1 tickets followed a search" in text
     assert f"{gap.query} (failed searches, last day)" in text
     assert payload.strip() in text  # the notice, word for word
+
+
+def _notice(notice_id: str, text: str, now: datetime, *, hours: float, age: float,
+            article: str | None = None, cleared: bool = False) -> Notice:
+    created = now - timedelta(hours=age)
+    return Notice(id=notice_id, text=text, until=now + timedelta(hours=hours),
+                  created_at=created, article=article,
+                  cleared_at=created + timedelta(minutes=1) if cleared else None)
+
+
+def test_the_command_lists_the_notices_showing_now_newest_first(fortnight: Path) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = JSONNoticeStore(fortnight)
+    store.add(_notice("n0000001", "Checkout <b>is</b> failing", now, hours=3, age=2,
+                      article="billing/refunds"))
+    store.add(_notice("n0000002", "Logins are slow", now, hours=1, age=1))
+    store.add(_notice("n0000003", "Cleared early", now, hours=5, age=3, cleared=True))
+    store.add(_notice("n0000004", "Over already", now, hours=-1, age=4))
+    code, out, err = run("report", "--digest", "--until", "2026-03-15", "--data-dir",
+                         str(fortnight))
+    assert (code, err) == (0, "")
+    until = [f"{now + timedelta(hours=h):%Y-%m-%d %H:%M} UTC" for h in (1, 3)]
+    assert out.splitlines()[3:7] == [
+        "Active notices",
+        f"  - Logins are slow (until {until[0]}; id n0000002)",
+        f"  - Checkout <b>is</b> failing (until {until[1]}, links billing/refunds; "
+        "id n0000001)",
+        ""]
+    assert "Cleared early" not in out and "Over already" not in out
+
+
+def test_notices_that_cannot_be_read_leave_the_digest_whole_with_a_warning(
+        fortnight: Path, tmp_path: Path) -> None:
+    (fortnight / "notices.json").write_text("{not json")
+    code, out, err = run("report", "--digest", "--until", "2026-03-15", "--data-dir",
+                         str(fortnight), "--kb", str(tmp_path / "kb"))
+    assert code == 0
+    assert out == EXPECTED.format(kb=tmp_path / "kb", data=fortnight)
+    assert err.startswith("warning: the digest lists no notices: cannot read them (notice "
+                          f"file {fortnight / 'notices.json'} is corrupt")

@@ -5,7 +5,8 @@
     digest_text(digest) / digest_html(digest)               the two renderings
 
 `deskbell report --digest` prints digest_text for cron; with --send it emails both (mail.py
-digest_message). A week is the 7 local days ending yesterday, in the report's time zone.
+digest_message). It lists first the notices showing in the help panel when it runs
+(notice_line), so the owner is reminded of a banner still up. A week is the 7 local days ending yesterday, in the report's time zone.
 Rates are shown as whole percents and their change in points of those percents, so the figures
 add up as printed; counts change by a percentage of last week's; durations by their difference.
 Everything a visitor typed (search queries in gaps and spikes) is escaped in the HTML.
@@ -17,9 +18,10 @@ import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from html import escape
 
+from ..notices import Notice
 from .drafts import TopGap, top_gaps
 from .report import Report, format_duration
 from .spikes import Spike
@@ -129,8 +131,8 @@ def build_digest(this_week: Report, last_week: Report, *, draft_dir: str = "kb/d
     """The digest of `this_week` against `last_week` (two `load_report` results).
 
     `draft_dir` and `options` (say ["--data-dir", "/srv/deskbell-data"]) complete the
-    command that drafts the gaps. `notices` is for active incident notices, one line each,
-    listed first when there are any; nothing supplies them yet, so they default to none.
+    command that drafts the gaps. `notices`: the notices showing in the help panel, one line
+    each (`notice_line`), listed first when there are any.
     """
     first, last = _days(this_week)
     before_first, before_last = _days(last_week)
@@ -164,6 +166,14 @@ def gap_counts(gap: TopGap) -> str:
 def gap_also(gap: TopGap) -> str:
     others = [v.query for v in gap.variants if v.query != gap.query]
     return f" (also: {', '.join(others[:3])})" if others else ""
+
+
+def notice_line(notice: Notice) -> str:
+    """A notice as the digest lists it: its default text, when it stops showing (UTC), the
+    article it links and its id (for `deskbell notice clear`)."""
+    until = notice.until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    article = f", links {notice.article}" if notice.article else ""
+    return f"{notice.text} (until {until}{article}; id {notice.id})"
 
 
 def spike_line(spike: Spike) -> str:
@@ -239,4 +249,5 @@ def digest_html(d: Digest) -> str:
 
 
 __all__ = ["DIGEST_GAPS", "Digest", "Figure", "build_digest", "digest_html", "digest_text",
-           "digest_weeks", "figures", "gaps_command", "gap_also", "gap_counts", "spike_line"]
+           "digest_weeks", "figures", "gaps_command", "gap_also", "gap_counts", "notice_line",
+           "spike_line"]
