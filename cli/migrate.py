@@ -1,4 +1,5 @@
-"""`deskbell migrate-store`: copy tickets and events from one place to another, then prove it.
+"""`deskbell migrate-store`: copy tickets, notices and events from one place to another, then
+prove it.
 
 A place (--from, --to) is one of
 
@@ -6,8 +7,9 @@ A place (--from, --to) is one of
     json             the JSON stores under the data_dir setting (tickets/ and events/)
     json:DIR         the JSON stores under the data folder DIR (created for --to)
 
-and holds both tickets and events. Without --from the source is what the settings name:
-tickets from ticket_store, events from event_store. A kind whose source already is the target
+and holds tickets, notices and events. Without --from the source is what the settings name:
+tickets and notices from ticket_store (notices live beside the tickets: notices.json in the
+data folder, or the `notices` table), events from event_store. A kind whose source already is the target
 is left alone; memory keeps nothing, so it is no place. Nothing is ever deleted or changed in
 the source.
 
@@ -17,6 +19,9 @@ and run again ends with exactly the source's content in the target):
 - Tickets are matched by reference: one the target holds already is not copied again, nor
   overwritten. Each is added on its own, durably, so a kill loses at most the one being added,
   and the next run adds it.
+- Notices (the help panel's banners, expired and cleared ones too: they are the history of
+  what visitors were told) are matched by id the same way, and copied in the source's order,
+  which is the order `deskbell notice list` and the export show.
 - Events have no identity of their own, and two identical events are not one: a batch shares
   one instant, so the same search sent twice in a batch is two equal events. So no column is
   unique; an event is named by its content (`events.event_key`: its JSON line, time in UTC)
@@ -32,7 +37,8 @@ and run again ends with exactly the source's content in the target):
   JSON → PostgreSQL → JSON gives back the same files' exports byte for byte.
 
 Verification reads both sides again: every source ticket must be in the target with the same
-sha256 of its canonical JSON (keys sorted), every source event (by key and occurrence, per UTC
+sha256 of its canonical JSON (keys sorted), every source notice with the same sha256 of its
+stored shape (Notice.as_dict), every source event (by key and occurrence, per UTC
 day) must be in the target, and the counts are printed. A difference exits 1 naming it.
 """
 
@@ -54,6 +60,7 @@ import click
 from widget_server.errors import DeskbellError, ValidationFailed
 from widget_server.events import EventStore, JSONEventStore, NewEvent, event_key, utc_now
 from widget_server.events.protocol import encode
+from widget_server.notices import JSONNoticeStore, Notice, NoticeStore
 from widget_server.schemas import RATING
 from widget_server.settings import POSTGRES_SCHEMES, SETTINGS, Settings, shown
 from widget_server.tickets import JSONTicketStore, Ticket, TicketStore, add_rating, add_reply
@@ -155,6 +162,18 @@ def open_events(place: Place, option: str, settings: Settings, stack: ExitStack)
         return store
 
 
+def open_notices(place: Place, option: str, stack: ExitStack) -> NoticeStore:
+    """The notices kept at `place` (beside its tickets)."""
+    with opening(place, option):
+        if place.kind == "json":
+            return JSONNoticeStore(_json_folder(place, option))
+        from widget_server.notices.postgres import PostgresNoticeStore
+
+        store = PostgresNoticeStore(place.where)
+        stack.callback(store.close)
+        return store
+
+
 # --- tickets -----------------------------------------------------------------------------------
 
 
@@ -252,6 +271,44 @@ def verify_tickets(source: TicketStore, target: TicketStore) -> list[str]:
     return problems
 
 
+# --- notices -----------------------------------------------------------------------------------
+
+
+def notice_checksum(notice: Notice) -> str:
+    """sha256 of the notice's stored shape (as_dict: times in UTC to the second) as canonical
+    JSON, so a notice compares equal across stores."""
+    return checksum(notice.as_dict())
+
+
+def copy_notices(source: NoticeStore, target: NoticeStore) -> Tally:
+    """Every source notice the target does not hold by id, added in the source's order."""
+    notices = source.all()
+    tally = Tally(source=len(notices))
+    held = {n.id for n in target.all()}
+    for notice in notices:
+        if notice.id in held:
+            tally.present += 1
+            continue
+        target.add(notice)
+        held.add(notice.id)
+        tally.copied += 1
+    return tally
+
+
+def verify_notices(source: NoticeStore, target: NoticeStore) -> list[str]:
+    there = {n.id: n for n in target.all()}
+    problems = []
+    for notice in source.all():
+        copy = there.get(notice.id)
+        if copy is None:
+            problems.append(f"notice {notice.id} is not in the target")
+        elif notice_checksum(copy) != notice_checksum(notice):
+            problems.append(f"notice {notice.id} differs in the target (sha256 "
+                            f"{notice_checksum(notice)[:12]}… in the source, "
+                            f"{notice_checksum(copy)[:12]}… in the target)")
+    return problems
+
+
 # --- events ------------------------------------------------------------------------------------
 
 
@@ -330,11 +387,11 @@ def verify_events(source: EventStore, target: EventStore) -> list[str]:
 @settings_options
 def migrate_store(settings: Settings, to_place: str, from_place: str | None,
                   batch: int) -> None:
-    """Copy tickets and events to another store, then verify the copy.
+    """Copy tickets, notices and events to another store, then verify the copy.
 
     Idempotent and resumable: run it again after an interruption and it copies only what is
-    missing; nothing is deleted from the source. Afterwards point ticket_store and
-    event_store at the target.
+    missing; nothing is deleted from the source. Notices move with the tickets. Afterwards
+    point ticket_store and event_store at the target.
 
     \b
     Example:
@@ -359,9 +416,12 @@ def migrate_store(settings: Settings, to_place: str, from_place: str | None,
 
     with ExitStack() as stack:
         tickets = events = None
+        notices: tuple[NoticeStore, NoticeStore] | None = None
         if "tickets" in moving:
             tickets = (open_tickets(moving["tickets"], "--from", stack),
                        open_tickets(target, "--to", stack))
+            notices = (open_notices(moving["tickets"], "--from", stack),
+                       open_notices(target, "--to", stack))
         if "events" in moving:
             events = (open_events(moving["events"], "--from", settings, stack),
                       open_events(target, "--to", settings, stack))
@@ -376,6 +436,11 @@ def migrate_store(settings: Settings, to_place: str, from_place: str | None,
                 lines.append(f"tickets: {done.source} in {moving['tickets'].label}; "
                              f"{done.copied} copied, {done.present} already in the target")
                 verified.append(f"all {done.source} tickets (sha256 of each)")
+            if notices is not None:
+                shown = copy_notices(*notices)
+                lines.append(f"notices: {shown.source} in {moving['tickets'].label}; "
+                             f"{shown.copied} copied, {shown.present} already in the target")
+                verified.append(f"all {shown.source} notices (sha256 of each)")
             if events is not None:
                 got = copy_events(*events, batch)
                 lines.append(f"events: {got.source} in {moving['events'].label}; "
@@ -387,6 +452,9 @@ def migrate_store(settings: Settings, to_place: str, from_place: str | None,
             if tickets is not None:
                 problems += verify_tickets(*tickets)
                 held.append(f"{tickets[1].count()} tickets")
+            if notices is not None:
+                problems += verify_notices(*notices)
+                held.append(f"{len(notices[1].all())} notices")
             if events is not None:
                 problems += verify_events(*events)
                 held.append(f"{events[1].count()} events")
@@ -399,8 +467,13 @@ def migrate_store(settings: Settings, to_place: str, from_place: str | None,
         listed = problems[:20] + ([f"and {len(problems) - 20} more"] if len(problems) > 20
                                   else [])
         raise click.ClickException("verification failed: " + "; ".join(listed))
-    click.echo(f"verified: {' and '.join(verified)} of the source are in {target.label}, which "
-               f"now holds {' and '.join(held)}")
+    click.echo(f"verified: {_listed(verified)} of the source are in {target.label}, which now "
+               f"holds {_listed(held)}")
+
+
+def _listed(parts: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return " and ".join(parts) if len(parts) < 3 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 COMMANDS = [migrate_store]

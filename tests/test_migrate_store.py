@@ -1,5 +1,5 @@
 """`deskbell migrate-store` on a real PostgreSQL (a fresh schema per test, see conftest): JSON →
-PostgreSQL → JSON gives back every ticket and every event byte for byte in the exports; a
+PostgreSQL → JSON gives back every ticket, notice and event byte for byte in the exports; a
 second run copies nothing; a run killed mid-way (a real subprocess, SIGKILL) and run again
 ends with exactly the source's content; a ticket altered in the target fails verification by
 name; the source is never changed."""
@@ -22,6 +22,8 @@ from click.testing import CliRunner, Result
 from cli.main import main
 from widget_server.events import JSONEventStore, NewEvent
 from widget_server.helpdesk import Helpdesk
+from widget_server.notices import JSONNoticeStore, Notice
+from widget_server.notices.postgres import PostgresNoticeStore
 from widget_server.settings import load_settings
 from widget_server.tickets import JSONTicketStore, pg_schema
 from widget_server.tickets.postgres import PostgresTicketStore
@@ -57,7 +59,9 @@ def exports(data_dir: Path) -> dict[str, str]:
                        ("tickets.jsonl", ["export", "tickets", "--format", "jsonl"]),
                        ("list.json", ["tickets", "list", "--format", "json"]),
                        ("events.json", ["export", "events", "--format", "json"]),
-                       ("events.csv", ["export", "events", "--format", "csv"])):
+                       ("events.csv", ["export", "events", "--format", "csv"]),
+                       ("notices.json", ["export", "notices", "--format", "json"]),
+                       ("notices.csv", ["export", "notices", "--format", "csv"])):
         # Opening the event store applies retention: keep the 2019 event (migrate-store never
         # purges, see snapshot()).
         done = deskbell(*args, "--data-dir", str(data_dir),
@@ -70,7 +74,7 @@ def exports(data_dir: Path) -> dict[str, str]:
 def snapshot(data_dir: Path) -> dict[str, str]:
     """The sha256 of every ticket and event file of a data folder (what must never change)."""
     files = [*data_dir.glob("tickets/p*.json"), *data_dir.glob("tickets/index/*.json"),
-             *data_dir.glob("events/*.jsonl")]
+             *data_dir.glob("events/*.jsonl"), *data_dir.glob("notices.json")]
     return {str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(files)}
 
@@ -78,7 +82,8 @@ def snapshot(data_dir: Path) -> dict[str, str]:
 def build_source(data_dir: Path, tickets: int = 12, event_days: int = 4) -> dict[str, int]:
     """A data folder as a running Deskbell leaves it: tickets opened by visitors through the
     helpdesk (trails, replies, notes, statuses, ratings), widget batches with equal events
-    sharing one instant, votes, hostile text, a NUL, an event older than any retention."""
+    sharing one instant, votes, hostile text, a NUL, an event older than any retention, and
+    notices showing, cleared early and expired (with translations and an article)."""
     settings = load_settings(overrides={"data_dir": str(data_dir)}, config_file=None,
                              environ={})
     events = JSONEventStore(data_dir, retention_days=None)
@@ -118,7 +123,23 @@ def build_source(data_dir: Path, tickets: int = 12, event_days: int = 4) -> dict
                       DAY + timedelta(days=day, minutes=-5))
     events.append(None, "ticket_created", {"reference": "DB-OLD", "category": ""},
                   datetime(2019, 5, 1, tzinfo=UTC))
-    return {"tickets": tickets, "events": sum(1 for _ in events.iter_events())}
+    notices = JSONNoticeStore(data_dir)
+    for notice in NOTICES:
+        notices.add(notice)
+    return {"tickets": tickets, "events": sum(1 for _ in events.iter_events()),
+            "notices": len(NOTICES)}
+
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+NOTICES = [  # oldest first, as published
+    Notice(id="n0000001", text=HOSTILE[0], until=DAY + timedelta(hours=4),
+           created_at=DAY - timedelta(hours=1)),  # expired
+    Notice(id="n0000002", text="Checkout is failing", until=NOW + timedelta(days=3),
+           created_at=NOW - timedelta(hours=2), texts={"fr": "Le paiement échoue", "ar": "🎫 ‮"},
+           article="billing/refunds", cleared_at=NOW - timedelta(hours=1)),  # cleared early
+    Notice(id="n0000003", text=HOSTILE[1], until=NOW + timedelta(days=2),
+           created_at=NOW - timedelta(minutes=5), texts={"de": HOSTILE[4]}),  # showing
+]
 
 
 @pytest.fixture
@@ -138,6 +159,11 @@ def _no_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no deskbell.toml of the checkout is read
     for name in [n for n in os.environ if n.startswith("DESKBELL_")]:
         monkeypatch.delenv(name)
+
+
+def notice_ids(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM notices ORDER BY seq")]
 
 
 def counts(url: str) -> tuple[int, int]:
@@ -160,10 +186,17 @@ def test_json_to_postgresql_to_json_gives_back_every_export_byte_for_byte(
     assert (f"tickets: {made['tickets']} in json:{folder}; {made['tickets']} copied, 0 already "
             "in the target") in there.stdout
     assert f"events: {made['events']} in json:{folder}; {made['events']} copied" in there.stdout
+    assert f"notices: 3 in json:{folder}; 3 copied, 0 already in the target" in there.stdout
     assert there.stdout.splitlines()[-1].startswith(
-        f"verified: all {made['tickets']} tickets (sha256 of each) and all {made['events']} "
-        "events (per UTC day) of the source are in postgresql://")
+        f"verified: all {made['tickets']} tickets (sha256 of each), all 3 notices (sha256 of "
+        f"each) and all {made['events']} events (per UTC day) of the source are in "
+        "postgresql://")
+    assert there.stdout.splitlines()[-1].endswith(
+        f"which now holds {made['tickets']} tickets, 3 notices and {made['events']} events")
     assert counts(url) == (made["tickets"], made["events"])
+    held = PostgresNoticeStore(url)
+    assert [n.as_dict() for n in held.all()] == [n.as_dict() for n in NOTICES]
+    held.close()
 
     back = tmp_path / "back"
     again = migrate("--from", url, "--to", f"json:{back}", "--batch", "3")
@@ -199,6 +232,8 @@ def test_a_second_run_copies_nothing(source: tuple[Path, dict[str, int]], url: s
     assert (f"{made['tickets']} in json:{folder}; 0 copied, {made['tickets']} already in the "
             "target") in again.stdout
     assert f"0 copied, {made['events']} already in the target" in again.stdout
+    assert f"notices: 3 in json:{folder}; 0 copied, 3 already in the target" in again.stdout
+    assert notice_ids(url) == ["n0000001", "n0000002", "n0000003"]
     assert counts(url) == (made["tickets"], made["events"])
     back = tmp_path / "back"
     for _ in range(2):  # back to files, twice
@@ -353,3 +388,23 @@ def test_memory_is_no_source(url: str) -> None:
     done = deskbell("migrate-store", "--to", url, env={"DESKBELL_EVENT_STORE": "memory"})
     assert done.exit_code == 1
     assert "event_store is memory, which keeps nothing to migrate" in done.output
+
+
+def test_a_notice_published_in_the_target_meanwhile_is_kept_and_one_altered_is_named(
+        source: tuple[Path, dict[str, int]], url: str) -> None:
+    folder, _ = source
+    own = PostgresNoticeStore(url)
+    own.add(Notice(id="n00000ff", text="Only in the database", until=NOW + timedelta(hours=1),
+                   created_at=NOW))
+    own.close()
+    done = migrate("--from", f"json:{folder}", "--to", url)
+    assert done.exit_code == 0, done.output
+    assert notice_ids(url) == ["n00000ff", "n0000001", "n0000002", "n0000003"]
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE notices SET cleared_at = NULL WHERE id = 'n0000002'")
+    again = migrate("--from", f"json:{folder}", "--to", url)
+    assert again.exit_code == 1
+    assert again.output.splitlines()[-1].startswith(
+        "Error: verification failed: notice n0000002 differs in the target (sha256 ")
+    assert notice_ids(url) == ["n00000ff", "n0000001", "n0000002", "n0000003"]  # not overwritten
+    assert JSONNoticeStore(folder).all() == NOTICES  # the source was only read
