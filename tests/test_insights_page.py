@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -82,3 +84,92 @@ def test_an_empty_range_renders_without_data(admin):
     page = admin.get("/admin/insights?since=2025-01-01&until=2025-01-07&tz=Europe/Paris")
     assert page.status_code == 200
     assert "No tickets in this range." in page.text and "Every search found something." in page.text
+
+
+# --- Keep the knowledge base fresh -------------------------------------------------------------
+
+HOSTILE_OWNER = "<script>alert(3)</script> Ops"
+
+
+def _fresh_kb(kb: Path, today: date) -> None:
+    (kb / "care").mkdir()
+    (kb / "care" / "overdue.md").write_text(
+        f"---\ntitle: Overdue <b>guide</b>\nowner: \"{HOSTILE_OWNER}\"\n"
+        f"review_by: {today - timedelta(days=10)}\n---\nSee [this](/kb/\"<svg/onload=alert(4)>).\n")
+    (kb / "care" / "voted.md").write_text(
+        "---\ntitle: Voted article\nowner: ana@example.com\n---\nStill true, we think.\n")
+    (kb / "care" / "fine.md").write_text(
+        f"---\ntitle: Fine article\nowner: bo\nreview_by: {today + timedelta(days=30)}\n---\n"
+        "Up to date.\n")
+
+
+def _votes(store: EventStore, now: datetime) -> None:
+    """care/voted: 5 of 6 helpful 31 to 59 days ago, 1 of 6 in the last 30 days."""
+    for n in range(6):
+        session = f"s_{n:022d}"
+        store.append(session, "vote", {"slug": "care/voted", "helpful": n < 5},
+                     at=now - timedelta(days=40, hours=n))
+        store.append(session, "vote", {"slug": "care/voted", "helpful": n < 1},
+                     at=now - timedelta(days=3, hours=n))
+
+
+@pytest.fixture
+def fresh(make_settings, kb_dir: Path) -> Iterator[tuple[TestClient, Path]]:
+    settings = make_settings(admin_password=PASSWORD, events_retention_days=3650)
+    now = datetime.now(UTC)
+    _fresh_kb(kb_dir, now.date())
+    app = create_app(settings)
+    _votes(app.state.services.events, now)
+    with TestClient(app, follow_redirects=False) as client:
+        log_in(client)
+        yield client, settings.data_dir
+
+
+def _section(html: str) -> str:
+    start = html.index('<h2 id="fresh-h">')
+    return html[start:html.index("</section>", start)]
+
+
+def test_articles_past_review_or_voted_less_helpful_are_listed_with_their_owner(fresh):
+    client, _ = fresh
+    page = client.get("/admin/insights")
+    assert page.status_code == 200
+    section = _section(page.text)
+    assert "Keep the knowledge base fresh" in section
+    overdue = re.search(r'<tr><td><a href="/kb/care/overdue"><bdi>Overdue &lt;b&gt;guide&lt;/b&gt;'
+                        r'</bdi></a>.*?</tr>', section, re.S)
+    assert overdue is not None
+    row = overdue.group(0)
+    assert "<bdi>&lt;script&gt;alert(3)&lt;/script&gt; Ops</bdi>" in row
+    due = datetime.now(UTC).date() - timedelta(days=10)
+    assert f"<li>Review was due {due}</li>" in row
+    assert "<li>Broken link to /kb/&#34;&lt;svg/onload=alert(4 (no such article) (line 6)</li>" \
+        in row
+    voted = re.search(r'<tr><td><a href="/kb/care/voted">.*?</tr>', section, re.S)
+    assert voted is not None
+    assert "<bdi>ana@example.com</bdi>" in voted.group(0)
+    assert ("<li>Found helpful by 17% of 6 votes in the last 30 days, down from 83% of 6 in the "
+            "30 days before</li>") in voted.group(0)
+    assert "care/fine" not in section
+    assert "<script>alert(3)" not in page.text and "<svg/onload" not in page.text
+
+
+def test_an_event_store_that_cannot_be_read_leaves_reviews_and_a_note(fresh):
+    client, data_dir = fresh
+    today = datetime.now(UTC).date()
+    (data_dir / "events" / f"{today}.jsonl").mkdir()  # a day file the store cannot open
+    page = client.get("/admin/insights?since=2026-03-01&until=2026-03-03")
+    assert page.status_code == 200
+    section = _section(page.text)
+    assert "The votes could not be read right now, so articles voted less helpful are not " \
+           "listed; reviews and links are." in section
+    assert 'href="/kb/care/overdue"' in section and "care/voted" not in section
+
+
+def test_a_knowledge_base_that_cannot_be_read_leaves_the_page_working(fresh, kb_dir: Path):
+    client, _ = fresh
+    shutil.rmtree(kb_dir)
+    page = client.get("/admin/insights?since=2026-03-01&until=2026-03-03")
+    assert page.status_code == 200
+    assert "The knowledge base could not be read, so this list is missing." in _section(page.text)
+    assert "<dt>Help sessions</dt>" in page.text

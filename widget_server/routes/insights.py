@@ -1,12 +1,17 @@
 """/admin/insights: metrics, charts, content gaps and spikes for a chosen range, behind login;
-each content gap worth an article as a markdown draft to download (a form post); and the
-answer to a spike, a notice at the top of the help panel, published from the spike's row and
-cleared from the page's notice list (form posts, with the CSRF token like every admin form)."""
+each content gap worth an article as a markdown draft to download (a form post); the answer
+to a spike, a notice at the top of the help panel, published from the spike's row and cleared
+from the page's notice list (form posts, with the CSRF token like every admin form); and the
+articles to look after (insights/freshness.py, what `deskbell check --stale` prints: reviews
+past due, links visitors cannot follow, helpful ratios that fell), grouped by article."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
@@ -16,8 +21,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import charts
+from ..articles import Stale, load_kb
 from ..errors import BadRequest, DeskbellError, NotFound
-from ..events import EventStore
+from ..events import VOTE, Event, EventStore
 from ..insights import (
     Draft,
     Durations,
@@ -29,6 +35,7 @@ from ..insights import (
     load_report,
     top_gaps,
 )
+from ..insights.freshness import WINDOW_DAYS, HelpfulDrop, freshness_report, vote_span
 from ..insights.spikes import CATEGORY, Spike
 from ..notices import MAX_TEXT, Notice, new_notice, ui_locales
 from ..search import SearchService
@@ -93,12 +100,86 @@ def _charts(r: Report) -> dict[str, Markup]:
     }
 
 
+# --- keeping the knowledge base fresh ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaleArticle:
+    """One article of the freshness list: where it is, who owns it, and each row of
+    `freshness_report` about it (Stale: a review or a link; HelpfulDrop: its votes)."""
+
+    slug: str
+    title: str
+    path: str
+    owner: str
+    rows: tuple[Stale | HelpfulDrop, ...]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    articles: tuple[StaleArticle, ...]
+    note: str  # why the list is partial or missing ("" when it is whole)
+
+
+def _votes(events: EventStore, now: datetime) -> list[Event]:
+    return [e for e in events.iter_events(*vote_span(now)) if e["type"] == VOTE]
+
+
+def freshness(kb_dir: Path, events: EventStore, now: datetime, today: date) -> Freshness:
+    """The freshness list of the KB folder, by article (blocks: a worker thread calls it).
+
+    The same rows as `deskbell check --stale`, reviews judged as of `today` (the admin's
+    day). Votes come from the event store; when it cannot be read the reviews and links are
+    still listed, with a note that the helpful ratios are not."""
+    try:
+        kb = load_kb(kb_dir)
+    except (OSError, DeskbellError) as exc:
+        log.warning("insights page: the knowledge base cannot be read for freshness: %s", exc)
+        return Freshness((), "The knowledge base could not be read, so this list is missing.")
+    note = ""
+    try:
+        votes = _votes(events, now)
+    except (OSError, DeskbellError) as exc:
+        log.warning("insights page: votes unavailable for freshness: %s",
+                    exc.message if isinstance(exc, DeskbellError) else exc)
+        votes = []
+        note = ("The votes could not be read right now, so articles voted less helpful are "
+                "not listed; reviews and links are.")
+    by_path = {a.path: a for a in kb.articles}
+    grouped: dict[str, list[Stale | HelpfulDrop]] = {}
+    for row in freshness_report(kb.articles, votes, now, today):
+        grouped.setdefault(row.path, []).append(row)
+    found = []
+    for path, rows in grouped.items():
+        article = by_path[path]
+        found.append(StaleArticle(article.slug, article.title, path, article.owner, tuple(rows)))
+    return Freshness(tuple(found), note)
+
+
+def fresh_line(row: Stale | HelpfulDrop) -> str:
+    """One row of the freshness list as a sentence for the page (the CLI prints `message`)."""
+    if isinstance(row, HelpfulDrop):
+        return (f"Found helpful by {row.ratio_recent:.0%} of {row.votes_recent} votes in the "
+                f"last {WINDOW_DAYS} days, down from {row.ratio_before:.0%} of "
+                f"{row.votes_before} in the {WINDOW_DAYS} days before")
+    text = row.message[:1].upper() + row.message[1:]
+    return f"{text} (line {row.line})" if row.kind == "link" and row.line > 1 else text
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
 @admin_page
 async def insights_page(request: Request, session: Session) -> Response:
     since, until, tz = parse_range(request)
     state = services(request)
     start, end = day_range(since, until, tz)
-    report = await in_store(load_report, state.events, state.tickets, start, end, tz)
+    now = datetime.now(UTC)
+    # Both read the event store on worker threads; the freshness list handles its own errors.
+    report, fresh = await asyncio.gather(
+        in_store(load_report, state.events, state.tickets, start, end, tz),
+        in_store(freshness, Path(state.settings.kb_dir), state.events, now,
+                 now.astimezone(tz).date()))
     context = {
         "csrf": session["csrf"], "r": report, "charts": _charts(report),
         "draftable": {v.query for gap in top_gaps(report) for v in gap.variants},
@@ -106,6 +187,7 @@ async def insights_page(request: Request, session: Session) -> Response:
         "presets": [(label, until - timedelta(days=n - 1)) for label, n in
                     (("7 days", 7), ("30 days", 30), ("90 days", 90))],
         "duration": format_duration, "rate": format_rate,
+        "fresh": fresh, "fresh_line": fresh_line, "window_days": WINDOW_DAYS,
         **await _notice_context(request),
     }
     return render_admin(request, "admin/insights.html", context)
