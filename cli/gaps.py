@@ -1,11 +1,15 @@
-"""`deskbell gaps`: the content gaps worth an article, and a markdown draft for each."""
+"""`deskbell gaps`: the content gaps worth an article, a markdown draft for each, and with
+--covered the gaps a published article answers, before and after its publication."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
-from collections.abc import Container
-from datetime import datetime, timedelta
+import unicodedata
+from collections.abc import Callable, Container
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +17,24 @@ import click
 
 from widget_server.articles import load_kb, slug_for_path
 from widget_server.events import EventStore
-from widget_server.insights import Draft, Report, TopGap, draft_articles, load_report, top_gaps
+from widget_server.insights import (
+    Draft,
+    Report,
+    TopGap,
+    draft_articles,
+    load_report,
+    to_jsonable,
+    top_gaps,
+)
+from widget_server.insights.coverage import (
+    DEFAULT_DAYS,
+    Coverage,
+    CoverageReport,
+    covered_by,
+    covering_articles,
+    load_coverage,
+    relabel,
+)
 from widget_server.search import current_generation
 from widget_server.search.layout import read_words
 from widget_server.settings import Settings
@@ -21,6 +42,8 @@ from widget_server.tickets import TicketStore, open_ticket_store
 
 from .options import settings_options
 from .report import range_options, resolve_range, zone
+
+Covered = Callable[[TopGap], str | None]
 
 
 def _read(settings: Settings, since: datetime, until: datetime,
@@ -49,6 +72,27 @@ def _line(number: int, gap: TopGap) -> str:
     others = [v.query for v in gap.variants if v.query != gap.query]
     also = f" (also: {', '.join(others[:3])})" if others else ""
     return f"  {number}. {gap.query}{also}: {_counts(gap)} -> {'; '.join(gap.actions)}"
+
+
+def _covered(settings: Settings) -> Covered:
+    """The slug of the published article that covers a gap (None: none does), from the
+    `sources` its draft left in its front matter; no article covers anything when the
+    knowledge base folder is missing."""
+    root = Path(settings.kb_dir)
+    if not root.is_dir():
+        return lambda gap: None
+    articles, _ = covering_articles(load_kb(root))
+    slug_of = covered_by(articles)
+    return lambda gap: slug_of(v.query for v in gap.variants)
+
+
+def _labelled(gaps: tuple[TopGap, ...], covered: Covered) -> tuple[TopGap, ...]:
+    """The gaps, "write an article" replaced by "covered by <slug>" where an article is."""
+    out = []
+    for gap in gaps:
+        slug = covered(gap)
+        out.append(replace(gap, actions=relabel(gap.actions, slug)) if slug else gap)
+    return tuple(out)
 
 
 def _not_drafted(report: Report, drafted: tuple[TopGap, ...]) -> list[str]:
@@ -110,15 +154,84 @@ def write_new(folder: Path, draft: Draft) -> bool:
     return True
 
 
+def _plain(text: str) -> str:
+    """Front matter text for a terminal: control characters (escape sequences) as spaces."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def _change(name: str, before: int, after: int) -> str:
+    return f"{name} {before} \u2192 {after}"
+
+
+def covered_lines(result: CoverageReport, today: date, tz_name: str) -> list[str]:
+    """The text of `deskbell gaps --covered`."""
+    out = [f"Covered gaps, compared on {today} ({tz_name}):"]
+    for row in result.rows:
+        a, b, c = row.article, row.before, row.after
+        out.append(f"  {a.slug} ({_plain(a.title)}), published {a.published}, covers: "
+                   f"{', '.join(_plain(q) for q in a.queries[:5])}"
+                   + (f" and {len(a.queries) - 5} more" if len(a.queries) > 5 else ""))
+        figures = ", ".join([_change("zero-result searches", b.zero_result_searches,
+                                     c.zero_result_searches),
+                             _change("searches", b.searches, c.searches),
+                             _change("tickets", b.tickets, c.tickets)])
+        out.append(f"    {figures}, over {row.days} day{'s' * (row.days != 1)} before and "
+                   f"after {a.published}"
+                   + ("" if row.complete else
+                      f" (the after window ends {_last(row)}: not over yet)"))
+    for article, why in result.waiting:
+        out.append(f"  {article.slug} ({_plain(article.title)}): not compared, {why}")
+    if len(out) == 1:
+        out.append("  none: no published article has the `sources` of a draft")
+    return out
+
+
+def _last(row: Coverage) -> date:
+    return (row.after_until - timedelta(seconds=1)).date()
+
+
+def _print_covered(settings: Settings, today: date, tz: ZoneInfo, days: int,
+                   fmt: str) -> None:
+    if not Path(settings.kb_dir).is_dir():
+        raise click.ClickException(f"knowledge base folder not found: {settings.kb_dir} "
+                                   "(is --kb right?)")
+    if not Path(settings.data_dir).is_dir():
+        raise click.ClickException(f"no Deskbell data in {settings.data_dir} (is --data-dir right?)")
+    try:
+        events = EventStore.from_settings(settings)
+        try:
+            result = load_coverage(events, Path(settings.kb_dir), today, tz, days)
+        finally:
+            events.close()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
+    for problem in result.problems:
+        click.echo(f"warning: {settings.kb_dir}/{problem}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps({"today": today.isoformat(), "timezone": tz.key,
+                               **to_jsonable(result)}, indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(covered_lines(result, today, tz.key)))
+
+
 @click.command()
 @range_options
 @click.option("--draft", "draft_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write a markdown draft (draft: true) per gap into this folder.")
 @click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many gaps to list (and draft).")
+@click.option("--covered", "show_covered", is_flag=True,
+              help="List the gaps a published article covers, with their zero-result "
+                   "searches and tickets before and after its publication.")
+@click.option("--days", type=click.IntRange(min=1), default=DEFAULT_DAYS, show_default=True,
+              help="With --covered: the longest window compared on each side of a "
+                   "publication day.")
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="text",
+              show_default=True, help="With --covered: output format.")
 @settings_options
 def gaps(settings: Settings, since: datetime | None, until: datetime | None, tz_name: str,
-         draft_dir: Path | None, limit: int) -> None:
+         draft_dir: Path | None, limit: int, show_covered: bool, days: int,
+         fmt: str) -> None:
     """List the content gaps worth an article, and draft one article per gap.
 
     The gaps are those of `deskbell report` for the same days: searches that ended in a
@@ -129,17 +242,37 @@ def gaps(settings: Settings, since: datetime | None, until: datetime | None, tz_
     numbers and the visitors' names are replaced. An existing file is never overwritten:
     it is skipped and said so.
 
+    A published article (no `draft: true`) that still has its draft's `sources` covers
+    the queries listed there: its gap is labelled "covered by <slug>" instead of "write
+    an article", and gets no new draft. --covered lists those gaps: for each article,
+    the zero-result searches, searches and tickets of its queries in the N days before
+    its publication day (`updated`, or `date`) and the N days after, N being the days
+    since publication, at most --days, at least 1 (--until: compare as of that day).
+
     \b
     Example:
         deskbell gaps
         deskbell gaps --since 2026-03-01 --until 2026-03-31 --tz Europe/Paris
         deskbell gaps --draft kb/drafts --limit 3 && deskbell check
+        deskbell gaps --covered --tz Europe/Paris
+        deskbell gaps --covered --format json
     """
     tz = zone(tz_name)
+    if show_covered:
+        if since is not None or draft_dir is not None:
+            raise click.UsageError("--covered compares the days before and after each "
+                                   "publication (--days, --until): leave out --since and "
+                                   "--draft")
+        _print_covered(settings, until.date() if until else datetime.now(tz).date(), tz,
+                       days, fmt)
+        return
+    if fmt != "text" or days != DEFAULT_DAYS:
+        raise click.UsageError("--format and --days go with --covered")
     first, last = resolve_range(since and since.date(), until and until.date(), tz,
                                 datetime.now(tz).date())
     report, tickets = _read(settings, first, last, tz)
-    chosen = top_gaps(report, limit)
+    covered = _covered(settings)
+    chosen = _labelled(top_gaps(report, limit), covered)
     click.echo(f"Content gaps {first.date()} to {(last - timedelta(seconds=1)).date()} "
                f"({report.timezone}), worth an article:")
     click.echo("\n".join(_line(n, g) for n, g in enumerate(chosen, 1)) or "  none")
@@ -155,7 +288,11 @@ def gaps(settings: Settings, since: datetime | None, until: datetime | None, tz_
         draft_dir.mkdir(parents=True, exist_ok=True)
         taken, prefix = _kb_names(settings, draft_dir)
         drafts = draft_articles(report, tickets.get, limit, taken=taken, prefix=prefix,
-                                known=_vocabulary(settings))
+                                known=_vocabulary(settings), covered=covered)
+        for gap in chosen:
+            slug = covered(gap)
+            if slug:
+                click.echo(f"not drafted: {gap.query} is covered by {slug}")
         written = skipped = 0
         for draft in drafts:
             path = draft_dir / draft.filename

@@ -378,11 +378,16 @@ def _body(gap: TopGap, tickets: list[Ticket], names: list[str], report: Report |
 
 def draft_articles(report: Report, lookup: TicketLookup, limit: int | None = None,
                    taken: Collection[str] = (), prefix: str = "",
-                   known: Container[str] | None = None) -> tuple[Draft, ...]:
-    """A draft for each top gap, with file names and aliases unique among them and `taken`."""
+                   known: Container[str] | None = None,
+                   covered: Callable[[TopGap], str | None] | None = None) -> tuple[Draft, ...]:
+    """A draft for each top gap, with file names and aliases unique among them and `taken`.
+    A gap that `covered` names an article for (its slug: a published article answers it,
+    insights/coverage.py) gets no draft."""
     used, files = set(taken), set[str]()
     drafts = []
     for gap in top_gaps(report, limit):
+        if covered is not None and covered(gap):
+            continue
         draft = draft_article(gap, lookup, report=report, taken=used, prefix=prefix,
                               files=files, known=known)
         files.add(draft.slug)

@@ -1,0 +1,354 @@
+"""Gaps marked covered: did the article written for a gap cut its failed searches and tickets?
+
+    covering_articles(kb)            the published articles that still carry their draft's
+                                     `sources`: each covers the queries listed there
+    window_days(published, today)    N = min(30, days since publication), at least 1
+    coverage(articles, events, ...)  before/after counts over two equal windows, one pass
+    load_coverage(store, kb_dir...)  the same from an event store and a KB folder: what
+                                     `deskbell gaps --covered` and the admin page call
+    covered_by(articles, queries)    the slug of the article that covers a gap, for labels
+
+An article covers a gap when it is published (no `draft: true`) and its front matter still
+holds the `sources` that `deskbell gaps --draft` wrote: the queries listed there, and every
+spelling that groups with them by meaning (queries.cluster_queries, as the report groups
+queries: "refund", "refunds" and "refnd" are one). The group is made from those queries
+alone, not from the events, so the same searches count in both windows. Its publication day
+is the front matter's `updated` date (or `date` when there is no `updated`).
+
+The comparison, for a publication day P (local midnight in the report's zone) and N days:
+before is [P - N days, P), after is [P, P + N days). In each window it counts the group's
+zero-result searches, all its searches, and its tickets: `ticket_created` events whose session
+searched the group earlier in the same window (the event's time, then the stored order,
+decides "earlier", as in the report). Each ticket event counts once however many of the
+group's queries its session searched. When P is today, N is 1 and the after window has not
+ended yet: the row says so (`complete` is false).
+
+Events are read through the store protocol only (`iter_events` over the span of every
+window, once), so JSON files and PostgreSQL give the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from ..articles import (
+    Article,
+    KnowledgeBase,
+    Problem,
+    _FrontMatterError,
+    _parse_yaml,
+    _split_front_matter,
+    load_kb,
+)
+from ..articles import _date as front_matter_date
+from ..events import SEARCH, TICKET_CREATED
+from ..queries import cluster_queries, normalize_query, query_key
+from .facts import event_time
+from .gaps import WRITE
+from .metrics import local_midnight
+
+DEFAULT_DAYS = 30
+MAX_SOURCE_QUERIES = 50  # a hand-edited `sources` list cannot make every search a member
+COVERED = "covered by"
+
+
+# --- which gap an article covers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoveringArticle:
+    """A published article whose front matter names the gap it answers (`sources`)."""
+
+    slug: str
+    path: str
+    title: str
+    published: date | None  # `updated`, else `date`; None when neither is a date
+    queries: tuple[str, ...]  # the sources' queries, normalized as searches are
+    references: tuple[str, ...]  # the tickets the draft came from
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slug": self.slug, "path": self.path, "title": self.title,
+                "published": self.published.isoformat() if self.published else None,
+                "queries": list(self.queries), "references": list(self.references)}
+
+
+def _group_test(queries: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a searched query belongs to the group of `queries`: the same query, or one that
+    cluster_queries puts with one of them when they are the heads (a query of no content word,
+    "how do i", only matches itself: every such query shares the empty key)."""
+    heads = {q: 1 for q in queries if query_key(q)}
+
+    @lru_cache(maxsize=4096)
+    def member(query: str) -> bool:
+        if query in queries:
+            return True
+        if not heads or not query_key(query):
+            return False
+        clusters = cluster_queries({**heads, query: 0})
+        return any(clusters[query] is clusters[q] for q in heads)
+
+    return member
+
+
+def _source_queries(sources: Any) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(queries, ticket references, problem) of a front matter `sources` value."""
+    if not isinstance(sources, Mapping):
+        return (), (), "sources: expected a mapping with a list of queries"
+    rows = sources.get("queries")
+    if not isinstance(rows, list):
+        return (), (), "sources: expected `queries:` as a list"
+    found: list[str] = []
+    for row in rows:
+        text = row.get("query") if isinstance(row, Mapping) else row
+        if isinstance(text, str | int) and not isinstance(text, bool):
+            query = normalize_query(str(text))
+            if query and query not in found:
+                found.append(query)
+    if not found:
+        return (), (), "sources: no query to cover"
+    tickets = sources.get("tickets")
+    references = tuple(str(t)[:100] for t in tickets if isinstance(t, str | int)) \
+        if isinstance(tickets, list) else ()
+    problem = (f"sources: only the first {MAX_SOURCE_QUERIES} of {len(found)} queries count"
+               if len(found) > MAX_SOURCE_QUERIES else "")
+    return tuple(found[:MAX_SOURCE_QUERIES]), references, problem
+
+
+def read_front_matter(raw: bytes) -> dict[str, Any]:
+    """An article file's front matter as parsed by articles.py ({} when it has none or it
+    cannot be read: load_kb reports that)."""
+    try:
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+        front, _, _ = _split_front_matter(text)
+        return _parse_yaml(front) if front is not None else {}
+    except (UnicodeDecodeError, _FrontMatterError):  # load_kb reports the file's problem
+        return {}
+
+
+def covering_article(article: Article, front: Mapping[str, Any]) -> tuple[
+        CoveringArticle | None, str]:
+    """The gap `article` covers (None when it covers none) and what is wrong with its
+    `sources` ("" when nothing)."""
+    if article.draft or "sources" not in front:
+        return None, ""
+    queries, references, problem = _source_queries(front["sources"])
+    if not queries:
+        return None, problem
+    published = (dt.date.fromisoformat(article.updated) if article.updated
+                 else front_matter_date(front.get("date")))
+    return CoveringArticle(article.slug, article.path, article.title, published, queries,
+                           references), problem
+
+
+def covering_articles(kb: KnowledgeBase) -> tuple[tuple[CoveringArticle, ...],
+                                                  tuple[Problem, ...]]:
+    """Every published article of `kb` that covers a gap, by slug; and the problems of the
+    `sources` that cover nothing or not all they list."""
+    found, problems = [], []
+    for article in kb.articles:
+        if article.draft:
+            continue
+        try:
+            raw = (kb.root / article.path).read_bytes()
+        except OSError:
+            continue
+        covering, problem = covering_article(article, read_front_matter(raw))
+        if problem:
+            problems.append(Problem(article.path, 1, problem, "warning"))
+        if covering is not None:
+            found.append(covering)
+    return tuple(sorted(found, key=lambda a: a.slug)), tuple(problems)
+
+
+def covered_by(articles: Iterable[CoveringArticle]) -> Callable[[Iterable[str]], str | None]:
+    """A test for a gap's spellings: the slug of the first article (by slug) whose group holds
+    one of them, None when no article covers the gap."""
+    tests = [(a.slug, _group_test(a.queries)) for a in articles]
+
+    def slug_of(queries: Iterable[str]) -> str | None:
+        spellings = [normalize_query(q) for q in queries]
+        return next((slug for slug, member in tests if any(member(q) for q in spellings)),
+                    None)
+
+    return slug_of
+
+
+# --- before and after --------------------------------------------------------------------------
+
+
+def window_days(published: date, today: date, cap: int = DEFAULT_DAYS) -> int:
+    """N: the days since publication, at most `cap`, at least 1."""
+    return max(1, min(cap, (today - published).days))
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One window's figures for a covered group."""
+
+    zero_result_searches: int = 0
+    searches: int = 0
+    tickets: int = 0
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A covered gap: the article, its two equal windows and their counts."""
+
+    article: CoveringArticle
+    days: int  # N, the length of each window
+    before_since: datetime
+    published_at: datetime  # local midnight of the publication day: before ends, after starts
+    after_until: datetime
+    before: Counts
+    after: Counts
+    complete: bool  # the after window has ended (False when it still runs today)
+
+    @property
+    def change(self) -> Counts:
+        """After minus before (negative: fewer)."""
+        return Counts(self.after.zero_result_searches - self.before.zero_result_searches,
+                      self.after.searches - self.before.searches,
+                      self.after.tickets - self.before.tickets)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"article": self.article.as_dict(), "days": self.days,
+                "before_since": self.before_since, "published_at": self.published_at,
+                "after_until": self.after_until,
+                "before": self.before, "after": self.after, "change": self.change,
+                "complete": self.complete}
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """Every covered gap: compared when the article has a past publication day, waiting
+    (with the reason) otherwise; and the `sources` that could not be read."""
+
+    rows: tuple[Coverage, ...]
+    waiting: tuple[tuple[CoveringArticle, str], ...] = ()
+    problems: tuple[Problem, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"covered": list(self.rows),
+                "waiting": [{**a.as_dict(), "reason": why} for a, why in self.waiting],
+                "problems": [str(p) for p in self.problems]}
+
+
+@dataclass
+class _Tally:
+    """One window of one article, while the events are read."""
+
+    member: Callable[[str], bool]
+    since: datetime
+    until: datetime
+    zero: int = 0
+    searches: int = 0
+    first_search: dict[str, tuple[datetime, int]] = field(default_factory=dict)  # by session
+    tickets: list[tuple[str, datetime, int]] = field(default_factory=list)
+
+    def counts(self) -> Counts:
+        """Tickets whose session searched the group before them in this window."""
+        tickets = sum(1 for session, at, order in self.tickets
+                      if session in self.first_search and self.first_search[session] < (at, order))
+        return Counts(self.zero, self.searches, tickets)
+
+
+def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, Any]],
+             today: date, tz: ZoneInfo, days: int = DEFAULT_DAYS) -> CoverageReport:
+    """Before/after counts for each article with a publication day before or on `today`
+    (local, in `tz`), from `events`: every event of the windows' span, in stored order (see
+    `span`). Pure: the caller reads the store."""
+    rows: list[tuple[CoveringArticle, int, _Tally, _Tally]] = []
+    waiting: list[tuple[CoveringArticle, str]] = []
+    for article in articles:
+        if article.published is None:
+            waiting.append((article, "no publication date: add `updated:` to its front matter"))
+        elif article.published > today:
+            waiting.append((article, f"published {article.published}, after today"))
+        else:
+            n = window_days(article.published, today, days)
+            member = _group_test(article.queries)
+            start = local_midnight(article.published, tz)
+            rows.append((article, n,
+                         _Tally(member, local_midnight(article.published - timedelta(n), tz),
+                                start),
+                         _Tally(member, start,
+                                local_midnight(article.published + timedelta(n), tz))))
+    tallies = [t for _, _, before, after in rows for t in (before, after)]
+    for order, event in enumerate(events):
+        kind = event["type"]
+        if kind != SEARCH and kind != TICKET_CREATED:
+            continue
+        at = event_time(event)
+        session = str(event.get("session") or "")
+        query = str(event["data"].get("query") or "") if kind == SEARCH else ""
+        for tally in tallies:
+            if not tally.since <= at < tally.until:
+                continue
+            if kind == TICKET_CREATED:
+                if session:
+                    tally.tickets.append((session, at, order))
+            elif query and tally.member(query):
+                tally.searches += 1
+                tally.zero += int(event["data"].get("results") == 0)
+                if session and (at, order) < tally.first_search.get(session, (at, order + 1)):
+                    tally.first_search[session] = (at, order)
+    now_edge = local_midnight(today + timedelta(days=1), tz)
+    return CoverageReport(
+        rows=tuple(Coverage(article, n, before.since, before.until, after.until,
+                            before.counts(), after.counts(), after.until < now_edge)
+                   for article, n, before, after in rows),
+        waiting=tuple(waiting))
+
+
+def span(articles: Iterable[CoveringArticle], today: date, tz: ZoneInfo,
+         days: int = DEFAULT_DAYS) -> tuple[datetime, datetime] | None:
+    """[first, until) holding every window `coverage` compares, None when it compares none."""
+    dated = [a.published for a in articles if a.published is not None and a.published <= today]
+    if not dated:
+        return None
+    first = min(p - timedelta(window_days(p, today, days)) for p in dated)
+    last = max(p + timedelta(window_days(p, today, days)) for p in dated)
+    return local_midnight(first, tz), local_midnight(last, tz)
+
+
+class EventSource(Protocol):
+    def iter_events(self, since: datetime | None = None,
+                    until: datetime | None = None) -> Iterable[Mapping[str, Any]]: ...
+
+
+def coverage_of(articles: tuple[CoveringArticle, ...], events: EventSource, today: date,
+                tz: ZoneInfo, days: int = DEFAULT_DAYS) -> CoverageReport:
+    """`coverage` over the events of the windows' span, read once from the store."""
+    window = span(articles, today, tz, days)
+    found = () if window is None else events.iter_events(*window)
+    return coverage(articles, found, today, tz, days)
+
+
+def load_coverage(events: EventSource, kb_dir: Path, today: date, tz: ZoneInfo,
+                  days: int = DEFAULT_DAYS) -> CoverageReport:
+    """Every covered gap of the knowledge base in `kb_dir`, compared before and after its
+    article's publication (blocks on disk or the database: the server calls it on a worker
+    thread). FileNotFoundError when `kb_dir` is not a folder."""
+    articles, problems = covering_articles(load_kb(kb_dir))
+    report = coverage_of(articles, events, today, tz, days)
+    return CoverageReport(report.rows, report.waiting, problems)
+
+
+def relabel(actions: Iterable[str], slug: str) -> tuple[str, ...]:
+    """A covered gap's actions: "write an article" becomes "covered by <slug>"; when the
+    report suggested something else (searches now find the article, so a synonym or a
+    rewrite), "covered by <slug>" follows it."""
+    covered = f"{COVERED} {slug}"
+    return tuple(dict.fromkeys([*(covered if a == WRITE else a for a in actions), covered]))
+
+
+__all__ = ["COVERED", "DEFAULT_DAYS", "Counts", "Coverage", "CoverageReport", "CoveringArticle",
+           "coverage", "coverage_of", "covered_by", "covering_article", "covering_articles",
+           "load_coverage", "read_front_matter", "relabel", "span", "window_days"]
