@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -241,3 +242,25 @@ def test_a_corrupt_store_in_the_admin_is_told_plainly(admin: TestClient) -> None
                                 data={"csrf": token, "status": "closed"})):
         assert response.status_code == 503
         assert "cannot be saved right now" in response.text and ".bak" not in response.text
+
+
+def test_a_hostile_ticket_answered_by_the_admin_drafts_as_text(admin: TestClient) -> None:
+    reference = open_ticket(admin, HOSTILE)
+    base = f"/admin/tickets/{reference}"
+    token = csrf_of(admin.get(base).text)
+    assert "Draft an article" not in admin.get(base).text  # new: nothing to quote yet
+    assert admin.post(f"{base}/reply", data={"csrf": token, "body": "Refunds <b>take</b> 5 "
+                                             "days.", "status": "solved"}).status_code == 303
+    page = admin.get(base).text
+    assert "Draft an article" in page
+    forms = [a.get("action") for t, a in elements(page) if t == "form"]
+    assert f"/admin/tickets/{reference}/draft" in forms
+    draft = admin.post(f"{base}/draft", data={"csrf": token})
+    assert draft.status_code == 200, draft.text
+    _, front, body = draft.text.split("---\n", 2)
+    data = yaml.safe_load(front)  # the subject is YAML data, escaped wherever it is shown
+    assert data["title"] == '"><Script>alert(1)</script>=cmd|calc' and data["draft"] is True
+    assert "<" not in body.replace("&lt;", "")  # markdown that renders as text
+    assert "> &lt;/textarea&gt;&lt;svg onload=alert(1)&gt;  \n> line two" in body
+    assert "> Refunds &lt;b&gt;take&lt;/b&gt; 5 days." in body
+    assert "x@example.com" not in draft.text and "onerror" not in draft.text  # name redacted

@@ -33,7 +33,7 @@ from widget_server.insights import (
     redact,
     top_gaps,
 )
-from widget_server.insights.drafts import PREVIOUS_ANSWERS, GapQuery, quote_markdown
+from widget_server.insights.drafts import PREVIOUS_ANSWERS, GapQuery, quote_markdown, ticket_draft
 from widget_server.markup import render_markdown
 from widget_server.tickets import JSONTicketStore, MemoryTicketStore, hash_token
 
@@ -485,3 +485,111 @@ def test_the_insights_page_offers_a_draft_per_gap_worth_one(admin: TestClient) -
         "call +44 20 7946 0958"}
     assert "shiping" in html and "shiping" not in queries
     assert "<script>alert(1)" not in html
+
+
+# --- a draft from one answered ticket ----------------------------------------------------------
+
+SOLVED, PENDING = TICKETS[0]["reference"], TICKETS[1]["reference"]
+TICKET_FORM = re.compile(r'<form method="post" action="/admin/tickets/([^/"]+)/draft" '
+                         r'class="draft-form">\s*<input type="hidden" name="csrf" '
+                         r'value="[^"]+">\s*<p><button type="submit">Draft an article</button>')
+
+
+def _ticket_draft(client: TestClient, reference: str, csrf: str | None) -> Any:
+    return client.post(f"/admin/tickets/{reference}/draft",
+                       data={} if csrf is None else {"csrf": csrf})
+
+
+def test_a_solved_ticket_downloads_as_a_draft_without_personal_data(
+        admin: TestClient, kb_dir: Path) -> None:
+    log_in(admin)
+    page = admin.get(f"/admin/tickets/{SOLVED}")
+    assert TICKET_FORM.findall(page.text) == [SOLVED]
+    answer = _ticket_draft(admin, SOLVED, csrf_of(page.text))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert answer.headers["content-disposition"] == \
+        'attachment; filename="refund-for-order-number-name-here.md"'
+    assert answer.headers["cache-control"] == "no-store"
+    _assert_private(answer.text)
+    assert "Sam" not in answer.text  # the agent's signature neither
+    front, body = _split(answer.text)
+    assert front == {"title": "Refund for order [number], [name] here", "draft": True,
+                     "sources": {"tickets": [SOLVED],
+                                 "queries": [{"query": "Refund for order [number], [name] here"}],
+                                 "actions": ["write an article"]}}
+    question, previous = body.split(f"## {PREVIOUS_ANSWERS}\n")
+    assert "## Refund for order \\[number\\], \\[name\\] here\n" in question
+    assert ("The visitor wrote:\n\n> My order \\[number\\] never came. Call me on \\[phone\\] "
+            "or \\[email\\]\n") in question
+    assert previous.startswith("\n> Hi \\[name\\],\n>\n> refunds for order \\[number\\] go "
+                               "back to your card within 5 days.  \n> 1\\. Open Orders")
+    assert previous.endswith(f"> Thanks, \\[name\\]\n\n_From ticket {SOLVED} (solved)._\n")
+    assert "Looking into it" not in body and "VIP" not in body  # the last reply, no note
+    html = render_markdown(body).html
+    assert "<script" not in html and "javascript:" not in html.replace("(javascript:", "")
+    # `deskbell check` accepts it in a knowledge base as it is downloaded
+    (kb_dir / "drafts").mkdir()
+    (kb_dir / "drafts" / "refund-for-order-number-name-here.md").write_bytes(answer.content)
+    code, out, err = _run("check", "--kb", str(kb_dir))
+    assert code == 0 and "drafts/" not in out, out + err
+    kb = load_kb(kb_dir)
+    drafted = next(a for a in kb.articles if a.path.startswith("drafts/"))
+    assert drafted.draft and drafted.title == front["title"]
+    assert not [p for p in kb.problems if p.path.startswith("drafts/")]
+
+
+def test_the_ticket_draft_needs_a_login_and_its_csrf_token(admin: TestClient) -> None:
+    assert _ticket_draft(admin, SOLVED, None).status_code == 403
+    assert _ticket_draft(admin, SOLVED, "guess").status_code == 403
+    log_in(admin)
+    assert _ticket_draft(admin, SOLVED, None).status_code == 403
+    forged = _ticket_draft(admin, SOLVED, "guess")
+    assert forged.status_code == 403 and "Refund" not in forged.text
+
+
+def test_a_ticket_not_solved_or_closed_has_no_draft_action(admin: TestClient) -> None:
+    log_in(admin)
+    page = admin.get(f"/admin/tickets/{PENDING}")
+    assert page.status_code == 200 and "Draft an article" not in page.text
+    refused = _ticket_draft(admin, PENDING, csrf_of(page.text))
+    assert refused.status_code == 409
+    assert "Only a solved or closed ticket with an agent" in refused.text
+    assert _ticket_draft(admin, "DB-NONE-0000-0000", csrf_of(page.text)).status_code == 404
+
+
+def test_a_ticket_solved_without_an_agent_reply_has_no_draft_action(
+        admin: TestClient) -> None:
+    state = admin.app.state.services  # type: ignore[attr-defined]
+    state.tickets.add(_ticket("DB-AAAA-0003-SEED", "Lin", "lin@x.example", "Invoice?",
+                              "closed", [("visitor", "Lin", "Invoice?"),
+                                         ("note", "Sam", "sent by post")]))
+    log_in(admin)
+    page = admin.get("/admin/tickets/DB-AAAA-0003-SEED")
+    assert page.status_code == 200 and "Draft an article" not in page.text
+    assert _ticket_draft(admin, "DB-AAAA-0003-SEED", csrf_of(page.text)).status_code == 409
+
+
+def test_the_visitors_searches_are_the_drafts_queries_and_hostile_text_stays_text() -> None:
+    ticket = _ticket("DB-X", "Mo Salah", "mo.salah@x.example", SCRIPT_QUERY, "closed",
+                     [("visitor", "Mo Salah", f"{LINK_QUERY}\n# not a heading\nI am mo.salah"),
+                      ("agent", "Kim Lee", "Yes <b>Mo</b>, see ![x](https://evil.example/x)."
+                                           "\n\nKim")])
+    ticket["trail"] = {"searches": [{"q": "refund mo", "results": 0},
+                                    {"q": "call 555 987 6543", "results": 0},
+                                    {"q": "refund mo", "results": 0}]}
+    made = ticket_draft(ticket, taken={"how-script-alert-1-script-works"})
+    assert made.filename == "how-script-alert-1-script-works-2.md"  # a slug in use is skipped
+    front, body = _split(made.text)
+    assert front["title"] == "How <script>alert(1)</script> works"  # data, escaped when shown
+    assert front["sources"]["queries"] == [{"query": "refund [name]"},
+                                           {"query": "call [phone]"}]
+    assert front["tags"] == ["refund-name", "call-phone"]
+    for secret in ("Mo", "Salah", "Kim", "Lee", "mo.salah", "6543"):
+        assert not re.search(rf"\b{re.escape(secret)}\b", body), secret
+    html = render_markdown(body).html
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert "<h1" not in html and 'href="javascript' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    with pytest.raises(ValueError, match="solved or closed"):
+        ticket_draft({**ticket, "status": "open"})

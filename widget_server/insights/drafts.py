@@ -3,6 +3,8 @@
     top_gaps(report, limit)        the gaps worth an article, out of the report's own gap lists
     draft_article(gap, lookup...)  one markdown file: front matter ready for the knowledge base
                                    (draft: true) and a body the author edits
+    ticket_draft(ticket, taken)    the same from one solved or closed ticket: its question and
+                                   the agent's answer (the admin's "Draft an article" on a ticket)
     redact(text, names)            emails, phone numbers, long digit runs and the ticket
                                    author's names replaced with [email], [phone], [number], [name]
     escape_markdown(text)          visitor text that stays text once rendered
@@ -397,6 +399,92 @@ def draft_articles(report: Report, lookup: TicketLookup, limit: int | None = Non
     return tuple(drafts)
 
 
+# --- a draft from one answered ticket -----------------------------------------------------------
+
+
+def ticket_draftable(ticket: Ticket) -> bool:
+    """Whether a ticket can become a draft: solved or closed, with an agent's reply to quote."""
+    return bool(_previous_answer(ticket).strip())
+
+
+def _ticket_names(ticket: Ticket) -> list[str]:
+    """Every name the ticket holds: the visitor's (as for gaps), the agents' who replied (a
+    signature in an answer is no business of the article's readers), and the part of the
+    visitor's address before the @ (a user name written out in a message)."""
+    names = _author_names([ticket])
+    names += [str(e.get("author_name") or "") for e in ticket.get("thread") or ()
+              if e.get("author") == "agent"]
+    local = str(ticket.get("email") or "").partition("@")[0]
+    if len(local) >= 3:
+        names.append(local)
+    return [n for n in names if n.strip()]
+
+
+def _visitor_question(ticket: Ticket) -> str:
+    """The visitor's first message, in their words (the ticket's `message` without one)."""
+    for entry in ticket.get("thread") or ():
+        if entry.get("author") == "visitor" and str(entry.get("body") or "").strip():
+            return str(entry["body"])
+    return str(ticket.get("message") or "")
+
+
+def _one_line(text: str, names: list[str]) -> str:
+    return " ".join(redact(_clean(text), names).split())
+
+
+def ticket_draft(ticket: Ticket, taken: Collection[str] = ()) -> Draft:
+    """The markdown draft of one solved or closed ticket (ValueError for one that is not
+    `ticket_draftable`): front matter as a gap draft's (draft: true, the title from the
+    subject; tags from the visitor's searches before writing; `sources` naming the ticket and,
+    as its queries, those searches, or the subject without any), then the visitor's question
+    quoted in their words and the last agent reply under PREVIOUS_ANSWERS, everything redacted
+    and escaped. `taken`: the slugs in use, so the file name is new."""
+    answer_text = _previous_answer(ticket)
+    if not answer_text.strip():
+        raise ValueError("only a solved or closed ticket with an agent's reply can be drafted")
+    names = _ticket_names(ticket)
+    reference = str(ticket.get("reference") or "")
+    status = str(ticket.get("status") or "")
+    subject = _one_line(str(ticket.get("subject") or ""), names)
+    title = sentence_case(subject) or "Untitled"
+    slug = file_slug(title, taken)
+    searches = [_one_line(str(s.get("q") or ""), names)
+                for s in (ticket.get("trail") or {}).get("searches") or ()
+                if isinstance(s, Mapping)]
+    searched = list(dict.fromkeys(q for q in searches if q))
+    queries = searched or ([subject] if subject else [])
+    tags = list(dict.fromkeys(t for t in (slugify(q) for q in searched) if t))[:MAX_TAGS]
+    front: dict[str, Any] = {"title": title, "draft": True}
+    if tags:
+        front["tags"] = tags
+    front["sources"] = {"tickets": [reference], "queries": [{"query": q} for q in queries],
+                        "actions": [WRITE]}
+    source = f"{reference} ({status})"
+    body = [
+        f"_Draft from ticket {escape_markdown(source)}, answered by an agent. Replace this "
+        "line with a short answer (visitors in the panel rarely scroll), answer the question "
+        "below in your own words for every visitor who asks it, then remove `draft: true`._",
+        "",
+        f"## {escape_markdown(title)}",
+        "",
+        "The visitor wrote:",
+        "",
+        quote_markdown(redact(_visitor_question(ticket), names)) or "> (no message)",
+        "",
+        "Write the answer here.",
+        "",
+        f"## {PREVIOUS_ANSWERS}",
+        "",
+        quote_markdown(redact(answer_text, names).strip()),
+        "",
+        f"_From ticket {escape_markdown(source)}._",
+    ]
+    gap = TopGap(subject, tuple(GapQuery(q, 0, 1) for q in queries), 0, 1, (reference,),
+                 (WRITE,))
+    return Draft(slug=slug, title=title, aliases=(), text=_front_matter(front) +
+                 "\n".join(body) + "\n", gap=gap)
+
+
 __all__ = ["ANSWERED", "PREVIOUS_ANSWERS", "Draft", "GapQuery", "TopGap", "draft_article",
            "draft_articles", "escape_markdown", "file_slug", "quote_markdown", "redact",
-           "sentence_case", "top_gaps"]
+           "sentence_case", "ticket_draft", "ticket_draftable", "top_gaps"]

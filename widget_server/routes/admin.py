@@ -1,4 +1,5 @@
-"""The admin inbox: login, ticket list, one ticket with its self-service trail, replies, notes.
+"""The admin inbox: login, ticket list, one ticket with its self-service trail, replies, notes,
+and an answered ticket as a knowledge-base draft to download (insights/drafts.py ticket_draft).
 
 Every page except the login refuses anonymous requests: pages redirect to the login, form
 posts answer 403. Every form carries the session's CSRF token; the login form, which has no
@@ -17,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound
+from ..insights.drafts import ticket_draft, ticket_draftable
 from ..security import SESSION_COOKIE, SESSION_SECONDS, safe_next
 from ..services import services
 from ..tickets import STATUSES, SummaryQuery
@@ -111,7 +113,7 @@ async def ticket_page(request: Request, session: Session) -> Response:
     if ticket is None:
         raise NotFound(f"No ticket {reference}")
     context = {"csrf": session["csrf"], "ticket": ticket, "statuses": STATUSES,
-               "trail": ticket.get("trail") or {}}
+               "trail": ticket.get("trail") or {}, "draftable": ticket_draftable(ticket)}
     return render_admin(request, "admin/ticket.html", context)
 
 
@@ -146,6 +148,26 @@ async def set_status(request: Request, session: Session, form: FormData) -> Resp
     return _back(request, reference)
 
 
+@admin_form
+async def draft(request: Request, session: Session, form: FormData) -> Response:
+    """A solved or closed ticket with an agent's reply as a markdown draft (draft: true),
+    downloaded as <slug>.md: the visitor's question and the answer, personal data removed.
+    Nothing is written on the server. Conflict (409) for a ticket not answered that way."""
+    reference = request.path_params["reference"]
+    state = services(request)
+    ticket = await in_store(state.tickets.get, reference)
+    if ticket is None:
+        raise NotFound(f"No ticket {reference}")
+    if not ticket_draftable(ticket):
+        raise Conflict("Only a solved or closed ticket with an agent's reply can become a "
+                       "draft: answer it first")
+    taken = {name for slug, meta in state.search.live_catalog.items()
+             for name in (slug, *meta.get("aliases", ()))}
+    made = ticket_draft(ticket, taken)
+    return Response(made.text, media_type="text/markdown; charset=utf-8", headers={
+        **NO_STORE, "content-disposition": f'attachment; filename="{made.filename}"'})
+
+
 ROUTES: list[BaseRoute] = [
     Route("/admin", redirect_to_inbox, methods=["GET"]),
     Route("/admin/", index, methods=["GET"], name="admin_inbox"),
@@ -157,4 +179,6 @@ ROUTES: list[BaseRoute] = [
     Route("/admin/tickets/{reference}/note", note, methods=["POST"], name="admin_note"),
     Route("/admin/tickets/{reference}/status", set_status, methods=["POST"],
           name="admin_status"),
+    Route("/admin/tickets/{reference}/draft", draft, methods=["POST"],
+          name="admin_ticket_draft"),
 ]
