@@ -178,7 +178,9 @@ def covered_lines(result: CoverageReport, today: date, tz_name: str) -> list[str
         out.append(f"    {figures}, over {row.days} day{'s' * (row.days != 1)} before and "
                    f"after {a.published}"
                    + ("" if row.complete else
-                      f" (the after window ends {_last(row)}: not over yet)"))
+                      f" (the after window ends {_last(row)}: not over yet)")
+                   + (" (the before window starts before the oldest events kept: its "
+                      "figures are partial)" if row.partial else ""))
     for article, why in result.waiting:
         out.append(f"  {article.slug} ({_plain(article.title)}): not compared, {why}")
     if len(out) == 1:

@@ -20,19 +20,20 @@ from click.testing import CliRunner
 from cli.main import main
 from tests.test_report_cli import KEEP
 from widget_server.articles import load_kb
-from widget_server.events import EventStore, NewEvent
+from widget_server.events import EventStore, MemoryEventStore, NewEvent
 from widget_server.events.postgres import PostgresEventStore
 from widget_server.insights import to_jsonable
 from widget_server.insights.coverage import (
     Counts,
     CoveringArticle,
     coverage,
+    coverage_of,
     covered_by,
     covering_articles,
     load_coverage,
     window_days,
 )
-from widget_server.queries import normalize_query
+from widget_server.queries import cluster_queries, normalize_query, query_key
 from widget_server.tickets import pg_schema
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -162,7 +163,7 @@ def test_covered_gaps_as_json(data_dir: Path, kb_dir: Path) -> None:
     assert row["article"]["published"] == "2026-11-12"
     assert (row["before_since"], row["published_at"], row["after_until"]) == (
         "2026-10-29T00:00:00+00:00", "2026-11-12T00:00:00+00:00", "2026-11-26T00:00:00+00:00")
-    assert row["days"] == 14 and row["complete"] is True
+    assert row["days"] == 14 and row["complete"] is True and row["partial"] is False
     assert row["before"] == {"zero_result_searches": 42, "searches": 42, "tickets": 9}
     assert row["after"] == {"zero_result_searches": 6, "searches": 36, "tickets": 2}
     assert row["change"] == {"zero_result_searches": -36, "searches": -6, "tickets": -7}
@@ -359,6 +360,9 @@ class Counting:
         self.reads.append((since, until))
         return self.store.iter_events(since, until)
 
+    def days(self) -> list[date]:
+        return self.store.days()
+
 
 def test_json_and_postgresql_give_the_same_rows(data_dir: Path, kb_dir: Path,
                                                postgres_url: str) -> None:
@@ -384,8 +388,50 @@ def test_json_and_postgresql_give_the_same_rows(data_dir: Path, kb_dir: Path,
     assert (refund.before, refund.after) == (BEFORE, AFTER)
     hostile = rows["billing/hostile"]
     assert hostile.days == 21 and hostile.before == Counts(2, 2, 0)
+    assert hostile.partial and not refund.partial  # the oldest event is on 2026-10-27
     assert hostile.after == Counts(0, 0, 0)
     assert {r.days for r in paris.rows} == {10}
     out = ok("gaps", "--covered", "--format", "json", "--until", str(TODAY), "--data-dir",
              str(data_dir), "--kb", str(kb_dir), env={"DESKBELL_EVENT_STORE": postgres_url})
     assert json.loads(out)["covered"] == to_jsonable(from_files)["covered"]
+
+
+def test_far_apart_windows_are_read_once_each_and_nothing_between() -> None:
+    """Two articles published months apart: their windows are read, not the months between."""
+    store = MemoryEventStore(retention_days=None)
+    store.append_many([
+        NewEvent(_sid(1), "search", {"query": "refund policy", "results": 0}, P - timedelta(days=1)),
+        NewEvent(_sid(2), "search", {"query": "refund policy", "results": 0},
+                 P + timedelta(days=60)),  # between the two articles' windows
+        NewEvent(_sid(3), "search", {"query": "dark mode", "results": 0},
+                 P + timedelta(days=119)),
+        NewEvent(_sid(3), "ticket_created", {"reference": "DB-COVR-0003-SEED"},
+                 P + timedelta(days=119, minutes=1)),
+        NewEvent(_sid(4), "search", {"query": "dark mode", "results": 0},
+                 P + timedelta(days=121))])
+    counting = Counting(store)
+    later = PUBLISHED + timedelta(days=120)
+    result = coverage_of((_article(PUBLISHED), CoveringArticle(
+        "look/dark-mode", "look/dark-mode.md", "Dark mode", later, ("dark mode",), ())),
+        counting, later + timedelta(days=5), UTC_ZONE)
+    assert counting.reads == [(P - timedelta(days=30), P + timedelta(days=30)),
+                              (P + timedelta(days=115), P + timedelta(days=125))]
+    refund, dark = result.rows
+    assert (refund.days, refund.before, refund.after) == (30, Counts(1, 1, 0), Counts())
+    assert (dark.days, dark.before, dark.after) == (5, Counts(1, 1, 1), Counts(1, 1, 0))
+    assert dark.complete and not dark.partial
+
+
+def test_the_group_is_the_one_cluster_queries_makes() -> None:
+    """Membership is cluster_queries' rule with the sources as the heads, on every pair."""
+    sources = ("refund policy", "refnd", "login eror", "how do i")
+    spellings = ["refund policies", "refund polcy", "refunds", "refund", "refnd", "login error",
+                 "logins errors", "log in error", "how do i", "how do you", "return policy",
+                 "policy", "refund policy export"]
+    member = covered_by([_article(PUBLISHED, *sources)])
+    heads = {q: 1 for q in sources if query_key(q)}
+    for query in spellings:
+        clusters = cluster_queries({**heads, query: 0})
+        expected = query in sources or (bool(query_key(query)) and any(
+            clusters[query] is clusters[q] for q in heads))
+        assert (member([query]) is not None) == expected, query

@@ -23,8 +23,10 @@ decides "earlier", as in the report). Each ticket event counts once however many
 group's queries its session searched. When P is today, N is 1 and the after window has not
 ended yet: the row says so (`complete` is false).
 
-Events are read through the store protocol only (`iter_events` over the span of every
-window, once), so JSON files and PostgreSQL give the same rows.
+Events are read through the store protocol only (`iter_events` once over each of the
+windows, overlapping ones merged, and `days` for the oldest day kept), so JSON files and
+PostgreSQL give the same rows. A before window that starts before the oldest day the store
+holds (retention deleted it, or Deskbell was not running yet) is marked partial.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -49,7 +51,8 @@ from ..articles import (
 )
 from ..articles import _date as front_matter_date
 from ..events import SEARCH, TICKET_CREATED
-from ..queries import cluster_queries, normalize_query, query_key
+from ..queries import _tolerance, cluster_queries, normalize_query, query_key
+from ..text import edit_distance
 from .facts import event_time
 from .gaps import WRITE
 from .metrics import local_midnight
@@ -79,22 +82,41 @@ class CoveringArticle:
                 "queries": list(self.queries), "references": list(self.references)}
 
 
-def _group_test(queries: tuple[str, ...]) -> Callable[[str], bool]:
-    """Whether a searched query belongs to the group of `queries`: the same query, or one that
-    cluster_queries puts with one of them when they are the heads (a query of no content word,
-    "how do i", only matches itself: every such query shares the empty key)."""
-    heads = {q: 1 for q in queries if query_key(q)}
+@dataclass(frozen=True)
+class _Group:
+    """The query group of an article's `sources`, as cluster_queries makes it when those
+    queries are the heads: a searched query belongs when it is one of them, or its key is
+    one of theirs, or it lies within the tolerance of a cluster's head key (the rule
+    cluster_queries applies to a query rarer than every head). A query of no content word
+    ("how do i") only matches itself: every such query shares the empty key."""
 
-    @lru_cache(maxsize=4096)
-    def member(query: str) -> bool:
-        if query in queries:
+    queries: frozenset[str]
+    keys: frozenset[str]  # every source query's key ("" left out)
+    heads: tuple[str, ...]  # the keys that start a cluster, in cluster_queries' order
+
+    @classmethod
+    def of(cls, queries: Iterable[str]) -> _Group:
+        queries = tuple(queries)
+        clusters = cluster_queries({q: 1 for q in queries if query_key(q)})
+        heads = tuple(dict.fromkeys(c.key for c in clusters.values()))
+        return cls(frozenset(queries), frozenset(c for c in map(query_key, queries) if c),
+                   heads)
+
+    def has(self, query: str, key: str) -> bool:
+        """Whether `query` (whose query_key is `key`) belongs to the group."""
+        if query in self.queries:
             return True
-        if not heads or not query_key(query):
+        if not key:
             return False
-        clusters = cluster_queries({**heads, query: 0})
-        return any(clusters[query] is clusters[q] for q in heads)
+        return key in self.keys or any(
+            edit_distance(key, head, _tolerance(head)) <= _tolerance(head)
+            for head in self.heads)
 
-    return member
+
+def _group_test(queries: Iterable[str]) -> Callable[[str], bool]:
+    """Whether a searched query belongs to the group of `queries` (see _Group)."""
+    group = _Group.of(queries)
+    return lambda query: group.has(query, query_key(query))
 
 
 def _source_queries(sources: Any) -> tuple[tuple[str, ...], tuple[str, ...], str]:
@@ -209,6 +231,7 @@ class Coverage:
     before: Counts
     after: Counts
     complete: bool  # the after window has ended (False when it still runs today)
+    partial: bool = False  # the before window starts before the oldest day the store holds
 
     @property
     def change(self) -> Counts:
@@ -222,7 +245,7 @@ class Coverage:
                 "before_since": self.before_since, "published_at": self.published_at,
                 "after_until": self.after_until,
                 "before": self.before, "after": self.after, "change": self.change,
-                "complete": self.complete}
+                "complete": self.complete, "partial": self.partial}
 
 
 @dataclass(frozen=True)
@@ -241,30 +264,37 @@ class CoverageReport:
 
 
 @dataclass
-class _Tally:
-    """One window of one article, while the events are read."""
+class _Window:
+    """One window of one article, while the events are read (bounds in UTC, compared fast)."""
 
-    member: Callable[[str], bool]
     since: datetime
     until: datetime
     zero: int = 0
     searches: int = 0
     first_search: dict[str, tuple[datetime, int]] = field(default_factory=dict)  # by session
-    tickets: list[tuple[str, datetime, int]] = field(default_factory=list)
 
-    def counts(self) -> Counts:
-        """Tickets whose session searched the group before them in this window."""
-        tickets = sum(1 for session, at, order in self.tickets
-                      if session in self.first_search and self.first_search[session] < (at, order))
-        return Counts(self.zero, self.searches, tickets)
+    def counts(self, tickets: Iterable[tuple[str, datetime, int]]) -> Counts:
+        """With the tickets whose session searched the group before them in this window."""
+        first = self.first_search
+        return Counts(self.zero, self.searches, sum(
+            1 for session, at, order in tickets
+            if self.since <= at < self.until and session in first
+            and first[session] < (at, order)))
 
 
 def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, Any]],
-             today: date, tz: ZoneInfo, days: int = DEFAULT_DAYS) -> CoverageReport:
+             today: date, tz: ZoneInfo, days: int = DEFAULT_DAYS, *,
+             kept_from: date | None = None) -> CoverageReport:
     """Before/after counts for each article with a publication day before or on `today`
-    (local, in `tz`), from `events`: every event of the windows' span, in stored order (see
-    `span`). Pure: the caller reads the store."""
-    rows: list[tuple[CoveringArticle, int, _Tally, _Tally]] = []
+    (local, in `tz`), from `events`: every event of the windows (see `spans`), in stored
+    order. `kept_from`: the oldest UTC day the store holds (a before window starting
+    earlier is `partial`); None: not known, nothing is marked. Pure: the caller reads the
+    store.
+
+    One pass: each distinct query is tested against every article's group once; a search
+    adds to the windows of the articles that cover it; tickets are kept (session, time,
+    order) and matched to the sessions' first searches at the end."""
+    compared: list[tuple[CoveringArticle, int, _Window, _Window]] = []
     waiting: list[tuple[CoveringArticle, str]] = []
     for article in articles:
         if article.published is None:
@@ -273,62 +303,89 @@ def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, 
             waiting.append((article, f"published {article.published}, after today"))
         else:
             n = window_days(article.published, today, days)
-            member = _group_test(article.queries)
-            start = local_midnight(article.published, tz)
-            rows.append((article, n,
-                         _Tally(member, local_midnight(article.published - timedelta(n), tz),
-                                start),
-                         _Tally(member, start,
-                                local_midnight(article.published + timedelta(n), tz))))
-    tallies = [t for _, _, before, after in rows for t in (before, after)]
+            edges = [local_midnight(article.published + timedelta(k), tz).astimezone(UTC)
+                     for k in (-n, 0, n)]
+            compared.append((article, n, _Window(edges[0], edges[1]),
+                             _Window(edges[1], edges[2])))
+    groups = [_Group.of(article.queries) for article, _, _, _ in compared]
+    covering: dict[str, tuple[tuple[_Window, _Window], ...]] = {}
+    tickets: list[tuple[str, datetime, int]] = []
     for order, event in enumerate(events):
         kind = event["type"]
-        if kind != SEARCH and kind != TICKET_CREATED:
+        if kind == TICKET_CREATED:
+            if event.get("session"):
+                tickets.append((str(event["session"]), event_time(event), order))
             continue
-        at = event_time(event)
+        if kind != SEARCH:
+            continue
+        query = str(event["data"].get("query") or "")
+        windows = covering.get(query)
+        if windows is None:
+            key = query_key(query)
+            windows = covering[query] = tuple(
+                (before, after) for group, (_, _, before, after) in zip(groups, compared,
+                                                                        strict=True)
+                if query and group.has(query, key))
+        if not windows:
+            continue
+        at = event_time(event).astimezone(UTC)
         session = str(event.get("session") or "")
-        query = str(event["data"].get("query") or "") if kind == SEARCH else ""
-        for tally in tallies:
-            if not tally.since <= at < tally.until:
-                continue
-            if kind == TICKET_CREATED:
-                if session:
-                    tally.tickets.append((session, at, order))
-            elif query and tally.member(query):
-                tally.searches += 1
-                tally.zero += int(event["data"].get("results") == 0)
-                if session and (at, order) < tally.first_search.get(session, (at, order + 1)):
-                    tally.first_search[session] = (at, order)
+        zero = event["data"].get("results") == 0
+        for pair in windows:
+            for window in pair:
+                if window.since <= at < window.until:
+                    window.searches += 1
+                    window.zero += zero
+                    if session and (at, order) < window.first_search.get(session,
+                                                                         (at, order + 1)):
+                        window.first_search[session] = (at, order)
+    tickets = [(session, at.astimezone(UTC), order) for session, at, order in tickets]
     now_edge = local_midnight(today + timedelta(days=1), tz)
+    kept = datetime.combine(kept_from, time(0), tzinfo=UTC) if kept_from else None
     return CoverageReport(
-        rows=tuple(Coverage(article, n, before.since, before.until, after.until,
-                            before.counts(), after.counts(), after.until < now_edge)
-                   for article, n, before, after in rows),
+        rows=tuple(Coverage(article, n, before.since.astimezone(tz),
+                            before.until.astimezone(tz), after.until.astimezone(tz),
+                            before.counts(tickets), after.counts(tickets),
+                            after.until < now_edge, kept is not None and before.since < kept)
+                   for article, n, before, after in compared),
         waiting=tuple(waiting))
 
 
-def span(articles: Iterable[CoveringArticle], today: date, tz: ZoneInfo,
-         days: int = DEFAULT_DAYS) -> tuple[datetime, datetime] | None:
-    """[first, until) holding every window `coverage` compares, None when it compares none."""
-    dated = [a.published for a in articles if a.published is not None and a.published <= today]
-    if not dated:
-        return None
-    first = min(p - timedelta(window_days(p, today, days)) for p in dated)
-    last = max(p + timedelta(window_days(p, today, days)) for p in dated)
-    return local_midnight(first, tz), local_midnight(last, tz)
+def spans(articles: Iterable[CoveringArticle], today: date, tz: ZoneInfo,
+          days: int = DEFAULT_DAYS) -> tuple[tuple[datetime, datetime], ...]:
+    """The windows `coverage` compares, overlapping ones merged: disjoint [since, until)
+    ranges in time order, so that reading each once reads every event of the windows once
+    and none between them (an article published a year ago does not read the year)."""
+    ranges = sorted((local_midnight(p - timedelta(n), tz), local_midnight(p + timedelta(n), tz))
+                    for p in (a.published for a in articles)
+                    if p is not None and p <= today
+                    for n in [window_days(p, today, days)])
+    merged: list[tuple[datetime, datetime]] = []
+    for since, until in ranges:
+        if merged and since <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], until))
+        else:
+            merged.append((since, until))
+    return tuple(merged)
 
 
 class EventSource(Protocol):
     def iter_events(self, since: datetime | None = None,
                     until: datetime | None = None) -> Iterable[Mapping[str, Any]]: ...
 
+    def days(self) -> list[date]: ...
+
 
 def coverage_of(articles: tuple[CoveringArticle, ...], events: EventSource, today: date,
                 tz: ZoneInfo, days: int = DEFAULT_DAYS) -> CoverageReport:
-    """`coverage` over the events of the windows' span, read once from the store."""
-    window = span(articles, today, tz, days)
-    found = () if window is None else events.iter_events(*window)
-    return coverage(articles, found, today, tz, days)
+    """`coverage` over the events of the windows (`spans`), each read once from the store;
+    a window that starts before the oldest day the store still holds (retention deleted
+    the days before, or there were no events yet) is marked partial."""
+    ranges = spans(articles, today, tz, days)
+    held = events.days() if ranges else []
+    found = chain.from_iterable(events.iter_events(since, until) for since, until in ranges)
+    return coverage(articles, found, today, tz, days,
+                    kept_from=held[0] if held else today + timedelta(days=1))
 
 
 def load_coverage(events: EventSource, kb_dir: Path, today: date, tz: ZoneInfo,
@@ -351,4 +408,4 @@ def relabel(actions: Iterable[str], slug: str) -> tuple[str, ...]:
 
 __all__ = ["COVERED", "DEFAULT_DAYS", "Counts", "Coverage", "CoverageReport", "CoveringArticle",
            "coverage", "coverage_of", "covered_by", "covering_article", "covering_articles",
-           "load_coverage", "read_front_matter", "relabel", "span", "window_days"]
+           "load_coverage", "read_front_matter", "relabel", "spans", "window_days"]
