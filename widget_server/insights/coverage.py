@@ -32,7 +32,8 @@ holds (retention deleted it, or Deskbell was not running yet) is marked partial.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
@@ -93,6 +94,7 @@ class _Group:
     queries: frozenset[str]
     keys: frozenset[str]  # every source query's key ("" left out)
     heads: tuple[str, ...]  # the keys that start a cluster, in cluster_queries' order
+    head_letters: tuple[frozenset[str], ...]  # the letters of each head
 
     @classmethod
     def of(cls, queries: Iterable[str]) -> _Group:
@@ -100,17 +102,29 @@ class _Group:
         clusters = cluster_queries({q: 1 for q in queries if query_key(q)})
         heads = tuple(dict.fromkeys(c.key for c in clusters.values()))
         return cls(frozenset(queries), frozenset(c for c in map(query_key, queries) if c),
-                   heads)
+                   heads, tuple(frozenset(head) for head in heads))
 
     def has(self, query: str, key: str) -> bool:
         """Whether `query` (whose query_key is `key`) belongs to the group."""
-        if query in self.queries:
-            return True
+        return query in self.queries or self.has_key(key)
+
+    def has_key(self, key: str) -> bool:
+        """Whether every query whose query_key is `key` belongs to the group."""
         if not key:
             return False
-        return key in self.keys or any(
-            edit_distance(key, head, _tolerance(head)) <= _tolerance(head)
-            for head in self.heads)
+        if key in self.keys:
+            return True
+        letters = frozenset(key)
+        for head, head_letters in zip(self.heads, self.head_letters, strict=True):
+            limit = _tolerance(head)
+            # Each letter one key has and the other lacks takes an edit: a cheap bound that
+            # spares most of the exact distances.
+            if (abs(len(key) - len(head)) <= limit
+                    and len(letters - head_letters) <= limit
+                    and len(head_letters - letters) <= limit
+                    and edit_distance(key, head, limit) <= limit):
+                return True
+        return False
 
 
 def _group_test(queries: Iterable[str]) -> Callable[[str], bool]:
@@ -273,13 +287,15 @@ class _Window:
     searches: int = 0
     first_search: dict[str, tuple[datetime, int]] = field(default_factory=dict)  # by session
 
-    def counts(self, tickets: Iterable[tuple[str, datetime, int]]) -> Counts:
-        """With the tickets whose session searched the group before them in this window."""
+    def counts(self, tickets: Sequence[tuple[datetime, int, str]]) -> Counts:
+        """With the tickets (in time order) whose session searched the group before them
+        in this window."""
         first = self.first_search
+        start = bisect_left(tickets, (self.since,))
+        end = bisect_left(tickets, (self.until,))
         return Counts(self.zero, self.searches, sum(
-            1 for session, at, order in tickets
-            if self.since <= at < self.until and session in first
-            and first[session] < (at, order)))
+            1 for at, order, session in tickets[start:end]
+            if session in first and first[session] < (at, order)))
 
 
 def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, Any]],
@@ -309,12 +325,14 @@ def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, 
                              _Window(edges[1], edges[2])))
     groups = [_Group.of(article.queries) for article, _, _, _ in compared]
     covering: dict[str, tuple[tuple[_Window, _Window], ...]] = {}
-    tickets: list[tuple[str, datetime, int]] = []
+    by_key: dict[str, tuple[bool, ...]] = {}  # spellings often share a key: test it once
+    tickets: list[tuple[datetime, int, str]] = []
     for order, event in enumerate(events):
         kind = event["type"]
         if kind == TICKET_CREATED:
             if event.get("session"):
-                tickets.append((str(event["session"]), event_time(event), order))
+                tickets.append((event_time(event).astimezone(UTC), order,
+                                str(event["session"])))
             continue
         if kind != SEARCH:
             continue
@@ -322,10 +340,12 @@ def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, 
         windows = covering.get(query)
         if windows is None:
             key = query_key(query)
+            if key not in by_key:
+                by_key[key] = tuple(group.has_key(key) for group in groups)
             windows = covering[query] = tuple(
-                (before, after) for group, (_, _, before, after) in zip(groups, compared,
-                                                                        strict=True)
-                if query and group.has(query, key))
+                (before, after) for group, near, (_, _, before, after)
+                in zip(groups, by_key[key], compared, strict=True)
+                if query and (near or query in group.queries))
         if not windows:
             continue
         at = event_time(event).astimezone(UTC)
@@ -339,7 +359,7 @@ def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, 
                     if session and (at, order) < window.first_search.get(session,
                                                                          (at, order + 1)):
                         window.first_search[session] = (at, order)
-    tickets = [(session, at.astimezone(UTC), order) for session, at, order in tickets]
+    tickets.sort()
     now_edge = local_midnight(today + timedelta(days=1), tz)
     kept = datetime.combine(kept_from, time(0), tzinfo=UTC) if kept_from else None
     return CoverageReport(
