@@ -13,7 +13,9 @@ from starlette.testclient import TestClient
 
 from tests.test_admin import PASSWORD, log_in
 from widget_server.app import create_app
-from widget_server.events import EventStore
+from widget_server.events import EventStore, NewEvent
+from widget_server.insights.freshness import HelpfulDrop
+from widget_server.routes.insights import fresh_line, freshness
 from widget_server.tickets import JSONTicketStore
 
 HOSTILE_QUERY = '"><script>alert(1)</script>'
@@ -173,3 +175,44 @@ def test_a_knowledge_base_that_cannot_be_read_leaves_the_page_working(fresh, kb_
     assert page.status_code == 200
     assert "The knowledge base could not be read, so this list is missing." in _section(page.text)
     assert "<dt>Help sessions</dt>" in page.text
+
+
+def test_postgresql_lists_the_same_fallen_ratios_from_its_vote_counts(
+        kb_dir: Path, tmp_path: Path, postgres_url: str) -> None:
+    """PostgreSQL answers with each window's vote counts (report_facts, in SQL), the JSON
+    store with its vote events: the same rows, at the windows' edges and through aliases."""
+    from widget_server.events.postgres import PostgresEventStore
+    from widget_server.tickets import pg_schema
+
+    with pg_schema.connect(postgres_url) as conn:
+        pg_schema.upgrade(conn)
+    now = datetime(2026, 11, 30, 8, 0, 0, 500, tzinfo=UTC)
+    _fresh_kb(kb_dir, now.date())
+    middle, first = now - timedelta(days=30), now - timedelta(days=60)
+    votes = [("care/voted", True, first), ("care/voted", False, now),  # edges: in, out
+             ("old/forgot-password", True, first + timedelta(hours=1)),  # an alias
+             ("account/reset-password", False, middle), ("nowhere", False, middle)]
+    for n in range(5):
+        votes += [("care/voted", n < 4, first + timedelta(days=n)),
+                  ("care/voted", n < 1, middle + timedelta(days=n)),
+                  ("account/reset-password", True, first + timedelta(days=1, minutes=n)),
+                  ("old/forgot-password", n < 2, middle - timedelta(microseconds=n + 1)),
+                  ("account/reset-password", n < 2, now - timedelta(minutes=n + 1))]
+    batch = [NewEvent(f"s_{n:022d}", "vote", {"slug": slug, "helpful": helpful}, at)
+             for n, (slug, helpful, at) in enumerate(votes)]
+    files = EventStore(tmp_path / "data", retention_days=None)
+    files.append_many(batch)
+    database = PostgresEventStore(postgres_url, retention_days=None)
+    try:
+        database.append_many(batch)
+        seen = [freshness(kb_dir, store, now, now.date()) for store in (files, database)]
+    finally:
+        database.close()
+    assert seen[0] == seen[1] and seen[0].note == ""
+    drops = {a.slug: [fresh_line(r) for r in a.rows if isinstance(r, HelpfulDrop)]
+             for a in seen[0].articles}
+    assert drops["care/voted"] == ["Found helpful by 20% of 5 votes in the last 30 days, down "
+                                   "from 83% of 6 in the 30 days before"]
+    assert drops["account/reset-password"] == [
+        "Found helpful by 33% of 6 votes in the last 30 days, down from 73% of 11 in the 30 "
+        "days before"]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
@@ -121,8 +123,24 @@ class Freshness:
     note: str  # why the list is partial or missing ("" when it is whole)
 
 
-def _votes(events: EventStore, now: datetime) -> list[Event]:
-    return [e for e in events.iter_events(*vote_span(now)) if e["type"] == VOTE]
+def _votes(events: EventStore, now: datetime) -> list[Event] | Iterator[dict[str, Any]]:
+    """The vote events `helpful_drops` reads (the 2 windows before `now`).
+
+    A store that computes report facts where its events are (PostgreSQL, in SQL) is asked for
+    each window's vote counts per article instead: walking every event of 60 days takes it
+    seconds a page cannot wait (11 s for 200,000 events, against 1 s for both windows' facts).
+    The counts come back as one vote per vote at its window's start, all `helpful_drops`
+    looks at. Other stores give their vote events, as `deskbell check --stale` reads them."""
+    if type(events).report_facts is EventStore.report_facts:  # facts folded from iter_events
+        return [e for e in events.iter_events(*vote_span(now)) if e["type"] == VOTE]
+    first, _ = vote_span(now)
+    middle = now - timedelta(days=WINDOW_DAYS)
+    windows = [(start, events.report_facts(start, start, end, ZoneInfo("UTC")).votes)
+               for start, end in ((first, middle), (middle, now))]
+    return (
+        {"type": VOTE, "_at": start, "data": {"slug": slug, "helpful": helpful}}
+        for start, votes in windows for slug, counts in votes.items()
+        for helpful, n in zip((True, False), counts, strict=True) for _ in range(n))
 
 
 def freshness(kb_dir: Path, events: EventStore, now: datetime, today: date) -> Freshness:
