@@ -154,9 +154,13 @@ def write_new(folder: Path, draft: Draft) -> bool:
     return True
 
 
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _plain(text: str) -> str:
-    """Front matter text for a terminal: control characters (escape sequences) as spaces."""
-    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    """Front matter or visitor text for a terminal: control characters (escape sequences)
+    and bidirectional overrides (which reorder what follows) as spaces."""
+    return "".join(" " if c in _BIDI or unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def _change(name: str, before: int, after: int) -> str:
@@ -208,7 +212,7 @@ def _print_covered(settings: Settings, today: date, tz: ZoneInfo, days: int,
     except OSError as exc:
         raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
     for problem in result.problems:
-        click.echo(f"warning: {settings.kb_dir}/{problem}", err=True)
+        click.echo(_plain(f"warning: {settings.kb_dir}/{problem}"), err=True)
     if fmt == "json":
         click.echo(json.dumps({"today": today.isoformat(), "timezone": tz.key,
                                **to_jsonable(result)}, indent=2, ensure_ascii=False))

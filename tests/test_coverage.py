@@ -329,9 +329,10 @@ def test_hostile_sources_are_read_as_text(data_dir: Path, kb_dir: Path) -> None:
     code, out, err = run("gaps", "--covered", "--until", str(TODAY), "--data-dir",
                          str(data_dir), "--kb", str(kb_dir))
     assert code == 0, out + err
-    assert "\x1b" not in out  # control characters become spaces
+    assert "\x1b" not in out and "\u202e" not in out  # escapes and bidi overrides: spaces
+    shown_plain = [q.replace("\u202e", " ") for q in shown if q]
     assert ("  billing/hostile (hostile), published 2026-11-12, covers: "
-            f"{', '.join(q for q in shown if q)}, 12345 and 1 more") in out.splitlines()
+            f"{', '.join(shown_plain)}, 12345 and 1 more") in out.splitlines()
     assert "zero-result searches 44 \u2192 6, searches 44 \u2192 36, tickets 9 \u2192 2" in out
     assert "billing/many (many), published 2026-11-12" in out and "and 45 more" in out
     assert "billing/not-a-map.md:1: sources: expected a mapping with a list of queries" in err
@@ -435,3 +436,22 @@ def test_the_group_is_the_one_cluster_queries_makes() -> None:
         expected = query in sources or (bool(query_key(query)) and any(
             clusters[query] is clusters[q] for q in heads))
         assert (member([query]) is not None) == expected, query
+
+
+def test_days_caps_the_windows(data_dir: Path, kb_dir: Path) -> None:
+    draft_and_publish(data_dir, kb_dir)
+    out = ok("gaps", "--covered", "--days", "7", "--until", str(TODAY), "--data-dir",
+             str(data_dir), "--kb", str(kb_dir))
+    # Before: searches 21 to 39 (every 8 hours) and the one at P - 1 s, tickets after 21 and
+    # 24; after: searches 0 to 18 (every 9 hours), 0 to 5 finding nothing, a ticket after 0.
+    assert out.splitlines()[2] == ("    zero-result searches 20 \u2192 6, searches 20 \u2192 19, "
+                                   "tickets 2 \u2192 1, over 7 days before and after 2026-11-12")
+
+
+@pytest.mark.parametrize("missing", ["--kb", "--data-dir"])
+def test_a_missing_folder_is_a_clear_error(data_dir: Path, kb_dir: Path, tmp_path: Path,
+                                           missing: str) -> None:
+    folders = {"--kb": str(kb_dir), "--data-dir": str(data_dir), missing: str(tmp_path / "no")}
+    code, out, err = run("gaps", "--covered", *(x for pair in folders.items() for x in pair))
+    assert code == 1 and out == ""
+    assert f"{tmp_path / 'no'}" in err and "is " + missing + " right?" in err

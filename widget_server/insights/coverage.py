@@ -4,9 +4,11 @@
                                      `sources`: each covers the queries listed there
     window_days(published, today)    N = min(30, days since publication), at least 1
     coverage(articles, events, ...)  before/after counts over two equal windows, one pass
-    load_coverage(store, kb_dir...)  the same from an event store and a KB folder: what
+    spans / coverage_of(..., store)  the windows' events, each read once from a store
+    load_coverage(store, kb_dir...)  all of it from an event store and a KB folder: what
                                      `deskbell gaps --covered` and the admin page call
-    covered_by(articles, queries)    the slug of the article that covers a gap, for labels
+    covered_by(articles)(spellings)  the slug of the article that covers a gap, and
+    relabel(actions, slug)           "covered by <slug>" for its "write an article"
 
 An article covers a gap when it is published (no `draft: true`) and its front matter still
 holds the `sources` that `deskbell gaps --draft` wrote: the queries listed there, and every
@@ -308,8 +310,8 @@ def coverage(articles: Iterable[CoveringArticle], events: Iterable[Mapping[str, 
     store.
 
     One pass: each distinct query is tested against every article's group once; a search
-    adds to the windows of the articles that cover it; tickets are kept (session, time,
-    order) and matched to the sessions' first searches at the end."""
+    adds to the windows of the articles that cover it; tickets are kept (time, stored order,
+    session) and matched to the sessions' first searches at the end."""
     compared: list[tuple[CoveringArticle, int, _Window, _Window]] = []
     waiting: list[tuple[CoveringArticle, str]] = []
     for article in articles:
