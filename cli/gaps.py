@@ -168,8 +168,8 @@ def _change(name: str, before: int, after: int) -> str:
 
 
 def covered_lines(result: CoverageReport, today: date, tz_name: str) -> list[str]:
-    """The text of `deskbell gaps --covered`."""
-    out = [f"Covered gaps, compared on {today} ({tz_name}):"]
+    """The text of `deskbell gaps --covered` for windows that end by `today`'s midnight."""
+    out = [f"Covered gaps up to {today - timedelta(days=1)} ({tz_name}):"]
     for row in result.rows:
         a, b, c = row.article, row.before, row.after
         out.append(f"  {a.slug} ({_plain(a.title)}), published {a.published}, covers: "
@@ -214,7 +214,8 @@ def _print_covered(settings: Settings, today: date, tz: ZoneInfo, days: int,
     for problem in result.problems:
         click.echo(_plain(f"warning: {settings.kb_dir}/{problem}"), err=True)
     if fmt == "json":
-        click.echo(json.dumps({"today": today.isoformat(), "timezone": tz.key,
+        click.echo(json.dumps({"until": (today - timedelta(days=1)).isoformat(),
+                               "timezone": tz.key,
                                **to_jsonable(result)}, indent=2, ensure_ascii=False))
     else:
         click.echo("\n".join(covered_lines(result, today, tz.key)))
@@ -253,7 +254,8 @@ def gaps(settings: Settings, since: datetime | None, until: datetime | None, tz_
     an article", and gets no new draft. --covered lists those gaps: for each article,
     the zero-result searches, searches and tickets of its queries in the N days before
     its publication day (`updated`, or `date`) and the N days after, N being the days
-    since publication, at most --days, at least 1 (--until: compare as of that day).
+    since publication, at most --days, at least 1. The last day counted is yesterday,
+    or --until (an article published today is compared over today so far).
 
     \b
     Example:
@@ -269,8 +271,8 @@ def gaps(settings: Settings, since: datetime | None, until: datetime | None, tz_
             raise click.UsageError("--covered compares the days before and after each "
                                    "publication (--days, --until): leave out --since and "
                                    "--draft")
-        _print_covered(settings, until.date() if until else datetime.now(tz).date(), tz,
-                       days, fmt)
+        today = until.date() + timedelta(days=1) if until else datetime.now(tz).date()
+        _print_covered(settings, today, tz, days, fmt)
         return
     if fmt != "text" or days != DEFAULT_DAYS:
         raise click.UsageError("--format and --days go with --covered")

@@ -40,6 +40,7 @@ UTC_ZONE = ZoneInfo("UTC")
 PUBLISHED = date(2026, 11, 12)
 P = datetime(2026, 11, 12, tzinfo=UTC)
 TODAY = date(2026, 11, 26)  # 14 days after: windows of 14 days
+UNTIL = ["--until", "2026-11-25"]  # the last day counted: the day before TODAY
 SPELLINGS = ["refund policy", "refund policies", "refund polcy"]
 HOSTILE_QUERY = "x'; drop table events; -- <script>alert(1)</script> y"
 # What seeded_events give the refund-policy group (the hostile query is another question).
@@ -141,10 +142,10 @@ def test_the_drafts_sources_name_the_gap(data_dir: Path, kb_dir: Path) -> None:
 
 def test_covered_gap_before_and_after_counts_are_exact(data_dir: Path, kb_dir: Path) -> None:
     draft_and_publish(data_dir, kb_dir)
-    out = ok("gaps", "--covered", "--until", str(TODAY), "--data-dir", str(data_dir),
+    out = ok("gaps", "--covered", *UNTIL, "--data-dir", str(data_dir),
              "--kb", str(kb_dir))
     lines = out.splitlines()
-    assert lines[0] == "Covered gaps, compared on 2026-11-26 (UTC):"
+    assert lines[0] == "Covered gaps up to 2026-11-25 (UTC):"
     assert lines[1] == ("  billing/refund-policy (Refund policy), published 2026-11-12, "
                         "covers: refund policy, refund policies, refund polcy")
     assert lines[2] == ("    zero-result searches 42 \u2192 6, searches 42 \u2192 36, "
@@ -154,10 +155,10 @@ def test_covered_gap_before_and_after_counts_are_exact(data_dir: Path, kb_dir: P
 
 def test_covered_gaps_as_json(data_dir: Path, kb_dir: Path) -> None:
     draft_and_publish(data_dir, kb_dir)
-    out = ok("gaps", "--covered", "--format", "json", "--until", str(TODAY), "--data-dir",
+    out = ok("gaps", "--covered", "--format", "json", *UNTIL, "--data-dir",
              str(data_dir), "--kb", str(kb_dir))
     result = json.loads(out)
-    assert result["today"] == "2026-11-26" and result["waiting"] == []
+    assert result["until"] == "2026-11-25" and result["waiting"] == []
     [row] = result["covered"]
     assert row["article"]["slug"] == "billing/refund-policy"
     assert row["article"]["published"] == "2026-11-12"
@@ -199,7 +200,7 @@ def test_a_draft_covers_nothing(data_dir: Path, kb_dir: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace(
         "draft: true\n", "draft: true\nupdated: 2026-11-12\n"), encoding="utf-8")
     assert covering_articles(load_kb(kb_dir)) == ((), ())
-    out = ok("gaps", "--covered", "--until", str(TODAY), "--data-dir", str(data_dir),
+    out = ok("gaps", "--covered", *UNTIL, "--data-dir", str(data_dir),
              "--kb", str(kb_dir))
     assert out.splitlines()[1] == "  none: no published article has the `sources` of a draft"
     listed = ok("gaps", "--data-dir", str(data_dir), "--kb", str(kb_dir), "--since",
@@ -209,7 +210,7 @@ def test_a_draft_covers_nothing(data_dir: Path, kb_dir: Path) -> None:
 
 def test_an_article_without_a_date_covers_but_waits(data_dir: Path, kb_dir: Path) -> None:
     draft_and_publish(data_dir, kb_dir, updated=None)
-    out = ok("gaps", "--covered", "--until", str(TODAY), "--data-dir", str(data_dir),
+    out = ok("gaps", "--covered", *UNTIL, "--data-dir", str(data_dir),
              "--kb", str(kb_dir))
     assert out.splitlines()[1] == ("  billing/refund-policy (Refund policy): not compared, no "
                                    "publication date: add `updated:` to its front matter")
@@ -219,7 +220,7 @@ def test_date_stands_in_for_updated(data_dir: Path, kb_dir: Path) -> None:
     path = draft_and_publish(data_dir, kb_dir, updated=None)
     path.write_text(path.read_text(encoding="utf-8").replace(
         "title:", "date: 2026-11-12\ntitle:", 1), encoding="utf-8")
-    out = ok("gaps", "--covered", "--until", str(TODAY), "--data-dir", str(data_dir),
+    out = ok("gaps", "--covered", *UNTIL, "--data-dir", str(data_dir),
              "--kb", str(kb_dir))
     assert "zero-result searches 42 \u2192 6" in out and "published 2026-11-12" in out
 
@@ -326,7 +327,7 @@ def test_hostile_sources_are_read_as_text(data_dir: Path, kb_dir: Path) -> None:
     _publish(kb_dir, "no-list", "sources:\n  queries: refund policy\n")
     code, out, err = run("check", "--kb", str(kb_dir))
     assert code == 0, out + err
-    code, out, err = run("gaps", "--covered", "--until", str(TODAY), "--data-dir",
+    code, out, err = run("gaps", "--covered", *UNTIL, "--data-dir",
                          str(data_dir), "--kb", str(kb_dir))
     assert code == 0, out + err
     assert "\x1b" not in out and "\u202e" not in out  # escapes and bidi overrides: spaces
@@ -338,7 +339,7 @@ def test_hostile_sources_are_read_as_text(data_dir: Path, kb_dir: Path) -> None:
     assert "billing/not-a-map.md:1: sources: expected a mapping with a list of queries" in err
     assert "billing/no-list.md:1: sources: expected `queries:` as a list" in err
     assert "billing/many.md:1: sources: only the first 50 of 500 queries count" in err
-    as_json = json.loads(ok("gaps", "--covered", "--format", "json", "--until", str(TODAY),
+    as_json = json.loads(ok("gaps", "--covered", "--format", "json", *UNTIL,
                             "--data-dir", str(data_dir), "--kb", str(kb_dir)))
     hostile = next(r for r in as_json["covered"] if r["article"]["slug"] == "billing/hostile")
     assert hostile["article"]["queries"][0] == HOSTILE_QUERY
@@ -392,7 +393,7 @@ def test_json_and_postgresql_give_the_same_rows(data_dir: Path, kb_dir: Path,
     assert hostile.partial and not refund.partial  # the oldest event is on 2026-10-27
     assert hostile.after == Counts(0, 0, 0)
     assert {r.days for r in paris.rows} == {10}
-    out = ok("gaps", "--covered", "--format", "json", "--until", str(TODAY), "--data-dir",
+    out = ok("gaps", "--covered", "--format", "json", *UNTIL, "--data-dir",
              str(data_dir), "--kb", str(kb_dir), env={"DESKBELL_EVENT_STORE": postgres_url})
     assert json.loads(out)["covered"] == to_jsonable(from_files)["covered"]
 
@@ -440,7 +441,7 @@ def test_the_group_is_the_one_cluster_queries_makes() -> None:
 
 def test_days_caps_the_windows(data_dir: Path, kb_dir: Path) -> None:
     draft_and_publish(data_dir, kb_dir)
-    out = ok("gaps", "--covered", "--days", "7", "--until", str(TODAY), "--data-dir",
+    out = ok("gaps", "--covered", "--days", "7", *UNTIL, "--data-dir",
              str(data_dir), "--kb", str(kb_dir))
     # Before: searches 21 to 39 (every 8 hours) and the one at P - 1 s, tickets after 21 and
     # 24; after: searches 0 to 18 (every 9 hours), 0 to 5 finding nothing, a ticket after 0.
