@@ -55,11 +55,12 @@ def _sid(n: int) -> str:
 def seeded_events() -> list[NewEvent]:
     """Four weeks of searches around the publication day P (2026-11-12, UTC):
 
-    before P (14 days): 42 zero-result searches of the refund-policy group in three spellings,
-    9 sessions of "refund policy" then opening a ticket; after P: 6 zero-result searches, 30 that find
-    the new article, 2 tickets. Around them, what must not count: a ticket before its
-    session's search, tickets after other searches ("refunds" is another question), searches
-    older than the windows, a hostile query (counted only where `sources` name it)."""
+    before P (14 days): 42 zero-result searches of the refund-policy group in three
+    spellings, 9 sessions of "refund policy" then opening a ticket; after P: 6 zero-result
+    searches, 30 that find the new article, 2 tickets. Around them, what must not count: a
+    ticket before its session's search, tickets after other searches ("refunds" is another
+    question), searches older than the windows, a hostile query (counted only where
+    `sources` name it)."""
     out: list[NewEvent] = []
 
     def search(session: int, query: str, results: int, at: datetime) -> None:
