@@ -14,8 +14,12 @@ import click
 from widget_server import resources
 from widget_server.articles import Article, article_path, load_kb
 from widget_server.errors import StorageUnavailable
-from widget_server.events import VOTE, Event
-from widget_server.insights.freshness import HELPFUL, freshness_report, vote_span
+from widget_server.insights.freshness import (
+    HELPFUL,
+    VoteWindows,
+    freshness_report,
+    vote_windows,
+)
 from widget_server.markup import html_to_text
 from widget_server.search import Answer, ReindexBusy, SearchService, Synonyms, reindex
 from widget_server.search.embedding import load_model
@@ -84,15 +88,15 @@ def _stale(settings: Settings, articles: list[Article], errors: int) -> None:
                f"{fell} articles voted less helpful{note}", err=True)
 
 
-def _votes(settings: Settings, now: dt.datetime) -> list[Event]:
-    """The events the helpful-ratio comparison needs, from the configured event store; none
+def _votes(settings: Settings, now: dt.datetime) -> VoteWindows:
+    """The votes the helpful-ratio comparison needs, from the configured event store; none
     when the JSON store's data folder does not exist (checking a KB creates no data folder)."""
     if settings.event_store == "json" and not Path(settings.data_dir).is_dir():
-        return []
+        return {}, {}
     try:
         store = open_event_store(settings)
         try:
-            return [e for e in store.iter_events(*vote_span(now)) if e["type"] == VOTE]
+            return vote_windows(store, now)
         finally:
             store.close()
     except (OSError, StorageUnavailable) as exc:

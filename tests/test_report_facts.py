@@ -141,3 +141,12 @@ def test_the_migration_fills_the_columns_of_events_stored_before_it(
         update = migration.sql[migration.sql.index("UPDATE events"):]
         conn.execute(update)  # type: ignore[call-overload]
     assert database.report_facts(FIRST, SINCE, NOW, ZoneInfo("UTC")) == folded(files, "UTC")
+
+
+def test_postgresql_counts_votes_as_the_fold_does(
+        stores: tuple[JSONEventStore, PostgresEventStore]) -> None:
+    files, database = stores
+    for since in (FIRST, SINCE, NOW - timedelta(days=2) + timedelta(seconds=90)):
+        expected = files.vote_counts(since, NOW)
+        assert database.vote_counts(since, NOW) == expected
+    assert expected["billing/refunds"] == (0, 1)  # of its two, the vote after since

@@ -18,6 +18,7 @@ from widget_server.insights.freshness import (
     WINDOW_DAYS,
     freshness_report,
     helpful_drops,
+    windows_of,
 )
 
 from .conftest import REPO
@@ -204,7 +205,7 @@ def test_an_article_whose_helpful_ratio_fell_is_listed_with_its_figures(kb: Path
     assert drop.message == ("helpful 90% -> 45%, 11 votes in the last 30 days "
                             "(10 in the 30 days before)")
     # The one list both `deskbell check --stale` and an admin page read.
-    rows = freshness_report(articles, as_read(history()), NOW)
+    rows = freshness_report(articles, windows_of(as_read(history()), NOW), NOW)
     assert [(r.kind, r.path, r.line) for r in rows] == [
         ("helpful", "guide/fresh.md", 1),
         ("review", "guide/overdue.md", 1), ("link", "guide/overdue.md", 1),

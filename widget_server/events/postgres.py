@@ -213,6 +213,17 @@ class PostgresEventStore(EventStore):
             pg_facts.prepare(conn)
             return pg_facts.session_facts(conn, params)
 
+    def vote_counts(self, since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
+        """The votes per slug, counted through the (type, at) index and the report columns."""
+        conditions, params = self._range(since, until)
+        query = sql.SQL("SELECT slug, count(*) FILTER (WHERE helpful),"
+                        " count(*) FILTER (WHERE NOT helpful) FROM events WHERE {}"
+                        " AND type = 'vote' AND slug <> '' GROUP BY slug ORDER BY slug").format(
+            sql.SQL(" AND ").join(conditions))
+        with self._transaction() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return {slug: (int(yes), int(no)) for slug, yes, no in rows}
+
     def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
         conditions, params = self._range(since, until)
         query = sql.SQL("SELECT count(*) FROM events WHERE {}").format(

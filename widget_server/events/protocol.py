@@ -193,6 +193,13 @@ class EventStore:
 
         return fold_events(self.iter_events(first, until), since, until, tz)
 
+    def vote_counts(self, since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
+        """(helpful, not helpful) votes per slug named, over [since, until)
+        (insights/freshness.py count_votes over iter_events; PostgreSQL counts in SQL)."""
+        from ..insights.freshness import count_votes
+
+        return count_votes(self.iter_events(since, until), since, until)
+
     def purge(self, today: date | None = None) -> Sequence[object]:
         """Delete the days older than the retention period; returns what was deleted."""
         raise NotImplementedError

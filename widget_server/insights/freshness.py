@@ -1,12 +1,13 @@
 """What in the knowledge base needs an author: overdue reviews, dead links, and articles that
 visitors now find less helpful than they did a month ago.
 
+    vote_windows(store, now) -> VoteWindows      votes per article, the two windows
     helpful_drops(events, articles, now) -> tuple[HelpfulDrop, ...]
-    freshness_report(articles, events, now) -> list[Stale | HelpfulDrop]
+    freshness_report(articles, windows, now) -> list[Stale | HelpfulDrop]
 
-Pure functions over articles and events (read them from any EventStore with
-`iter_events(*vote_span(now))`), so `deskbell check --stale` and the admin pages list the same
-thing. An article's helpful ratio is helpful / (helpful + not helpful) over its "vote" events,
+Pure functions over articles and vote counts, so `deskbell check --stale` and the admin pages
+list the same thing. The counts come from any EventStore (`EventStore.vote_counts`: folded
+from its events, or counted by PostgreSQL in SQL). An article's helpful ratio is helpful / (helpful + not helpful) over its "vote" events,
 counted as insights/metrics.py article_stats counts them. It is compared between the last
 WINDOW_DAYS days and the WINDOW_DAYS days before; the article is listed when each window holds
 at least MIN_VOTES votes (fewer say more about who happened to vote than about the article)
@@ -71,6 +72,15 @@ class HelpfulDrop:
                 f"({self.votes_before} in the {WINDOW_DAYS} days before)")
 
 
+VoteCounts = Mapping[str, tuple[int, int]]  # slug named by the votes: (helpful, not helpful)
+VoteWindows = tuple[VoteCounts, VoteCounts]  # the window before, the last window
+
+
+def _windows(now: dt.datetime) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    middle = now - dt.timedelta(days=WINDOW_DAYS)
+    return middle - dt.timedelta(days=WINDOW_DAYS), middle, now
+
+
 def _event_time(event: Mapping[str, Any]) -> dt.datetime:
     at = event.get("_at")
     if isinstance(at, dt.datetime):
@@ -79,41 +89,67 @@ def _event_time(event: Mapping[str, Any]) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def count_votes(events: Iterable[Mapping[str, Any]], since: dt.datetime,
+                until: dt.datetime) -> dict[str, tuple[int, int]]:
+    """Helpful and not-helpful votes per slug named, over the vote events of [since, until)
+    (a vote is helpful when its data says so, as metrics.article_stats counts it)."""
+    counts: dict[str, list[int]] = {}
+    for event in events:
+        slug = event["data"].get("slug") if event.get("type") == VOTE else None
+        if slug and since <= _event_time(event) < until:
+            counts.setdefault(str(slug), [0, 0])[0 if event["data"].get("helpful") else 1] += 1
+    return {slug: (n[0], n[1]) for slug, n in sorted(counts.items())}
+
+
+def windows_of(events: Iterable[Mapping[str, Any]], now: dt.datetime) -> VoteWindows:
+    """The two windows' counts from events (those of vote_span(now) suffice)."""
+    first, middle, end = _windows(now)
+    events = list(events)
+    return count_votes(events, first, middle), count_votes(events, middle, end)
+
+
+def vote_windows(store: Any, now: dt.datetime) -> VoteWindows:
+    """The two windows' counts from an EventStore (its vote_counts)."""
+    first, middle, end = _windows(now)
+    return store.vote_counts(first, middle), store.vote_counts(middle, end)
+
+
 def helpful_drops(events: Iterable[Mapping[str, Any]], articles: Iterable[Article],
                   now: dt.datetime, min_votes: int = MIN_VOTES,
                   min_drop_points: int = MIN_DROP_POINTS) -> tuple[HelpfulDrop, ...]:
-    """Published articles whose helpful ratio fell by `min_drop_points` or more between the
-    WINDOW_DAYS days before `now - WINDOW_DAYS` and the WINDOW_DAYS days before `now`, with
-    `min_votes` or more votes in each. Votes name an article by its canonical slug; a vote
-    naming an alias counts for the article, and votes for no published article are ignored.
-    Sorted by path."""
+    """`drops` of the vote events of the two windows before `now`."""
+    return drops(windows_of(events, now), articles, min_votes, min_drop_points)
+
+
+def drops(windows: VoteWindows, articles: Iterable[Article], min_votes: int = MIN_VOTES,
+          min_drop_points: int = MIN_DROP_POINTS) -> tuple[HelpfulDrop, ...]:
+    """Published articles whose helpful ratio fell by `min_drop_points` or more from the
+    window before to the last one, with `min_votes` or more votes in each. Votes name an
+    article by its canonical slug; a vote naming an alias counts for the article, and votes
+    for no published article are ignored. Sorted by path."""
     public = [a for a in articles if not a.draft]
     by_name = {name: a for a in public for name in (a.slug, *a.aliases)}
-    middle = now - dt.timedelta(days=WINDOW_DAYS)
-    first = middle - dt.timedelta(days=WINDOW_DAYS)
     votes: Counter[tuple[str, bool, bool]] = Counter()  # (slug, recent, helpful)
-    for event in events:
-        if event.get("type") != VOTE:
-            continue
-        article = by_name.get(str(event["data"].get("slug") or ""))
-        at = _event_time(event)
-        if article is None or not first <= at < now:
-            continue
-        votes[(article.slug, at >= middle, bool(event["data"].get("helpful")))] += 1
+    for recent, counts in enumerate(windows):
+        for name, (helpful, not_helpful) in counts.items():
+            article = by_name.get(name)
+            if article is not None:
+                votes[(article.slug, bool(recent), True)] += helpful
+                votes[(article.slug, bool(recent), False)] += not_helpful
     found = []
     for article in public:
         before = (votes[(article.slug, False, True)], votes[(article.slug, False, False)])
-        recent = (votes[(article.slug, True, True)], votes[(article.slug, True, False)])
-        if sum(before) < min_votes or sum(recent) < min_votes:
+        recent_ = (votes[(article.slug, True, True)], votes[(article.slug, True, False)])
+        if sum(before) < min_votes or sum(recent_) < min_votes:
             continue
-        fell = Fraction(before[0], sum(before)) - Fraction(recent[0], sum(recent))
+        fell = Fraction(before[0], sum(before)) - Fraction(recent_[0], sum(recent_))
         if fell * 100 >= min_drop_points:  # exact: 80% -> 65% is 15 points, not 14.99...
             found.append(HelpfulDrop(article.slug, article.path, article.owner, before[0],
-                                     sum(before), recent[0], sum(recent)))
+                                     sum(before), recent_[0], sum(recent_)))
     return tuple(sorted(found, key=lambda d: d.path))
 
 
-def freshness_report(articles: Iterable[Article], events: Iterable[Mapping[str, Any]],
+def freshness_report(articles: Iterable[Article], windows: VoteWindows,
                      now: dt.datetime, today: dt.date | None = None) -> list[Stale | HelpfulDrop]:
     """Everything `deskbell check --stale` lists, by path and line: reviews past due and links
     visitors cannot follow (articles.stale_report, as of `today`, default now's date; kinds
@@ -121,9 +157,10 @@ def freshness_report(articles: Iterable[Article], events: Iterable[Mapping[str, 
     Every row has kind, path, line, message and owner."""
     articles = list(articles)
     found: list[Stale | HelpfulDrop] = [*stale_report(articles, today or now.date())]
-    found += helpful_drops(events, articles, now)
+    found += drops(windows, articles)
     return sorted(found, key=lambda s: (s.path, s.line))
 
 
 __all__ = ["HELPFUL", "MIN_DROP_POINTS", "MIN_VOTES", "WINDOW_DAYS", "HelpfulDrop",
-           "freshness_report", "helpful_drops", "vote_span"]
+           "VoteCounts", "VoteWindows", "count_votes", "drops", "freshness_report",
+           "helpful_drops", "vote_span", "vote_windows", "windows_of"]

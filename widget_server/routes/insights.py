@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
@@ -25,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from .. import charts
 from ..articles import Stale, load_kb
 from ..errors import BadRequest, DeskbellError, NotFound
-from ..events import VOTE, Event, EventStore
+from ..events import EventStore
 from ..insights import (
     Draft,
     Durations,
@@ -37,7 +35,12 @@ from ..insights import (
     load_report,
     top_gaps,
 )
-from ..insights.freshness import WINDOW_DAYS, HelpfulDrop, freshness_report, vote_span
+from ..insights.freshness import (
+    WINDOW_DAYS,
+    HelpfulDrop,
+    freshness_report,
+    vote_windows,
+)
 from ..insights.spikes import CATEGORY, Spike
 from ..notices import MAX_TEXT, Notice, new_notice, ui_locales
 from ..search import SearchService
@@ -123,26 +126,6 @@ class Freshness:
     note: str  # why the list is partial or missing ("" when it is whole)
 
 
-def _votes(events: EventStore, now: datetime) -> list[Event] | Iterator[dict[str, Any]]:
-    """The vote events `helpful_drops` reads (the 2 windows before `now`).
-
-    A store that computes report facts where its events are (PostgreSQL, in SQL) is asked for
-    each window's vote counts per article instead: walking every event of 60 days takes it
-    seconds a page cannot wait (11 s for 200,000 events, against 1 s for both windows' facts).
-    The counts come back as one vote per vote at its window's start, all `helpful_drops`
-    looks at. Other stores give their vote events, as `deskbell check --stale` reads them."""
-    if type(events).report_facts is EventStore.report_facts:  # facts folded from iter_events
-        return [e for e in events.iter_events(*vote_span(now)) if e["type"] == VOTE]
-    first, _ = vote_span(now)
-    middle = now - timedelta(days=WINDOW_DAYS)
-    windows = [(start, events.report_facts(start, start, end, ZoneInfo("UTC")).votes)
-               for start, end in ((first, middle), (middle, now))]
-    return (
-        {"type": VOTE, "_at": start, "data": {"slug": slug, "helpful": helpful}}
-        for start, votes in windows for slug, counts in votes.items()
-        for helpful, n in zip((True, False), counts, strict=True) for _ in range(n))
-
-
 def freshness(kb_dir: Path, events: EventStore, now: datetime, today: date) -> Freshness:
     """The freshness list of the KB folder, by article (blocks: a worker thread calls it).
 
@@ -156,11 +139,11 @@ def freshness(kb_dir: Path, events: EventStore, now: datetime, today: date) -> F
         return Freshness((), "The knowledge base could not be read, so this list is missing.")
     note = ""
     try:
-        votes = _votes(events, now)
+        votes = vote_windows(events, now)
     except (OSError, DeskbellError) as exc:
         log.warning("insights page: votes unavailable for freshness: %s",
                     exc.message if isinstance(exc, DeskbellError) else exc)
-        votes = []
+        votes = ({}, {})
         note = ("The votes could not be read right now, so articles voted less helpful are "
                 "not listed; reviews and links are.")
     by_path = {a.path: a for a in kb.articles}
