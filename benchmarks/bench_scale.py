@@ -12,7 +12,7 @@ its own: `python -m benchmarks.bench_scale --sizes 1k,100k,1m [--repeats 3 --cou
    own adds leave; tests/test_bench_fill.py) and copied as hard links; PostgreSQL a database
    of its own at the current migration, filled with COPY (rows as PostgresTicketStore
    writes them, indexes in place, then VACUUM ANALYZE) and copied with CREATE DATABASE …
-   TEMPLATE. 1M tickets fill in minutes (about 2 for the JSON store, 4 for PostgreSQL).
+   TEMPLATE. 1M tickets fill in minutes (2–3 for the JSON store, 5–6 for PostgreSQL, on 2 cores).
    p50 and p95 per size; baseline in the same run: the JSON store, rounds alternating which
    store goes first.
 2. Throughput past one node: nodes (the same app, `--workers` each, default 1) sharing one
