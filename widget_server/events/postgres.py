@@ -189,9 +189,9 @@ class PostgresEventStore(EventStore):
     def report_facts(self, first: datetime, since: datetime, until: datetime,
                      tz: ZoneInfo) -> EventFacts:
         """The report's facts computed by the database (insights/pg_facts.py): equal to
-        folding iter_events(first, until) in Python. The session figures, the longest part,
-        run meanwhile on a second connection that imports this transaction's snapshot, so
-        both see exactly the same events."""
+        folding iter_events(first, until) in Python. The session and article figures
+        (pg_facts.side_facts) run meanwhile on a second connection that imports this
+        transaction's snapshot, so both see exactly the same events."""
         from ..insights import pg_facts
 
         with self._transaction() as conn:
@@ -200,18 +200,17 @@ class PostgresEventStore(EventStore):
             snapshot = str(row[0]) if row else ""
             params = pg_facts.report_params(first, since, until, tz)
             with ThreadPoolExecutor(1) as pool:
-                sessions = pool.submit(self._session_facts, snapshot, params)
-                return pg_facts.postgres_facts(conn, first, since, until, tz,
-                                               sessions=sessions.result)
+                side = pool.submit(self._side_facts, snapshot, params)
+                return pg_facts.postgres_facts(conn, first, since, until, tz, side=side.result)
 
-    def _session_facts(self, snapshot: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _side_facts(self, snapshot: str, params: dict[str, Any]) -> dict[str, Any]:
         from ..insights import pg_facts
 
         with self._transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             pg_facts.prepare(conn)
-            return pg_facts.session_facts(conn, params)
+            return pg_facts.side_facts(conn, params)
 
     def vote_counts(self, since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
         """The votes per slug, counted through the (type, at) index and the report columns."""

@@ -55,12 +55,18 @@ def prepare(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL TimeZone = 'UTC'")
 
 
+def side_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
+    """The parts a second connection can compute while the first does the rest: the session
+    figures (the longest query) and the article figures, needing no query groups."""
+    return {**session_facts(conn, p), **article_facts(conn, p)}
+
+
 def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
                    until: datetime, tz: ZoneInfo,
-                   sessions: Callable[[], dict[str, Any]] | None = None) -> EventFacts:
+                   side: Callable[[], dict[str, Any]] | None = None) -> EventFacts:
     """The facts of the events of [first, until) for a report over [since, until) in `tz`.
-    `sessions`, when given, answers `session_facts` (computed meanwhile on another connection
-    that shares this transaction's snapshot); otherwise it runs here, after the rest."""
+    `side`, when given, answers `side_facts` (computed meanwhile on another connection that
+    shares this transaction's snapshot); otherwise it runs here, after the rest."""
     p = report_params(first, since, until, tz)
     prepare(conn)
     searched = conn.execute(
@@ -78,10 +84,8 @@ def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
     failed = tuple((q, at) for q, at in conn.execute(
         f"SELECT query, at FROM events WHERE {HISTORY} AND type = 'search' AND query <> ''"
         " AND results = 0 ORDER BY day, seq", p).fetchall())
-    rest = {**_searches(conn, p, queries, searched), **_ticket_searches(conn, p),
-            **_articles(conn, p)}
-    return EventFacts(timezone=tz.key,
-                      **(sessions() if sessions is not None else session_facts(conn, p)),
+    rest = {**_searches(conn, p, queries, searched), **_ticket_searches(conn, p)}
+    return EventFacts(timezone=tz.key, **(side() if side is not None else side_facts(conn, p)),
                       **rest, failed=failed, queries=queries)
 
 
@@ -158,7 +162,7 @@ def _ticket_searches(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, A
                                      for at, _, session, ref, grp, query, found in rows)}
 
 
-def _articles(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
+def article_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
     """Views by source and votes per article (every event, then trails only), the trails'
     not-helpful votes with their reasons, and the tickets that followed them."""
     views: dict[str, dict[str, int]] = defaultdict(dict)
@@ -207,4 +211,5 @@ def _articles(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
                                    for at, _, slug, ref in after)}
 
 
-__all__ = ["postgres_facts", "prepare", "report_params", "session_facts"]
+__all__ = ["article_facts", "postgres_facts", "prepare", "report_params", "session_facts",
+           "side_facts"]
