@@ -35,6 +35,7 @@ from widget_server.insights.coverage import (
     load_coverage,
     relabel,
 )
+from widget_server.insights.digest import gap_counts
 from widget_server.search import current_generation
 from widget_server.search.layout import read_words
 from widget_server.settings import Settings
@@ -59,19 +60,10 @@ def _read(settings: Settings, since: datetime, until: datetime,
         raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
 
 
-def _counts(gap: TopGap) -> str:
-    parts = []
-    if gap.searches:
-        parts.append(f"{gap.searches} searches found nothing")
-    if gap.tickets:
-        parts.append(f"{gap.tickets} tickets followed a search")
-    return ", ".join(parts)
-
-
 def _line(number: int, gap: TopGap) -> str:
     others = [v.query for v in gap.variants if v.query != gap.query]
     also = f" (also: {', '.join(others[:3])})" if others else ""
-    return f"  {number}. {gap.query}{also}: {_counts(gap)} -> {'; '.join(gap.actions)}"
+    return f"  {number}. {gap.query}{also}: {gap_counts(gap)}"
 
 
 def _covered(settings: Settings) -> Covered:

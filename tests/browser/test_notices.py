@@ -14,7 +14,7 @@ from widget_server.notices import NoticeBoard, new_notice
 from widget_server.routes.widget import strings
 
 from .conftest import FIXTURE_KB, HostPages, HostSite, LiveServer, _serve_kb, open_widget
-from .test_accessibility import axe, embed_frame
+from .test_accessibility import axe, context, embed_frame  # noqa: F401 (context: the fixture axe needs)
 
 pytestmark = pytest.mark.browser
 
@@ -39,15 +39,6 @@ def site(host_pages: HostPages, notice_server: LiveServer) -> Iterator[HostSite]
                              find_article=lambda slug: slug))
     yield HostSite(notice_server, host_pages)
     board.clear()
-
-
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    # axe is injected as an inline script, which the panel's own CSP rightly refuses.
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-    ctx.set_default_timeout(15000)
-    yield ctx
-    ctx.close()
 
 
 def test_the_banner_shows_hostile_text_as_text_and_opens_its_article_in_the_panel(

@@ -153,14 +153,19 @@ def build_digest(this_week: Report, last_week: Report, *, draft_dir: str = "kb/d
 # --- the words for gaps and spikes, shared by both renderings ----------------------------------
 
 
-def gap_counts(gap: TopGap) -> str:
-    """What the gap cost and what to do, as `deskbell gaps` says it."""
+def gap_cost(gap: TopGap) -> str:
+    """What the gap cost: "12 searches found nothing, 3 tickets followed a search"."""
     parts = []
     if gap.searches:
         parts.append(f"{gap.searches} searches found nothing")
     if gap.tickets:
         parts.append(f"{gap.tickets} tickets followed a search")
-    return ", ".join(parts) + f" -> {'; '.join(gap.actions)}"
+    return ", ".join(parts)
+
+
+def gap_counts(gap: TopGap) -> str:
+    """What the gap cost and what to do, as `deskbell gaps` says it."""
+    return f"{gap_cost(gap)} -> {'; '.join(gap.actions)}"
 
 
 def gap_also(gap: TopGap) -> str:
@@ -249,5 +254,5 @@ def digest_html(d: Digest) -> str:
 
 
 __all__ = ["DIGEST_GAPS", "Digest", "Figure", "build_digest", "digest_html", "digest_text",
-           "digest_weeks", "figures", "gaps_command", "gap_also", "gap_counts", "notice_line",
-           "spike_line"]
+           "digest_weeks", "figures", "gap_also", "gap_cost", "gap_counts", "gaps_command",
+           "notice_line", "spike_line"]
