@@ -217,8 +217,9 @@ class PostgresEventStore(EventStore):
         conditions, params = self._range(since, until)
         query = sql.SQL("SELECT slug, count(*) FILTER (WHERE helpful),"
                         " count(*) FILTER (WHERE NOT helpful) FROM events WHERE {}"
-                        " AND type = 'vote' AND slug <> '' GROUP BY slug ORDER BY slug").format(
+                        " AND type = %(t_vote)s AND slug <> '' GROUP BY slug ORDER BY slug").format(
             sql.SQL(" AND ").join(conditions))
+        params["t_vote"] = VOTE
         with self._transaction() as conn:
             rows = conn.execute(query, params).fetchall()
         return {slug: (int(yes), int(no)) for slug, yes, no in rows}

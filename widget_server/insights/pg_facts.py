@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from ..events import ARTICLE_VIEW, SEARCH, TICKET_CREATED, VOTE
 from .facts import Downvote, EventFacts, QueryGroups, TicketAfter, TicketSearch, ZeroFacts, ranked
 
 
@@ -43,7 +44,10 @@ def report_params(first: datetime, since: datetime, until: datetime,
     """The parameters every query here takes."""
     return {"first": first, "first_day": first.astimezone(UTC).date(),
             "since": since, "since_day": since.astimezone(UTC).date(),
-            "until": until, "until_day": until.astimezone(UTC).date(), "tz": tz.key}
+            "until": until, "until_day": until.astimezone(UTC).date(), "tz": tz.key,
+            # event types are named through the registry, as parameters
+            "t_search": SEARCH, "t_view": ARTICLE_VIEW, "t_vote": VOTE,
+            "t_ticket": TICKET_CREATED}
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -73,7 +77,7 @@ def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
         "SELECT query, count(*), count(*) FILTER (WHERE at >= %(since)s),"
         " count(*) FILTER (WHERE at >= %(since)s AND results = 0),"
         " count(*) FILTER (WHERE at >= %(since)s AND results IS DISTINCT FROM 0)"
-        f" FROM events WHERE {HISTORY} AND type = 'search' AND query <> '' GROUP BY query",
+        f" FROM events WHERE {HISTORY} AND type = %(t_search)s AND query <> '' GROUP BY query",
         p).fetchall()
     queries = QueryGroups.counted({q: int(n) for q, n, *_ in searched})
     conn.execute("CREATE TEMPORARY TABLE report_groups (query text COLLATE \"C\" PRIMARY KEY,"
@@ -82,7 +86,7 @@ def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
         for query, *_ in searched:
             copy.write_row((query, queries.key(query)))
     failed = tuple((q, at) for q, at in conn.execute(
-        f"SELECT query, at FROM events WHERE {HISTORY} AND type = 'search' AND query <> ''"
+        f"SELECT query, at FROM events WHERE {HISTORY} AND type = %(t_search)s AND query <> ''"
         " AND results = 0 ORDER BY day, seq", p).fetchall())
     rest = {**_searches(conn, p, queries, searched), **_ticket_searches(conn, p)}
     return EventFacts(timezone=tz.key, **(side() if side is not None else side_facts(conn, p)),
@@ -98,14 +102,14 @@ def session_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]
         "SELECT (engaged_at AT TIME ZONE %(tz)s)::date, count(*),"
         " count(*) FILTER (WHERE NOT ticketed), sum(searches), sum(zero), sum(succeeded) FROM ("
         "  SELECT min(at) FILTER (WHERE engaged) AS engaged_at,"
-        "         bool_or(type = 'ticket_created') AS ticketed,"
-        "         count(*) FILTER (WHERE type = 'search') AS searches,"
-        "         count(*) FILTER (WHERE type = 'search' AND results = 0) AS zero,"
-        "         count(*) FILTER (WHERE type = 'search' AND next = 'article_view') AS succeeded"
+        "         bool_or(type = %(t_ticket)s) AS ticketed,"
+        "         count(*) FILTER (WHERE type = %(t_search)s) AS searches,"
+        "         count(*) FILTER (WHERE type = %(t_search)s AND results = 0) AS zero,"
+        "         count(*) FILTER (WHERE type = %(t_search)s AND next = %(t_view)s) AS succeeded"
         "  FROM (SELECT session, at, type, results, engaged,"
         "               lead(type) OVER (PARTITION BY session, engaged ORDER BY at, seq) AS next"
         "        FROM (SELECT session, at, seq, type, results,"
-        "                     type IN ('search', 'article_view') AS engaged"
+        "                     type IN (%(t_search)s, %(t_view)s) AS engaged"
         f"              FROM events WHERE {RANGE} AND {TRAIL}) AS e) AS w"
         "  GROUP BY session) AS s GROUP BY 1", p).fetchall()
     engaged = {day: (int(n), int(served)) for day, n, served, *_ in rows if day is not None}
@@ -127,7 +131,7 @@ def _searches(conn: psycopg.Connection, p: dict[str, Any], queries: QueryGroups,
         "SELECT g.grp, count(DISTINCT coalesce(e.session, '')) FILTER (WHERE e.results = 0),"
         f" count(DISTINCT e.session) FILTER (WHERE e.{TRAIL}) FROM events AS e"
         " JOIN report_groups AS g ON g.query = e.query"
-        f" WHERE {_span('since', 'e.')} AND e.type = 'search' GROUP BY g.grp", p)}
+        f" WHERE {_span('since', 'e.')} AND e.type = %(t_search)s GROUP BY g.grp", p)}
     variants: dict[str, dict[str, int]] = defaultdict(dict)
     found: set[str] = set()
     for query, _, _, zero, other in searched:
@@ -149,10 +153,10 @@ def _ticket_searches(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, A
     ranged = _span("since", "e.")
     rows = conn.execute(
         "WITH t AS (SELECT seq, at, session, reference FROM events"
-        f"           WHERE {RANGE} AND type = 'ticket_created' AND {TRAIL}),"
+        f"           WHERE {RANGE} AND type = %(t_ticket)s AND {TRAIL}),"
         "     s AS (SELECT e.seq, e.at, e.session, e.query, e.results, g.grp FROM events AS e"
         "           JOIN report_groups AS g ON g.query = e.query"
-        f"           WHERE {ranged} AND e.type = 'search' AND e.{TRAIL})"
+        f"           WHERE {ranged} AND e.type = %(t_search)s AND e.{TRAIL})"
         " SELECT DISTINCT ON (t.seq, s.grp) t.at, t.seq, t.session, coalesce(t.reference, ''),"
         "        s.grp, s.query, coalesce(s.results <> 0, false)"
         " FROM t JOIN s ON s.session = t.session AND (s.at, s.seq) < (t.at, t.seq)"
@@ -171,8 +175,8 @@ def article_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]
     for slug, kind, source, helpful, in_trail, n in conn.execute(
             "SELECT slug, type, coalesce(source, 'unknown'), coalesce(helpful, false),"
             f" coalesce({TRAIL}, false), count(*) FROM events WHERE {RANGE}"
-            " AND type IN ('article_view', 'vote') AND slug <> '' GROUP BY 1, 2, 3, 4, 5", p):
-        if kind == "article_view":
+            " AND type IN (%(t_view)s, %(t_vote)s) AND slug <> '' GROUP BY 1, 2, 3, 4, 5", p):
+        if kind == ARTICLE_VIEW:
             views[slug][source] = views[slug].get(source, 0) + int(n)
         else:
             votes[slug][0 if helpful else 1] += int(n)
@@ -180,7 +184,7 @@ def article_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]
                 trail_votes[slug][0 if helpful else 1] += int(n)
     downvotes = []
     for at, slug, data in conn.execute(
-            f"SELECT at, slug, data::text FROM events WHERE {RANGE} AND type = 'vote'"
+            f"SELECT at, slug, data::text FROM events WHERE {RANGE} AND type = %(t_vote)s"
             f" AND {TRAIL} AND slug <> '' AND NOT coalesce(helpful, false) ORDER BY at, seq",
             p):
         fields = json.loads(data)  # in Python: a reason or comment may hold \u0000
@@ -190,17 +194,17 @@ def article_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]
     # at a ticket (a vote's segment is the number of tickets before it, plus one): a
     # segment's ticket followed its votes. Grouping, not a join, so no plan can go quadratic.
     segments = conn.execute(
-        "SELECT max(at) FILTER (WHERE type = 'ticket_created'),"
-        " max(seq) FILTER (WHERE type = 'ticket_created'),"
-        " coalesce(max(reference) FILTER (WHERE type = 'ticket_created'), ''),"
-        " array_agg(DISTINCT slug) FILTER (WHERE type = 'vote') FROM ("
-        "  SELECT session, type, at, seq, slug, reference, CASE WHEN type = 'vote' THEN 1"
-        "   ELSE 0 END + count(*) FILTER (WHERE type = 'ticket_created')"
+        "SELECT max(at) FILTER (WHERE type = %(t_ticket)s),"
+        " max(seq) FILTER (WHERE type = %(t_ticket)s),"
+        " coalesce(max(reference) FILTER (WHERE type = %(t_ticket)s), ''),"
+        " array_agg(DISTINCT slug) FILTER (WHERE type = %(t_vote)s) FROM ("
+        "  SELECT session, type, at, seq, slug, reference, CASE WHEN type = %(t_vote)s THEN 1"
+        "   ELSE 0 END + count(*) FILTER (WHERE type = %(t_ticket)s)"
         "   OVER (PARTITION BY session ORDER BY at, seq) AS segment"
-        f"  FROM events WHERE {RANGE} AND {TRAIL} AND (type = 'ticket_created'"
-        "   OR (type = 'vote' AND slug <> '' AND NOT coalesce(helpful, false)))) AS x"
-        " GROUP BY session, segment HAVING count(*) FILTER (WHERE type = 'ticket_created') > 0"
-        " AND count(*) FILTER (WHERE type = 'vote') > 0", p).fetchall()
+        f"  FROM events WHERE {RANGE} AND {TRAIL} AND (type = %(t_ticket)s"
+        "   OR (type = %(t_vote)s AND slug <> '' AND NOT coalesce(helpful, false)))) AS x"
+        " GROUP BY session, segment HAVING count(*) FILTER (WHERE type = %(t_ticket)s) > 0"
+        " AND count(*) FILTER (WHERE type = %(t_vote)s) > 0", p).fetchall()
     after = [(at, seq, slug, ref) for at, seq, ref, slugs in segments for slug in slugs]
     after.sort(key=lambda r: (r[0], r[1], r[2]))
     return {"views": {s: dict(ranked(c)) for s, c in sorted(views.items())},
