@@ -46,7 +46,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
@@ -189,9 +189,9 @@ class PostgresEventStore(EventStore):
     def report_facts(self, first: datetime, since: datetime, until: datetime,
                      tz: ZoneInfo) -> EventFacts:
         """The report's facts computed by the database (insights/pg_facts.py): equal to
-        folding iter_events(first, until) in Python. The session and article figures
-        (pg_facts.side_facts) run meanwhile on a second connection that imports this
-        transaction's snapshot, so both see exactly the same events."""
+        folding iter_events(first, until) in Python. The session figures and the article
+        figures (pg_facts.side_facts) run meanwhile on two more connections that import this
+        transaction's snapshot, so every part sees exactly the same events."""
         from ..insights import pg_facts
 
         with self._transaction() as conn:
@@ -199,18 +199,23 @@ class PostgresEventStore(EventStore):
             row = conn.execute("SELECT pg_export_snapshot()").fetchone()
             snapshot = str(row[0]) if row else ""
             params = pg_facts.report_params(first, since, until, tz)
-            with ThreadPoolExecutor(1) as pool:
-                side = pool.submit(self._side_facts, snapshot, params)
-                return pg_facts.postgres_facts(conn, first, since, until, tz, side=side.result)
+            with ThreadPoolExecutor(2) as pool:
+                parts = [pool.submit(self._part, part, snapshot, params)
+                         for part in (pg_facts.session_facts, pg_facts.article_facts)]
+                return pg_facts.postgres_facts(
+                    conn, first, since, until, tz,
+                    side=lambda: {k: v for part in parts for k, v in part.result().items()})
 
-    def _side_facts(self, snapshot: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _part(self, part: Callable[[psycopg.Connection, dict[str, Any]], dict[str, Any]],
+              snapshot: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One part of the report's facts, on a connection of its own in `snapshot`."""
         from ..insights import pg_facts
 
         with self._transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             pg_facts.prepare(conn)
-            return pg_facts.side_facts(conn, params)
+            return part(conn, params)
 
     def vote_counts(self, since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
         """The votes per slug, counted through the (type, at) index and the report columns."""

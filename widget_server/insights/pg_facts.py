@@ -60,8 +60,8 @@ def prepare(conn: psycopg.Connection) -> None:
 
 
 def side_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
-    """The parts a second connection can compute while the first does the rest: the session
-    figures (the longest query) and the article figures, needing no query groups."""
+    """The parts other connections can compute while the first does the rest, needing no
+    query groups: the session figures (the longest query) and the article figures."""
     return {**session_facts(conn, p), **article_facts(conn, p)}
 
 
@@ -69,8 +69,8 @@ def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
                    until: datetime, tz: ZoneInfo,
                    side: Callable[[], dict[str, Any]] | None = None) -> EventFacts:
     """The facts of the events of [first, until) for a report over [since, until) in `tz`.
-    `side`, when given, answers `side_facts` (computed meanwhile on another connection that
-    shares this transaction's snapshot); otherwise it runs here, after the rest."""
+    `side`, when given, answers `side_facts` (computed meanwhile on other connections that
+    share this transaction's snapshot); otherwise it runs here, after the rest."""
     p = report_params(first, since, until, tz)
     prepare(conn)
     searched = conn.execute(

@@ -36,7 +36,7 @@ from .metrics import (
     ticket_volume,
     top_searches,
 )
-from .spikes import BASELINE_DAYS, CATEGORY, Spikes, report_spikes
+from .spikes import BASELINE_DAYS, CATEGORY, Spikes, Topics, category_topics, report_spikes
 
 
 @dataclass(frozen=True)
@@ -84,21 +84,40 @@ def build_report(tickets: Iterable[Ticket], events: Iterable[Event], since: date
     return report_of(Activity.build(tickets, events, since, until, tz), since, until, tz)
 
 
-def report_of(activity: Activity, since: datetime, until: datetime, tz: ZoneInfo) -> Report:
-    """Every figure for [since, until) from an Activity folded for that range in `tz`."""
+@dataclass(frozen=True)
+class TicketFigures:
+    """The figures that read tickets alone: worked out as soon as the tickets are read."""
+
+    volume: TicketVolume
+    times: ResponseTimes
+    satisfaction: Satisfaction
+    categories: Topics  # the tickets by category, for the spikes
+
+    @classmethod
+    def of(cls, tickets: Sequence[Ticket], since: datetime, until: datetime,
+           tz: ZoneInfo) -> TicketFigures:
+        return cls(ticket_volume(tickets, since, until, tz), response_times(tickets, since, until),
+                   satisfaction(tickets, since, until), category_topics(tickets))
+
+
+def report_of(activity: Activity, since: datetime, until: datetime, tz: ZoneInfo,
+              figures: TicketFigures | None = None) -> Report:
+    """Every figure for [since, until) from an Activity folded for that range in `tz`
+    (`figures`: TicketFigures.of(activity.tickets, ...), when already worked out)."""
+    figures = figures or TicketFigures.of(activity.tickets, since, until, tz)
     return Report(
         since=since,
         until=until,
         timezone=tz.key,
         sessions=session_summary(activity),
         self_service_daily=daily_self_service(activity, since, until, tz),
-        tickets=ticket_volume(activity.tickets, since, until, tz),
-        times=response_times(activity.tickets, since, until),
-        satisfaction=satisfaction(activity.tickets, since, until),
+        tickets=figures.volume,
+        times=figures.times,
+        satisfaction=figures.satisfaction,
         articles=article_stats(activity),
         top_searches=top_searches(activity),
         gaps=content_gaps(activity),
-        spikes=report_spikes(activity, until, tz),
+        spikes=report_spikes(activity, until, tz, figures.categories),
         queries=activity.queries,
     )
 
@@ -135,13 +154,19 @@ def load_report(events: EventSource | None, tickets: TicketSource, since: dateti
     Blocks on disk (or the database): the server calls it on a worker thread.
     """
     first, last = report_span(since, until)
-    with ThreadPoolExecutor(1) as pool:  # the tickets are read while the events are folded
-        reading = pool.submit(lambda: tuple(tickets.tickets_touched(
-            first.isoformat(), last.isoformat(), REPORT_FIELDS)))
+    def read_tickets() -> tuple[tuple[Ticket, ...], TicketFigures]:
+        touched = tuple(tickets.tickets_touched(first.isoformat(), last.isoformat(),
+                                                REPORT_FIELDS))
+        return touched, TicketFigures.of(touched, since, until, tz)
+
+    # The tickets are read, and their figures worked out, while the events are folded (a
+    # database folding them leaves this thread the processor).
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(read_tickets)
         facts = (events.report_facts(first, since, until, tz) if events is not None
                  else EventFacts(tz.key))
-        touched = reading.result()
-    report = report_of(Activity(touched, facts), since, until, tz)
+        touched, figures = reading.result()
+    report = report_of(Activity(touched, facts), since, until, tz, figures)
     if _reaches_before(report, first, tz):
         every = tickets.tickets_touched(EPOCH.isoformat(), last.isoformat(), REPORT_FIELDS)
         report = report_of(Activity(tuple(every), facts), since, until, tz)

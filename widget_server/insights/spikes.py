@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -68,14 +68,24 @@ _Item = tuple[datetime, Mapping[str, Any] | str]
 Topics = dict[tuple[str, str], list[_Item]]  # each topic's items in time order
 
 
-def spike_topics(activity: Activity) -> Topics:
-    """Every ticket by its category and every failed search by its query group, over the whole
-    history; a group is named by its most frequent failed spelling (ties alphabetically)."""
+def category_topics(tickets: Iterable[Mapping[str, Any]]) -> Topics:
+    """Every ticket by its category, each category's tickets in time order."""
     topics: Topics = defaultdict(list)
-    for ticket in activity.tickets:
+    for ticket in tickets:
         if ticket.get("category"):
             topics[(CATEGORY, ticket["category"])].append(
                 (parse_time(ticket["created_at"]), ticket))
+    for items in topics.values():
+        items.sort(key=lambda i: i[0])  # stable: the order read breaks ties
+    return topics
+
+
+def spike_topics(activity: Activity, categories: Topics | None = None) -> Topics:
+    """Every ticket by its category (`categories`, when category_topics(activity.tickets) is
+    at hand) and every failed search by its query group, over the whole history; a group is
+    named by its most frequent failed spelling (ties alphabetically)."""
+    topics: Topics = defaultdict(list)
+    topics.update(category_topics(activity.tickets) if categories is None else categories)
     failed = activity.facts.failed
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
     for query, _ in failed:
@@ -83,8 +93,9 @@ def spike_topics(activity: Activity) -> Topics:
     labels = {group: ranked(counts)[0][0] for group, counts in spellings.items()}
     for query, at in failed:
         topics[(QUERY, labels[activity.queries.key(query)])].append((at, query))
-    for items in topics.values():
-        items.sort(key=lambda i: i[0])  # stable: the order read breaks ties
+    for key, items in topics.items():
+        if key[0] == QUERY:
+            items.sort(key=lambda i: i[0])  # stable: the order read breaks ties
     return topics
 
 
@@ -126,9 +137,11 @@ def find_spikes(
     return tuple(spikes)
 
 
-def report_spikes(activity: Activity, until: datetime, tz: ZoneInfo) -> Spikes:
-    """Spikes of the day ending at `until`, and of the week for topics the day did not flag."""
-    topics = spike_topics(activity)
+def report_spikes(activity: Activity, until: datetime, tz: ZoneInfo,
+                  categories: Topics | None = None) -> Spikes:
+    """Spikes of the day ending at `until`, and of the week for topics the day did not flag
+    (`categories`: category_topics(activity.tickets), when already worked out)."""
+    topics = spike_topics(activity, categories)
     day = find_spikes(activity, until, 1, tz=tz, topics=topics)
     flagged = {(s.kind, s.topic) for s in day}
     week = tuple(s for s in find_spikes(activity, until, 7, tz=tz, topics=topics)
@@ -171,5 +184,5 @@ def _started(items: list[_Item], recent: list[_Item], daily_mean: float, now: da
     return min(i[0] for i in per_day.get(first, recent))
 
 
-__all__ = ["BASELINE_DAYS", "Spike", "Spikes", "find_spikes", "poisson_tail", "report_spikes",
+__all__ = ["BASELINE_DAYS", "category_topics", "Spike", "Spikes", "find_spikes", "poisson_tail", "report_spikes",
            "spike_topics"]
