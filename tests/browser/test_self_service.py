@@ -141,13 +141,19 @@ def _read_an_article(page: Any, shop: HostSite) -> Any:
     return frame
 
 
-def test_a_no_vote_asks_why_and_sends_the_reason_with_the_vote(
-    page: Any, shop: HostSite, live_server: LiveServer
-) -> None:
+def _said_no(page: Any, shop: HostSite, live_server: LiveServer) -> tuple[Any, Any, int]:
+    """An article read and voted "No": (the panel, the event store, events stored before)."""
     store = live_server.app.state.services.events
     before = sum(1 for _ in store.iter_events())
     frame = _read_an_article(page, shop)
     frame.get_by_role("button", name="No").click()
+    return frame, store, before
+
+
+def test_a_no_vote_asks_why_and_sends_the_reason_with_the_vote(
+    page: Any, shop: HostSite, live_server: LiveServer
+) -> None:
+    frame, store, before = _said_no(page, shop, live_server)
     reasons = frame.get_by_role("group", name="What went wrong?")
     expect(reasons.get_by_role("button")).to_have_text(
         ["Wrong answer", "Outdated", "Didn't answer my question", "Hard to follow", "Other"])
@@ -165,10 +171,7 @@ def test_a_no_vote_asks_why_and_sends_the_reason_with_the_vote(
 
 
 def test_other_takes_a_comment(page: Any, shop: HostSite, live_server: LiveServer) -> None:
-    store = live_server.app.state.services.events
-    before = sum(1 for _ in store.iter_events())
-    frame = _read_an_article(page, shop)
-    frame.get_by_role("button", name="No").click()
+    frame, store, before = _said_no(page, shop, live_server)
     frame.get_by_role("button", name="Other").click()
     note = frame.get_by_role("textbox", name="Comment (optional)")
     expect(note).to_be_focused()
@@ -183,10 +186,7 @@ def test_other_takes_a_comment(page: Any, shop: HostSite, live_server: LiveServe
 def test_a_no_without_a_reason_is_recorded_on_leaving(
     page: Any, shop: HostSite, live_server: LiveServer
 ) -> None:
-    store = live_server.app.state.services.events
-    before = sum(1 for _ in store.iter_events())
-    frame = _read_an_article(page, shop)
-    frame.get_by_role("button", name="No").click()
+    frame, store, before = _said_no(page, shop, live_server)
     expect(frame.get_by_role("group", name="What went wrong?")).to_be_visible()
     frame.get_by_role("button", name="Back").click()
     [vote] = events_since(page, store, before, 1, only="vote")
