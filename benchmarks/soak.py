@@ -51,14 +51,15 @@ def slope(points: list[tuple[float, int]]) -> float:
 def one_request(http: httpx.Client, n: int) -> int:
     kind = n % 10
     if kind < 5:
-        return http.get("/api/v1/search", params={"q": random.choice(QUERIES)}).status_code
+        return http.get("/api/v1/search", params={"q": random.choice(QUERIES),
+                                                  "session": "s_" + "b" * 22}).status_code
     if kind == 5:
         return http.get("/api/v1/suggestions", params={"url": "https://shop.example/a"}).status_code
     if kind in (6, 7):
         return http.get("/api/v1/articles/account/reset-password").status_code
     if kind == 8:
         return http.post("/api/v1/events", json={"session": "s_" + "b" * 22, "events": [
-            {"type": "search", "query": random.choice(QUERIES), "results": 1}]}).status_code
+            {"type": "article_view", "slug": "account/reset-password"}]}).status_code
     return http.post("/api/v1/tickets", json={"name": "Soak", "email": "soak@example.com",
                                              "subject": "soak", "message": "m"}).status_code
 

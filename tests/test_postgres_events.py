@@ -32,6 +32,7 @@ from widget_server.events import (
 from widget_server.events import postgres as pg_events
 from widget_server.events.postgres import PostgresEventStore
 from widget_server.insights import day_range, load_report, to_jsonable
+from widget_server.search import reindex
 from widget_server.settings import SettingsError, load_settings
 from widget_server.tickets import JSONTicketStore, pg_schema
 from widget_server.tickets.factory import open_event_store
@@ -483,24 +484,29 @@ def test_the_server_keeps_events_in_postgresql(postgres_url: str,
                                                make_settings: Callable[..., Any]) -> None:
     upgrade(postgres_url)
     settings = make_settings(event_store=postgres_url)
+    reindex(Path(settings.kb_dir), settings.index_dir)
     batch = {"session": S1, "events": [
-        {"type": "widget_open", "page_url": "https://shop.example/cart?email=a@b.c"},
-        {"type": "search", "query": " Refunds? ", "results": 0, "locale": "en"}]}
+        {"type": "widget_open", "page_url": "https://shop.example/cart?email=a@b.c"}]}
     with TestClient(create_app(settings)) as client:
+        built = client.app.state.services  # type: ignore[attr-defined]
         try:
-            store = client.app.state.services.events  # type: ignore[attr-defined]
-            assert isinstance(store, PostgresEventStore)
+            assert isinstance(built.events, PostgresEventStore)
             answer = client.post("/api/v1/events", json=batch)
-            assert answer.status_code == 202 and answer.json() == {"accepted": 2}
+            assert answer.status_code == 202 and answer.json() == {"accepted": 1}
             bad = client.post("/api/v1/events", json={**batch, "events": [{"type": "nope"}]})
             assert bad.status_code == 422
+            found = client.get("/api/v1/search", params={"q": " Qwxyz Zzqx?? ", "session": S1,
+                                                         "locale": "en"})
+            assert found.status_code == 200 and found.json()["total"] == 0
+            built.searches.flush(everything=True)
         finally:
-            client.app.state.services.events.close()  # type: ignore[attr-defined]
+            built.events.close()
     assert not (Path(settings.data_dir) / "events").exists()  # nothing went to files
     reread = PostgresEventStore(postgres_url)
     assert [(e["type"], e["data"]) for e in reread.iter_events()] == [
         ("widget_open", {"page_url": "https://shop.example/cart"}),
-        ("search", {"query": "refunds", "results": 0, "locale": "en"})]
+        ("search", {"query": "qwxyz zzqx", "results": 0, "confidence": 0.0, "answer": "",
+                    "locale": "en"})]
     reread.close()
 
 

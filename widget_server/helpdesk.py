@@ -19,6 +19,7 @@ from typing import Any
 from . import mail
 from .errors import DeskbellError, NotFound
 from .events import TICKET_CREATED, EventStore, is_session
+from .events.recorder import SearchRecorder
 from .schemas import NEW_TICKET, RATING
 from .settings import Settings
 from .tickets import model
@@ -55,11 +56,13 @@ class Helpdesk:
     """The use cases over one store; `category_of(slug)` names an article's category."""
 
     def __init__(self, store: TicketStore, settings: Settings, events: EventStore | None = None,
-                 category_of: Callable[[str], str] | None = None) -> None:
+                 category_of: Callable[[str], str] | None = None,
+                 searches: SearchRecorder | None = None) -> None:
         self.store = store
         self.settings = settings
         self.events = events
         self.category_of = category_of
+        self.searches = searches
 
     # -- the visitor
 
@@ -152,6 +155,8 @@ class Helpdesk:
         session = ticket["trail"].get("session") or None
         session = session if is_session(session) else None
         data = {"reference": ticket["reference"], "category": ticket["category"]}
+        if self.searches is not None:
+            self.searches.settle(session)
         try:
             self.events.append(session, TICKET_CREATED, data)
         except (DeskbellError, OSError) as exc:

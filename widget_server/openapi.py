@@ -116,6 +116,7 @@ PATHS: dict[str, Any] = {
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 20}),
             _query("locale", {"type": "string", "maxLength": 20}),
             _query("instant", {"type": "string", "enum": ["0", "1", "true", "false"]}),
+            _query("session", {"type": "string", "pattern": "^s_[A-Za-z0-9_-]{22}$"}),
         ],
         "responses": {"200": _json({
             "type": "object", "required": ["query", "total", "confidence", "answer", "results"],
@@ -124,7 +125,10 @@ PATHS: dict[str, Any] = {
                            "answer": {"oneOf": [{"type": "null"}, ANSWER]},
                            "results": {"type": "array", "items": HIT}},
         }, "Ranked hits, and the quoted answer when search is confident (null otherwise); "
-           "instant=1 (a keystroke) ranks by words only and never answers"),
+           "instant=1 (a keystroke) ranks by words only and never answers. The server records "
+           "the search for the insights with its true count; pass the visitor's help session "
+           "so a query typed letter by letter counts once (previews without one are not "
+           "recorded)"),
             **_errors(400, 429, 503)},
     }},
     "/api/v1/suggestions": {"get": {

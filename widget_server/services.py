@@ -11,6 +11,7 @@ created lazily inside a route: a route asks `services(request)` for what it need
       search     SearchService (one search thread; see search/service.py)
       tickets    the TicketStore the `ticket_store` setting names
       events     the EventStore (self-service events)
+      searches   SearchRecorder: the searches answered, written behind to `events`
       helpdesk   the ticket use cases over those stores
       notices    the owner's panel banners (NoticeBoard), kept where the tickets are
       limits     every per-IP and per-session rate limit
@@ -31,6 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from . import resources
 from .events import EventStore
+from .events.recorder import SearchRecorder
 from .helpdesk import Helpdesk
 from .notices import NoticeBoard, open_notice_store
 from .search import SearchService, Synonyms, current_generation
@@ -97,8 +99,10 @@ class Services:
     limits: Limits
     admin: AdminAuth
     notices: NoticeBoard
+    searches: SearchRecorder
 
     def close(self) -> None:
+        self.searches.close()
         self.search.close()
         self.notices.close()
 
@@ -129,16 +133,18 @@ def build_services(settings: Settings) -> Services:
     def category_of(slug: str) -> str:
         return str(search.live_catalog.get(slug, {}).get("category") or "")
 
+    searches = SearchRecorder(events, settle=settings.search_settle_seconds)
     return Services(
         settings=settings,
         templates=make_templates(settings),
         search=search,
         tickets=tickets,
         events=events,
-        helpdesk=Helpdesk(tickets, settings, events, category_of),
+        helpdesk=Helpdesk(tickets, settings, events, category_of, searches),
         limits=Limits.from_settings(settings),
         admin=AdminAuth.from_settings(settings),
         notices=notices,
+        searches=searches,
     )
 
 

@@ -207,6 +207,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("events_session_limit", "600/hour", "Events one widget session may record.", _rate),
     Setting("rate_limit_storage", "memory://", "Where rate limits are counted: memory:// (per worker process) or redis://host:port/db (shared by every worker and node).", _limit_storage),
     Setting("rate_limit_when_down", "local", "When Redis cannot be reached: local (count in this process, as with memory://) or closed (refuse limited requests with 503).", _choice("local", "closed")),
+    Setting("search_settle_seconds", 30, "How long a visitor's search waits for a refinement (typing on) before it is recorded as one search.", _int(1, 3600)),
+    Setting("self_service_hours", 24, "A help session counts as self-served when no ticket follows within this many hours.", _int(1, 720)),
     Setting("events_max_day_mb", 100, "Cap on one day's event file, in MB.", _int(1, 100000)),
     Setting("nps_enabled", False, "Ask the 0-10 NPS question with the rating.", _bool),
     Setting("webhook_url", "", "URL that receives spike alerts as JSON (empty: none).", _url),

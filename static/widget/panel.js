@@ -283,8 +283,8 @@
     clearTimeout(state.loading);
     // A hint only for noticeable waits: fast answers must not flicker.
     state.loading = setTimeout(function () { count.textContent = t('searching'); }, 200);
-    var url = 'search?limit=8&locale=' + LOCALE + '&q=' + encodeURIComponent(text) +
-      (instant ? '&instant=1' : '');
+    var url = 'search?limit=8&locale=' + LOCALE + '&session=' + trail.session + '&q=' +
+      encodeURIComponent(text) + (instant ? '&instant=1' : '');
     api(url, { signal: state.ctrl.signal }).then(function (data) {
       if (mine !== state.seq) return; // a newer query is on its way
       clearTimeout(state.loading);
@@ -364,7 +364,7 @@
   }
 
   function settleNow(leaving) {
-    // One search event per settled query, not per keystroke; leaving sends what is shown.
+    // One trail entry per settled query; leaving keeps what is shown.
     clearTimeout(state.settle);
     var text = q.value.trim();
     state.wantSettle = false;
@@ -377,7 +377,6 @@
     state.searched = true;
     verdict();
     remember('searches', { q: text.slice(0, 500), results: state.last.results, at: now() });
-    track({ type: 'search', query: text, results: state.last.results, locale: LOCALE });
     toHost('event', 'search', { query: text, results: state.last.results });
   }
 
@@ -764,7 +763,7 @@
 
   var commands = {
     open: onOpen,
-    close: function () { sendVote(); settleNow(true); },
+    close: function () { sendVote(); settleNow(true); track({ type: 'widget_close' }); },
     search: function (v) {
       if (state.view !== 'home') show('home', { reset: true, replace: true });
       q.value = String(v).slice(0, 200);
@@ -824,5 +823,5 @@
   doc.addEventListener('visibilitychange', function () { if (doc.hidden) sendVote(); });
   updateFoot();
   if (EMBEDDED) toHost('ready');
-  else onOpen(); // opened directly (e.g. /embed in a tab): behave as if the launcher was clicked
+  else onOpen(); // opened directly (/embed in a tab): as if the launcher was clicked
 })();

@@ -35,7 +35,7 @@ MALFORMED = {
 GOOD_BODIES = {
     "/api/v1/tickets": GOOD_TICKET,
     "/api/v1/events": {"session": "s_" + "b" * 22,
-                       "events": [{"type": "search", "query": "refund", "results": 1}]},
+                       "events": [{"type": "article_view", "slug": "account/reset-password"}]},
     "/api/v1/articles/account/reset-password/feedback": {"helpful": True},
 }
 

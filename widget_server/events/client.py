@@ -14,6 +14,7 @@ from ..errors import BadRequest, ValidationFailed
 from .registry import (
     CLIENT_TYPES,
     EVENT_TYPES,
+    SEARCH,
     SESSION_PATTERN,
     SESSION_PROBLEM,
     WIDGET,
@@ -29,7 +30,7 @@ def parse_client_events(payload: Any) -> tuple[str, list[NewEvent]]:
     """Validate a POST /api/v1/events body; returns the session and the events to store.
 
     Raises BadRequest when the body is not an object, ValidationFailed (422) naming each bad
-    field otherwise. Searches whose query normalizes to nothing are dropped, not stored.
+    field otherwise. Searches are not among them: the server records those as it answers them.
     """
     if not isinstance(payload, dict):
         raise BadRequest("expected a JSON object")
@@ -58,6 +59,10 @@ def _client_type(item: Any) -> EventType | None:
 def _parse_event(item: Any, where: str, errors: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """The event's type and cleaned data; ("", {}) when it is invalid or dropped."""
     kind = _client_type(item)
+    if kind is None and isinstance(item, dict) and item.get("type") == SEARCH:
+        errors[f"{where}.type"] = ("searches are recorded by the server as it answers them:"
+                                   " pass session to GET /api/v1/search instead")
+        return "", {}
     if kind is None:
         errors[f"{where}.type"] = "must be one of " + ", ".join(sorted(CLIENT_TYPES))
         return "", {}
@@ -67,8 +72,6 @@ def _parse_event(item: Any, where: str, errors: dict[str, str]) -> tuple[str, di
     for spec in kind.fields:
         data[spec.name] = spec.checker(item.get(spec.name, spec.default), f"{where}.{spec.name}",
                                      errors)
-    if kind.drop_if_empty and not data.get(kind.drop_if_empty):
-        return "", {}
     return kind.name, data
 
 

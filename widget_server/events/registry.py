@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from ..queries import MAX_TEXT, normalize_query, public_page_url
+from ..queries import MAX_TEXT, public_page_url
 
 # --- the session id ----------------------------------------------------------------------------
 
@@ -35,6 +35,7 @@ WIDGET: Final = "widget"  # sent by the visitor's browser to POST /api/v1/events
 SERVER: Final = "server"  # written by the server itself
 
 WIDGET_OPEN: Final = "widget_open"
+WIDGET_CLOSE: Final = "widget_close"
 SEARCH: Final = "search"
 ARTICLE_VIEW: Final = "article_view"
 CONTACT_OPEN: Final = "contact_open"
@@ -65,9 +66,6 @@ DEFAULT_SOURCE: Final = "search"
 Checker = Callable[[Any, str, dict[str, str]], Any]
 
 _SLUG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,199}")
-_LOCALE_RE = re.compile(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}")
-_LOCALE_PATTERN = "^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$"
-MAX_RESULTS = 100000
 
 
 def _text(value: Any, where: str, errors: dict[str, str], required: bool) -> str:
@@ -82,25 +80,6 @@ def _text(value: Any, where: str, errors: dict[str, str], required: bool) -> str
 
 def _page_url(value: Any, where: str, errors: dict[str, str]) -> str:
     return public_page_url(_text(value, where, errors, required=False))
-
-
-def _query(value: Any, where: str, errors: dict[str, str]) -> str:
-    return normalize_query(_text(value, where, errors, required=True))
-
-
-def _results(value: Any, where: str, errors: dict[str, str]) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # JSON has one number type: 3.0 is the whole number 3
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RESULTS:
-        errors[where] = f"must be a whole number from 0 to {MAX_RESULTS}"
-    return value
-
-
-def _locale(value: Any, where: str, errors: dict[str, str]) -> str:
-    locale = _text(value, where, errors, required=False)
-    if locale and not _LOCALE_RE.fullmatch(locale):
-        errors[where] = "must be a language tag like en or pt-BR"
-    return locale
 
 
 def _slug(value: Any, where: str, errors: dict[str, str]) -> Any:
@@ -140,9 +119,6 @@ class EventType:
     emitter: str  # WIDGET or SERVER
     description: str
     fields: tuple[DataField, ...] = ()
-    # A widget event is dropped, not stored, when this field is empty after cleaning (a search
-    # for "?!" says nothing).
-    drop_if_empty: str | None = None
 
     @property
     def field_names(self) -> frozenset[str]:
@@ -155,14 +131,17 @@ _STR = {"type": "string"}
 EVENT_TYPES: Final[Mapping[str, EventType]] = MappingProxyType({t.name: t for t in (
     EventType(WIDGET_OPEN, WIDGET, "The visitor opened the panel; page_url loses its query.",
               (DataField("page_url", _TEXT500, check=_page_url),)),
-    EventType(SEARCH, WIDGET, "A finished search and how many articles it found.",
-              (DataField("query", {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
-                                   "pattern": "\\w"}, required=True, check=_query),
-               DataField("results", {"type": "integer", "minimum": 0, "maximum": MAX_RESULTS},
-                         required=True, check=_results),
-               DataField("locale", {"type": "string", "pattern": _LOCALE_PATTERN},
-                         check=_locale)),
-              drop_if_empty="query"),
+    EventType(WIDGET_CLOSE, WIDGET, "The visitor closed the panel."),
+    EventType(SEARCH, SERVER, "A search the server answered (the API, the widget through it, "
+              "the /kb/search page; events/recorder.py): the query as normalized, how many "
+              "articles it found, the ranking's confidence and the slug of the answer it "
+              "quoted (\"\": none). Keystrokes of one query are recorded once.",
+              (DataField("query", {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+                         required=True),
+               DataField("results", {"type": "integer", "minimum": 0}, required=True),
+               DataField("confidence", {"type": "number", "minimum": 0, "maximum": 1}),
+               DataField("answer", _STR),
+               DataField("locale", _STR))),
     EventType(ARTICLE_VIEW, WIDGET, "The visitor read an article, reached from `source`.",
               (DataField("slug", {"type": "string", "pattern": f"^{_SLUG_RE.pattern}$"},
                          required=True, check=_slug),
@@ -195,6 +174,6 @@ def vocabulary_problems(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
 __all__ = [
     "ARTICLE_SOURCES", "ARTICLE_VIEW", "CLIENT_TYPES", "CONTACT_OPEN", "DEFAULT_SOURCE",
     "ENGAGED", "EVENT_TYPES", "SEARCH", "SERVER", "SESSION_PATTERN", "SESSION_PROBLEM",
-    "SESSION_RE", "TICKET_CREATED", "VOTE", "VOTE_REASONS", "WIDGET", "WIDGET_OPEN", "DataField", "EventType",
+    "SESSION_RE", "TICKET_CREATED", "VOTE", "VOTE_REASONS", "WIDGET", "WIDGET_CLOSE", "WIDGET_OPEN", "DataField", "EventType",
     "is_session", "vocabulary_problems", "vote_reason",
 ]

@@ -27,7 +27,9 @@ from .common import (
     int_param,
     query_param,
     read_json,
+    record_search,
     search_service,
+    session_param,
 )
 
 JSON_CACHE = {"cache-control": "no-store"}
@@ -46,8 +48,11 @@ async def search(request: Request) -> Response:
     limit = int_param(request, "limit", 10, 1, settings.search_max_results)
     locale = query_param(request, "locale", max_length=20).strip() or None
     instant = bool_param(request, "instant")
+    session = session_param(request)
     service = _search(request)
     result = await service.call(service.search, q, limit, locale, instant)
+    if session or not instant:  # a preview nobody can fold into the query typed on to is not
+        record_search(request, session, q, result, locale or "", instant)
     answer = encode_json(result.answer.as_dict()) if result.answer else b"null"
     body = b'{"query":%s,"total":%d,"confidence":%s,"answer":%s,"results":%s}' % (
         encode_json(q), result.total, encode_json(round(result.confidence, 3)), answer,
@@ -120,6 +125,7 @@ async def feedback(request: Request) -> JSONResponse:
     data = FEEDBACK.validate(await read_json(request))
     events = services(request).events
     session = data["session"]
+    services(request).searches.settle(session)
     # data.reason: the code of VOTE_REASONS ("" when none was given); data.comment: the
     # visitor's words. Votes stored before reasons held the words in `reason` (vote_reason).
     vote = {"slug": canonical, "helpful": data["helpful"], "reason": data["reason"] or "",

@@ -16,7 +16,9 @@ from ..errors import (
     IndexUnavailable,
     UnsupportedMediaType,
 )
-from ..search import SearchService
+from ..events import SESSION_PROBLEM, is_session
+from ..queries import normalize_query
+from ..search import SearchResult, SearchService
 from ..services import services
 
 MAX_JSON_DEPTH = 20
@@ -106,6 +108,25 @@ def check_origin(request: Request) -> None:
     allowed = set(services(request).settings.allowed_origins) | {own_origin(request)}
     if origin.lower() not in allowed:
         raise Forbidden(f"Origin {origin} is not allowed to use this endpoint")
+
+
+def session_param(request: Request) -> str | None:
+    """The caller's help session (`session`), None when there is none."""
+    value = query_param(request, "session", max_length=40)
+    if not value:
+        return None
+    if not is_session(value):
+        raise BadRequest(f"Parameter session {SESSION_PROBLEM}")
+    return value
+
+
+def record_search(request: Request, session: str | None, q: str, result: SearchResult,
+                  locale: str, instant: bool = False) -> None:
+    """Note an answered search for the insights (events/recorder.py; no I/O here)."""
+    answer = result.answer.slug if result.answer is not None else ""
+    services(request).searches.record(session, normalize_query(q), result.total,
+                                      confidence=result.confidence, answer=answer,
+                                      locale=locale, instant=instant)
 
 
 def client_ip(request: Request) -> str:

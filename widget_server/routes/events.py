@@ -18,6 +18,7 @@ async def record(request: Request) -> JSONResponse:
     limits.events.hit(client_ip(request))
     session, events = parse_client_events(await read_json(request))
     limits.event_sessions.hit(session, cost=len(events))
+    services(request).searches.settle(session)  # the visitor moved on from typing
     store = services(request).events
     # fsync blocks; keep it off the event loop so other requests are not held up.
     accepted = await run_in_threadpool(store.append_many, events)

@@ -17,7 +17,7 @@ from ..errors import NotFound
 from ..services import Services, services
 from ..settings import POSTGRES_SCHEMES
 from .api import article_payload
-from .common import query_param, render, search_service
+from .common import query_param, record_search, render, search_service
 from .discovery import article_head
 
 log = logging.getLogger("deskbell")
@@ -55,6 +55,8 @@ async def kb_search(request: Request) -> Response:
     service = search_service(request)
     # A submitted form: the query is finished, so it is ranked and answered in full.
     result = await service.call(service.search, q, settings.search_max_results) if q else None
+    if result is not None:
+        record_search(request, None, q, result, "")
     return render(request, "kb/search.html", {"q": q, "result": result})
 
 
