@@ -26,12 +26,26 @@ OPEN_LIMITS = {"api_rate_limit": "100000/minute", "ticket_rate_limit": "100000/m
 __all__ = ["GOOD_TICKET", "OPEN_LIMITS", "PASSWORD", "Server", "csrf_of", "log_in"]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def live(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Server]]:
+def live(request: pytest.FixtureRequest,
+         make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Server]]:
     """Start real uvicorn processes serving `uvicorn --factory widget_server.app:app_from_env`
     over this test's settings, through the suite's one launcher (benchmarks.common.
     live_server); every one is stopped at teardown. Not `deskbell serve`, which would build a
-    missing index before serving: the fault tests need the server to meet it missing."""
+    missing index before serving: the fault tests need the server to meet it missing. When
+    the test fails, the servers' last lines of output are printed with its report."""
+    servers: list[Server] = []
     with ExitStack() as started:
 
         def start(workers: int = 1, index: bool = True, **overrides: str) -> Server:
@@ -40,10 +54,15 @@ def live(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Serve
                 reindex(Path(s.kb_dir), s.index_dir)
             values = {"kb_dir": str(s.kb_dir), "data_dir": str(s.data_dir),
                       **OPEN_LIMITS, **overrides}
-            return started.enter_context(live_server(values, workers=workers,
-                                                     app="widget_server.app:app_from_env"))
+            server = started.enter_context(live_server(values, workers=workers,
+                                                       app="widget_server.app:app_from_env"))
+            servers.append(server)
+            return server
 
         yield start
+        if request.node.stash.get(FAILED, False):
+            for server in servers:
+                print(f"--- the server on port {server.port} said:\n" + "".join(server.log))
 
 
 @pytest.fixture
