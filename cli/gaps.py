@@ -55,7 +55,7 @@ def _read(settings: Settings, since: datetime, until: datetime,
     try:
         events = EventStore.from_settings(settings)  # its constructor applies retention
         tickets = open_ticket_store(settings)
-        return load_report(events, tickets, since, until, tz), tickets
+        return load_report(events, tickets, since, until, tz, settings.self_service_hours), tickets
     except OSError as exc:
         raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
 

@@ -70,7 +70,8 @@ def read_report(settings: Settings, since: datetime, until: datetime, tz: ZoneIn
         raise click.ClickException(f"no Deskbell data in {settings.data_dir} (is --data-dir right?)")
     try:
         events = EventStore.from_settings(settings)  # its constructor applies retention
-        return load_report(events, open_ticket_store(settings), since, until, tz)
+        return load_report(events, open_ticket_store(settings), since, until, tz,
+                           settings.self_service_hours)
     except OSError as exc:
         raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
 
@@ -110,6 +111,18 @@ def text_report(r: Report) -> str:
         ("Self-service rate", format_rate(s.self_service_rate)),
         ("Search success", f"{format_rate(s.search_success_rate)} of {s.searches} searches"),
         ("Zero-result searches", format_rate(s.zero_result_rate)),
+    ])
+    ss, f = r.self_service, r.self_service.funnel
+    out += ["", f"Self-service funnel ({f.engaged} sessions searched or read; decided after "
+                f"{f.hours} h: {ss.decided})"]
+    out += _rows([
+        ("Searched", str(f.searched)),
+        ("Read an article or answer", str(f.read)),
+        ("Voted", str(f.voted)),
+        ("Confirmed", f"{format_rate(ss.confirmed_rate)} ({f.confirmed})"),
+        ("Assumed", f"{format_rate(ss.assumed_rate)} ({f.assumed})"),
+        ("Escalated", f"{format_rate(ss.escalated_rate)} ({f.escalated})"),
+        ("Too recent to tell", str(f.recent)),
     ])
     out += ["", f"Tickets: {t.total}"]
     top = max((n for _, n in t.per_day), default=0)
@@ -180,6 +193,12 @@ def markdown_report(r: Report) -> str:
         ["Self-service rate", format_rate(s.self_service_rate)],
         ["Search success", format_rate(s.search_success_rate)],
         ["Zero-result searches", format_rate(s.zero_result_rate)],
+        ["Confirmed self-service", f"{format_rate(r.self_service.confirmed_rate)} "
+                                   f"({r.self_service.funnel.confirmed})"],
+        ["Assumed self-service", f"{format_rate(r.self_service.assumed_rate)} "
+                                 f"({r.self_service.funnel.assumed})"],
+        ["Escalated within " + f"{r.self_service.funnel.hours} h",
+         f"{format_rate(r.self_service.escalated_rate)} ({r.self_service.funnel.escalated})"],
         ["Tickets", t.total],
         ["First response (median / p90)", f"{format_duration(tm.first_response.median)} / "
                                           f"{format_duration(tm.first_response.p90)}"],

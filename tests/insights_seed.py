@@ -78,8 +78,14 @@ def _session(rng: random.Random, start: datetime, spike: bool) -> tuple[list[New
     else:
         query, slug, category = rng.choice(FOUND)
     t += timedelta(seconds=20)
+    # As the server records it: the true count, and the answer it quoted when confident.
+    quoted = bool(slug) and rng.random() < 0.5
     events.append(NewEvent(s, "search", {"query": query, "results": 4 if slug else 0,
-                                         "locale": "en"}, t))
+                                         "confidence": 0.86 if quoted else 0.31,
+                                         "answer": slug if quoted else "", "locale": "en"}, t))
+    if quoted and rng.random() < 0.4:  # the quoted answer was enough
+        events.append(NewEvent(s, "widget_close", {}, t + timedelta(seconds=30)))
+        return events, None
     if slug and rng.random() < 0.8:
         t += timedelta(seconds=5)
         events.append(NewEvent(s, "article_view", {"slug": slug, "source": "search"}, t))
@@ -91,6 +97,8 @@ def _session(rng: random.Random, start: datetime, spike: bool) -> tuple[list[New
             if helpful:
                 return events, None
         elif rng.random() < 0.85:
+            if rng.random() < 0.5:
+                events.append(NewEvent(s, "widget_close", {}, t + timedelta(seconds=90)))
             return events, None
     if rng.random() < (0.8 if spike else 0.45):
         t += timedelta(seconds=40)

@@ -129,6 +129,7 @@ Compared with the week before, 2026-03-02 to 2026-03-08.
                          This week  Last week     Change
   Help sessions                  5          4       +25%
   Self-service rate            60%        67%     -7 pts
+  Confirmed self-served         0%         0%  no change
   Search success               60%        67%     -7 pts
   Zero-result searches         40%        33%     +7 pts
   Tickets created                2          1      +100%
@@ -199,9 +200,10 @@ def test_days_are_counted_in_the_chosen_zone(fortnight: Path) -> None:
                     "--data-dir", str(fortnight))
     lines = out.splitlines()
     assert lines[0] == "Deskbell weekly digest: 2026-03-09 to 2026-03-15 (Asia/Tokyo)"
-    assert lines[4:10] == [
+    assert lines[4:11] == [
         "  Help sessions                  5          4       +25%",
         "  Self-service rate            75%        75%  no change",
+        "  Confirmed self-served         0%         0%  no change",
         "  Search success               75%        50%    +25 pts",
         "  Zero-result searches         25%        50%    -25 pts",
         "  Tickets created                1          1  no change",
@@ -331,10 +333,11 @@ def test_a_week_without_data_says_so_instead_of_inventing_figures(tmp_path: Path
     _, out, _ = run("report", "--digest", "--until", "2026-03-15", "--data-dir",
                     str(tmp_path / "data"))
     lines = out.splitlines()
-    assert lines[3:12] == [
+    assert lines[3:13] == [
         "                         This week  Last week     Change",
         "  Help sessions                  0          0  no change",
         "  Self-service rate              \u2014          \u2014          \u2014",
+        "  Confirmed self-served          \u2014          \u2014          \u2014",
         "  Search success                 \u2014          \u2014          \u2014",
         "  Zero-result searches           \u2014          \u2014          \u2014",
         "  Tickets created                0          0  no change",
@@ -342,7 +345,7 @@ def test_a_week_without_data_says_so_instead_of_inventing_figures(tmp_path: Path
         "  Median resolution              \u2014          \u2014          \u2014",
         "  CSAT                           \u2014          \u2014          \u2014",
     ]
-    assert lines[12:15] == ["", "Content gaps to write first", "  none this week"]
+    assert lines[13:16] == ["", "Content gaps to write first", "  none this week"]
     assert "Draft them" not in out
 
 

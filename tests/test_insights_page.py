@@ -43,6 +43,39 @@ def admin(make_settings) -> Iterator[TestClient]:
         yield client
 
 
+def _outcomes(html: str) -> dict[str, tuple[str, str]]:
+    section = html[html.index('id="funnel-h"'):]
+    section = section[:section.index("</section>")]
+    return {name: (n, rate) for name, n, rate in re.findall(
+        r'<tr><th scope="row">([^<]+)</th><td class="num">(\d+)</td><td class="num">([^<]+)</td>',
+        section)}
+
+
+def test_the_funnel_says_what_became_of_each_session(admin):
+    """S1 opened a ticket, S2 read an article and left (assumed); add one quoted an answer
+    and closed the panel (confirmed), and one from the last hours of the range (too recent)."""
+    events: EventStore = admin.app.state.services.events
+    at = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    answered = {"query": "refund time", "results": 2, "confidence": 0.9,
+                "answer": "refund-policy", "locale": "en"}
+    events.append("s_" + "c" * 22, "search", answered, at=at)
+    events.append("s_" + "c" * 22, "widget_close", {}, at=at + timedelta(seconds=40))
+    events.append("s_" + "d" * 22, "search", answered, at=datetime(2026, 3, 3, 23, tzinfo=UTC))
+    log_in(admin)
+    html = admin.get("/admin/insights?since=2026-03-01&until=2026-03-03").text
+    assert "What became of the 4 help sessions that searched or read" in html
+    assert "rates are over the\n3 decided sessions" in html
+    assert _outcomes(html) == {"Confirmed self-service": ("1", "33.3%"),
+                               "Assumed self-service": ("1", "33.3%"),
+                               "Escalated": ("1", "33.3%"),
+                               "Too recent to tell": ("1", "—")}
+    steps = re.findall(r"<title>([^<:]+): (\d+)</title>", html[html.index('id="funnel-h"'):])
+    assert steps[:5] == [("Searched or read", "4"), ("Searched", "4"),
+                         ("Read an article or an answer", "3"), ("Voted", "1"),
+                         ("Opened a ticket within 24 h", "1")]
+    assert "deskbell export events --since 2026-03-01 --until 2026-03-03" in html
+
+
 def test_anonymous_visitors_are_sent_to_the_login(admin):
     response = admin.get("/admin/insights?since=2026-03-01&until=2026-03-03")
     assert response.status_code == 303 and response.headers["location"].startswith(
@@ -58,7 +91,7 @@ def test_the_page_shows_the_range_figures_charts_and_links(admin):
     assert re.search(r"<dt>Help sessions</dt><dd>2</dd>", html)
     assert re.search(r"<dt>Self-service rate</dt><dd>50.0%</dd>", html)
     assert re.search(r"<dt>Tickets</dt><dd>1</dd>", html)
-    assert html.count("<svg") == 4 and 'role="img"' in html
+    assert html.count("<svg") == 5 and 'role="img"' in html
     assert 'href="/admin/tickets/DB-AAAA-BBBB-CCCC"' in html
     assert 'href="/kb/refund-policy"' in html
     assert "rewrite this article" in html and "write an article" in html

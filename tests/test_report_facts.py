@@ -16,7 +16,7 @@ import pytest
 
 from widget_server.events import JSONEventStore, NewEvent
 from widget_server.events.postgres import PostgresEventStore
-from widget_server.insights.facts import EventFacts, fold_events
+from widget_server.insights.facts import EventFacts, Funnel, fold_events
 from widget_server.queries import normalize_query
 from widget_server.tickets import pg_schema
 
@@ -61,6 +61,7 @@ def scripted() -> list[NewEvent]:
         NewEvent(sid(4), "article_view", {"slug": "mars", "source": ""}, SINCE),
         NewEvent(sid(5), "search", {"query": "refund", "results": 0}, FIRST + timedelta(days=1)),
         NewEvent(sid(6), "article_view", {"slug": "billing/refunds"}, NOW - timedelta(hours=1)),
+        *funnel_corners(),
     ]
     for n, text in enumerate(HOSTILE):  # as the widget's events arrive: queries normalized
         query = normalize_query(text)
@@ -86,6 +87,51 @@ def scripted() -> list[NewEvent]:
             events.append(NewEvent(session, "ticket_created", {"reference": f"DB-R{n}"},
                                    at + timedelta(minutes=1)))
     return events
+
+
+def funnel_corners() -> list[NewEvent]:
+    """One session per place in the self-service funnel (insights/facts.py)."""
+    t, hour = NOW - timedelta(days=3), timedelta(hours=1)
+    answered = {"query": "refund time", "results": 2, "confidence": 0.91,
+                "answer": "billing/refunds", "locale": "en"}
+    return [
+        # Quoted an answer and closed the panel: confirmed.
+        NewEvent(sid(20), "search", answered, t),
+        NewEvent(sid(20), "widget_close", {}, t + timedelta(seconds=30)),
+        # The same, but opened the contact form (and wrote nothing): assumed.
+        NewEvent(sid(21), "search", answered, t),
+        NewEvent(sid(21), "contact_open", {}, t + timedelta(seconds=20)),
+        NewEvent(sid(21), "widget_close", {}, t + timedelta(seconds=30)),
+        # A helpful vote, and a ticket a day and a minute later: confirmed, not escalated.
+        NewEvent(sid(22), "article_view", {"slug": "shipping", "source": "search"}, t),
+        NewEvent(sid(22), "vote", {"slug": "shipping", "helpful": True}, t + timedelta(minutes=1)),
+        NewEvent(sid(22), "ticket_created", {"reference": "DB-F1"},
+                 t + 24 * hour + timedelta(minutes=1)),
+        # A ticket exactly 24 hours after the first search: escalated.
+        NewEvent(sid(23), "search", {"query": "refund time", "results": 0}, t),
+        NewEvent(sid(23), "ticket_created", {"reference": "DB-F2"}, t + 24 * hour),
+        # A ticket before any search (ask-first), then a search: not escalated, assumed.
+        NewEvent(sid(24), "ticket_created", {"reference": "DB-F3"}, t),
+        NewEvent(sid(24), "search", {"query": "refund time", "results": 2}, t + hour),
+        # Searched three hours ago: too recent to tell; with a ticket since: escalated.
+        NewEvent(sid(25), "search", answered, NOW - 3 * hour),
+        NewEvent(sid(25), "widget_close", {}, NOW - 3 * hour),
+        NewEvent(sid(26), "search", {"query": "refund time", "results": 0}, NOW - 3 * hour),
+        NewEvent(sid(26), "ticket_created", {"reference": "DB-F4"}, NOW - 2 * hour),
+    ]
+
+
+def test_the_funnel_places_each_session_by_its_formula(tmp_path: Path) -> None:
+    store = JSONEventStore(tmp_path / "events", retention_days=None)
+    store.append_many(funnel_corners())
+    funnel = fold_events(store.iter_events(FIRST, NOW), SINCE, NOW, ZoneInfo("UTC")).funnel
+    assert funnel == Funnel(engaged=7, searched=6, read=4, voted=1, escalated=2, confirmed=2,
+                            assumed=2, recent=1)
+    # With a 72-hour window the ticket a day after the helpful vote is its escalation, and
+    # only the sessions that began exactly 72 hours before the end are decided.
+    longer = fold_events(store.iter_events(FIRST, NOW), SINCE, NOW, ZoneInfo("UTC"), hours=72)
+    assert longer.funnel == Funnel(engaged=7, searched=6, read=4, voted=1, escalated=3,
+                                   confirmed=1, assumed=1, recent=2, hours=72)
 
 
 @pytest.fixture
@@ -132,14 +178,16 @@ def test_the_json_store_folds_in_python(stores: tuple[JSONEventStore, PostgresEv
 def test_the_migration_fills_the_columns_of_events_stored_before_it(
         stores: tuple[JSONEventStore, PostgresEventStore], postgres_url: str) -> None:
     """Events written before 0005 have empty report columns: upgrading fills them from the
-    data, so the facts are the same as for events written after."""
+    data (0006: a search's answer too), so the facts are the same as for events written
+    after."""
     files, database = stores
     with psycopg.connect(postgres_url) as conn:
         conn.execute("UPDATE events SET query = NULL, results = NULL, slug = NULL,"
                      " source = NULL, helpful = NULL, reference = NULL")
-        migration = next(m for m in pg_schema.migrations() if m.name == "event_facts")
-        update = migration.sql[migration.sql.index("UPDATE events"):]
-        conn.execute(update)  # type: ignore[call-overload]
+        for name in ("event_facts", "search_answers"):
+            migration = next(m for m in pg_schema.migrations() if m.name == name)
+            update = migration.sql[migration.sql.index("UPDATE events"):]
+            conn.execute(update)  # type: ignore[call-overload]
     assert database.report_facts(FIRST, SINCE, NOW, ZoneInfo("UTC")) == folded(files, "UTC")
 
 

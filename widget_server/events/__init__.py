@@ -68,6 +68,7 @@ from .registry import (
     TICKET_CREATED,
     VOTE,
     WIDGET,
+    WIDGET_CLOSE,
     WIDGET_OPEN,
     DataField,
     EventType,
@@ -78,7 +79,7 @@ from .store import JSONEventStore, MemoryEventStore
 __all__ = [
     "ARTICLE_SOURCES", "ARTICLE_VIEW", "CLIENT_TYPES", "CONTACT_OPEN", "ENGAGED", "EVENT_TYPES",
     "MAX_EVENTS_PER_REQUEST", "MAX_EVENT_BYTES", "SEARCH", "SERVER", "SESSION_PATTERN",
-    "SESSION_PROBLEM", "SESSION_RE", "TICKET_CREATED", "VOTE", "WIDGET", "WIDGET_OPEN",
+    "SESSION_PROBLEM", "SESSION_RE", "TICKET_CREATED", "VOTE", "WIDGET", "WIDGET_CLOSE", "WIDGET_OPEN",
     "DataField", "Event", "EventStore", "EventType", "EventsFull", "JSONEventStore",
     "MemoryEventStore", "NewEvent", "client_events_openapi", "event_key", "is_session",
     "parse_client_events", "parse_time", "utc_now",

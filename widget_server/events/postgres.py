@@ -187,7 +187,7 @@ class PostgresEventStore(EventStore):
             where = [*conditions, after]
 
     def report_facts(self, first: datetime, since: datetime, until: datetime,
-                     tz: ZoneInfo) -> EventFacts:
+                     tz: ZoneInfo, hours: int = 24, now: datetime | None = None) -> EventFacts:
         """The report's facts computed by the database (insights/pg_facts.py): equal to
         folding iter_events(first, until) in Python. The session figures and the article
         figures (pg_facts.side_facts) run meanwhile on two more connections that import this
@@ -198,12 +198,12 @@ class PostgresEventStore(EventStore):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             row = conn.execute("SELECT pg_export_snapshot()").fetchone()
             snapshot = str(row[0]) if row else ""
-            params = pg_facts.report_params(first, since, until, tz)
+            params = pg_facts.report_params(first, since, until, tz, hours, now)
             with ThreadPoolExecutor(2) as pool:
                 parts = [pool.submit(self._part, part, snapshot, params)
                          for part in (pg_facts.session_facts, pg_facts.article_facts)]
                 return pg_facts.postgres_facts(
-                    conn, first, since, until, tz,
+                    conn, first, since, until, tz, hours, now,
                     side=lambda: {k: v for part in parts for k, v in part.result().items()})
 
     def _part(self, part: Callable[[psycopg.Connection, dict[str, Any]], dict[str, Any]],
@@ -279,7 +279,9 @@ def report_columns(kind: str, data: Mapping[str, Any]) -> tuple[Any, ...]:
              and 0 <= results <= MAX_RESULTS_COLUMN)
     return (text("query") if kind == SEARCH else None,
             results if kind == SEARCH and whole else None,
-            text("slug") if kind in (ARTICLE_VIEW, VOTE) else None,
+            # a search's slug is the answer it quoted (searches stored before answers: none)
+            text("slug") if kind in (ARTICLE_VIEW, VOTE) else text("answer") if kind == SEARCH
+            else None,
             text("source") if kind == ARTICLE_VIEW else None,
             bool(data.get("helpful")) if kind == VOTE else None,
             text("reference") if kind == TICKET_CREATED else None)

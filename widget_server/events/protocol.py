@@ -185,13 +185,13 @@ class EventStore:
         raise NotImplementedError
 
     def report_facts(self, first: datetime, since: datetime, until: datetime,
-                     tz: ZoneInfo) -> EventFacts:
+                     tz: ZoneInfo, hours: int = 24, now: datetime | None = None) -> EventFacts:
         """What a report over [since, until) reads from the events of [first, until)
         (insights/facts.py). This folds iter_events in Python, the definition; a store may
         compute the same facts where its events are (PostgreSQL: in SQL)."""
         from ..insights.facts import fold_events
 
-        return fold_events(self.iter_events(first, until), since, until, tz)
+        return fold_events(self.iter_events(first, until), since, until, tz, hours, now)
 
     def vote_counts(self, since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
         """(helpful, not helpful) votes per slug named, over [since, until)

@@ -103,6 +103,8 @@ def figures(this_week: Report, last_week: Report) -> tuple[Figure, ...]:
     return (
         _count("Help sessions", s.help_sessions, b.help_sessions),
         _rate("Self-service rate", s.self_service_rate, b.self_service_rate),
+        _rate("Confirmed self-served", this_week.self_service.confirmed_rate,
+              last_week.self_service.confirmed_rate),
         _rate("Search success", s.search_success_rate, b.search_success_rate),
         _rate("Zero-result searches", s.zero_result_rate, b.zero_result_rate),
         _count("Tickets created", this_week.tickets.total, last_week.tickets.total),

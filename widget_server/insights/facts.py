@@ -20,6 +20,13 @@ Definitions (the README's "Metrics" section says the same for owners):
   day of its first search or article view.
 - searches (trails only): a search succeeded when the next search or article view of its
   trail is an article view; zero-result: results == 0.
+- The self-service funnel (engaged sessions; `hours`, the self_service_hours setting): a
+  session searched, read (an article view, or a search that quoted an answer), voted, and
+  escalated when it created a ticket at or after its first search or view and within `hours`
+  of it. Not escalated, it is decided once those hours have passed by `until` (or by `now`,
+  for a range that ends in the future): confirmed when
+  it voted an article helpful, or was quoted an answer and closed the panel without opening
+  the contact form; assumed otherwise. Undecided sessions are too recent to tell.
 - Query groups: every non-empty query of the history, grouped by meaning
   (queries.cluster_queries) from their counts.
 - Ties are broken alphabetically (a spelling, a slug), never by arrival, so any store that
@@ -31,11 +38,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from ..events import ARTICLE_VIEW, ENGAGED, SEARCH, TICKET_CREATED, VOTE, parse_time
+from ..events import (
+    ARTICLE_VIEW,
+    CONTACT_OPEN,
+    ENGAGED,
+    SEARCH,
+    TICKET_CREATED,
+    VOTE,
+    WIDGET_CLOSE,
+    parse_time,
+)
 from ..queries import Cluster, cluster_queries
 
 Event = Mapping[str, Any]
@@ -91,6 +107,26 @@ class ZeroFacts:
     found: bool  # a search of the group in range did find something (results != 0)
 
 
+SELF_SERVICE_HOURS = 24  # the setting's default
+
+
+class Funnel(NamedTuple):
+    """The self-service funnel of a range's engaged sessions (module docstring)."""
+
+    engaged: int = 0
+    searched: int = 0
+    read: int = 0
+    voted: int = 0
+    escalated: int = 0
+    confirmed: int = 0
+    assumed: int = 0
+    recent: int = 0
+    hours: int = SELF_SERVICE_HOURS  # the window these were decided with
+
+    def as_dict(self) -> dict[str, int]:
+        return self._asdict()
+
+
 class TicketSearch(NamedTuple):
     """A ticket_created in range and one query group its session searched before it: the
     group's latest search then (its spelling and whether it found anything)."""
@@ -144,10 +180,12 @@ class EventFacts:
     tickets_after: tuple[TicketAfter, ...] = ()  # in time order
     failed: tuple[tuple[str, datetime], ...] = ()  # history: zero-result (query, at), as stored
     queries: QueryGroups = field(default_factory=lambda: QueryGroups({}))
+    funnel: Funnel = Funnel()
 
 
 def fold_events(history: Iterable[Event], since: datetime | None, until: datetime | None,
-                tz: ZoneInfo) -> EventFacts:
+                tz: ZoneInfo, hours: int = SELF_SERVICE_HOURS,
+                now: datetime | None = None) -> EventFacts:
     """The facts of `history` (in the order stored) for the range [since, until), None: no
     bound. The reference definition; the PostgreSQL store must agree with it exactly."""
     history = list(history)
@@ -169,7 +207,8 @@ def fold_events(history: Iterable[Event], since: datetime | None, until: datetim
         trail.sort(key=lambda item: event_time(item[1]))  # stable: stored order breaks ties
     return EventFacts(timezone=tz.key, **_sessions(trails, tz), **_searches(ranged, queries),
                       **_ticket_searches(trails, queries), **_articles(ranged, trails),
-                      failed=tuple(failed), queries=queries)
+                      failed=tuple(failed), queries=queries,
+                      funnel=_funnel(trails, decided_by(until, now), hours))
 
 
 Trails = Mapping[str, list[tuple[int, Event]]]
@@ -200,6 +239,39 @@ def _sessions(trails: Trails, tz: ZoneInfo) -> dict[str, Any]:
             "engaged_days": {d: (row[0], row[1]) for d, row in sorted(days.items())},
             "searches": searches, "successful_searches": succeeded,
             "zero_result_searches": zero}
+
+
+def decided_by(until: datetime | None, now: datetime | None) -> datetime | None:
+    """The time by which a session's hours must have passed: the range's end, or now."""
+    return now if until is None or (now is not None and now < until) else until
+
+
+def _funnel(trails: Trails, until: datetime | None, hours: int) -> Funnel:
+    window = timedelta(hours=hours)
+    counts = Counter[str]()
+    for trail in trails.values():
+        events = [e for _, e in trail]
+        engaged = [event_time(e) for e in events if e["type"] in ENGAGED]
+        if not engaged:
+            continue
+        start = engaged[0]
+        kinds = {e["type"] for e in events}
+        answered = any(e["type"] == SEARCH and e["data"].get("answer") for e in events)
+        counts["engaged"] += 1
+        counts["searched"] += SEARCH in kinds
+        counts["read"] += ARTICLE_VIEW in kinds or answered
+        counts["voted"] += VOTE in kinds
+        if any(e["type"] == TICKET_CREATED and start <= event_time(e) <= start + window
+               for e in events):
+            counts["escalated"] += 1
+        elif until is not None and start + window > until:
+            counts["recent"] += 1
+        elif (any(e["type"] == VOTE and e["data"].get("helpful") for e in events)
+              or (answered and WIDGET_CLOSE in kinds and CONTACT_OPEN not in kinds)):
+            counts["confirmed"] += 1
+        else:
+            counts["assumed"] += 1
+    return Funnel(**counts, hours=hours)
 
 
 def _searches(ranged: list[tuple[int, Event]], queries: QueryGroups) -> dict[str, Any]:
@@ -284,5 +356,5 @@ def _articles(ranged: list[tuple[int, Event]], trails: Trails) -> dict[str, Any]
             "tickets_after": tuple(t for _, t in after)}
 
 
-__all__ = ["Downvote", "EventFacts", "QueryGroups", "TicketAfter", "TicketSearch", "ZeroFacts",
+__all__ = ["SELF_SERVICE_HOURS", "Downvote", "EventFacts", "Funnel", "QueryGroups", "TicketAfter", "TicketSearch", "ZeroFacts",
            "event_time", "fold_events", "ranked", "search_query"]

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from ..events import parse_time
 from .activity import Activity, Ticket, in_range
-from .facts import ranked
+from .facts import Funnel, ranked
 
 
 class DayCount(NamedTuple):
@@ -101,6 +101,28 @@ def session_summary(activity: Activity) -> SessionFigures:
         zero_result_searches=f.zero_result_searches,
         zero_result_rate=_ratio(f.zero_result_searches, f.searches),
     )
+
+
+@dataclass(frozen=True)
+class SelfService:
+    """What became of the range's engaged sessions (facts.py defines the funnel): escalated,
+    confirmed or assumed self-service once their `hours` have passed, or too recent to tell.
+    Each rate is over the decided sessions (engaged minus too recent); None without any."""
+
+    funnel: Funnel
+    decided: int
+    confirmed_rate: float | None
+    assumed_rate: float | None
+    escalated_rate: float | None
+
+
+def self_service(activity: Activity) -> SelfService:
+    """confirmed_rate = confirmed / decided, assumed_rate = assumed / decided,
+    escalated_rate = escalated / decided, decided = engaged - recent (they add up to 1)."""
+    f = activity.facts.funnel
+    decided = f.engaged - f.recent
+    return SelfService(f, decided, _ratio(f.confirmed, decided), _ratio(f.assumed, decided),
+                       _ratio(f.escalated, decided))
 
 
 def daily_self_service(activity: Activity, since: datetime, until: datetime,
@@ -273,7 +295,7 @@ def top_searches(activity: Activity, limit: int = 10) -> tuple[Count, ...]:
 
 __all__ = [
     "ArticleStats", "Count", "DayCount", "DayRate", "Durations", "ResponseTimes", "Satisfaction",
-    "SessionFigures", "TicketVolume", "article_stats", "daily_self_service", "days_between",
+    "SelfService", "SessionFigures", "TicketVolume", "article_stats", "daily_self_service", "days_between",
     "durations", "local_midnight", "nearest_rank", "response_times", "satisfaction",
-    "session_summary", "ticket_volume", "tickets_in_range", "top_searches",
+    "self_service", "session_summary", "ticket_volume", "tickets_in_range", "top_searches",
 ]

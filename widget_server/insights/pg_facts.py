@@ -16,14 +16,25 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 
-from ..events import ARTICLE_VIEW, SEARCH, TICKET_CREATED, VOTE
-from .facts import Downvote, EventFacts, QueryGroups, TicketAfter, TicketSearch, ZeroFacts, ranked
+from ..events import ARTICLE_VIEW, CONTACT_OPEN, SEARCH, TICKET_CREATED, VOTE, WIDGET_CLOSE
+from .facts import (
+    SELF_SERVICE_HOURS,
+    Downvote,
+    EventFacts,
+    Funnel,
+    QueryGroups,
+    TicketAfter,
+    TicketSearch,
+    ZeroFacts,
+    decided_by,
+    ranked,
+)
 
 
 def _span(start: str, alias: str = "") -> str:
@@ -39,15 +50,17 @@ TRAIL = "session <> ''"  # an event with a session (NULL compares as unknown: le
 
 
 
-def report_params(first: datetime, since: datetime, until: datetime,
-                  tz: ZoneInfo) -> dict[str, Any]:
+def report_params(first: datetime, since: datetime, until: datetime, tz: ZoneInfo,
+                  hours: int = SELF_SERVICE_HOURS, now: datetime | None = None) -> dict[str, Any]:
     """The parameters every query here takes."""
     return {"first": first, "first_day": first.astimezone(UTC).date(),
+            "hours": hours, "window": timedelta(hours=hours),
+            "decided_by": decided_by(until, now),
             "since": since, "since_day": since.astimezone(UTC).date(),
             "until": until, "until_day": until.astimezone(UTC).date(), "tz": tz.key,
             # event types are named through the registry, as parameters
             "t_search": SEARCH, "t_view": ARTICLE_VIEW, "t_vote": VOTE,
-            "t_ticket": TICKET_CREATED}
+            "t_ticket": TICKET_CREATED, "t_contact": CONTACT_OPEN, "t_close": WIDGET_CLOSE}
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -66,12 +79,13 @@ def side_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def postgres_facts(conn: psycopg.Connection, first: datetime, since: datetime,
-                   until: datetime, tz: ZoneInfo,
+                   until: datetime, tz: ZoneInfo, hours: int = SELF_SERVICE_HOURS,
+                   now: datetime | None = None,
                    side: Callable[[], dict[str, Any]] | None = None) -> EventFacts:
     """The facts of the events of [first, until) for a report over [since, until) in `tz`.
     `side`, when given, answers `side_facts` (computed meanwhile on other connections that
     share this transaction's snapshot); otherwise it runs here, after the rest."""
-    p = report_params(first, since, until, tz)
+    p = report_params(first, since, until, tz, hours, now)
     prepare(conn)
     searched = conn.execute(
         "SELECT query, count(*), count(*) FILTER (WHERE at >= %(since)s),"
@@ -97,29 +111,53 @@ def session_facts(conn: psycopg.Connection, p: dict[str, Any]) -> dict[str, Any]
     """Per session: the local day of its first search or article view (NULL: never engaged),
     whether it opened a ticket, its searches, zero-result searches and successful searches
     (the next search or view of the trail is a view: `lead` over the session's searches and
-    views, partitioned apart from its other events). One sort, then sums per day."""
+    views, partitioned apart from its other events), and its place in the self-service
+    funnel (facts.py; a search's slug column holds the answer it quoted). One sort, then
+    sums per day."""
     rows = conn.execute(
         "SELECT (engaged_at AT TIME ZONE %(tz)s)::date, count(*),"
-        " count(*) FILTER (WHERE NOT ticketed), sum(searches), sum(zero), sum(succeeded) FROM ("
+        " count(*) FILTER (WHERE NOT ticketed), sum(searches), sum(zero), sum(succeeded),"
+        " count(*) FILTER (WHERE searches > 0),"
+        " count(*) FILTER (WHERE views > 0 OR answered),"
+        " count(*) FILTER (WHERE voted),"
+        " count(*) FILTER (WHERE escalated),"
+        " count(*) FILTER (WHERE NOT escalated AND decided"
+        "                  AND (helpful OR (answered AND closed AND NOT contacted))),"
+        " count(*) FILTER (WHERE NOT escalated AND decided"
+        "                  AND NOT (helpful OR (answered AND closed AND NOT contacted))),"
+        " count(*) FILTER (WHERE NOT escalated AND NOT decided) FROM ("
+        "  SELECT *, EXISTS (SELECT 1 FROM unnest(tickets) AS t(at)"
+        "                    WHERE t.at >= engaged_at AND t.at <= engaged_at + %(window)s)"
+        "            AS escalated,"
+        "         engaged_at + %(window)s <= %(decided_by)s AS decided FROM ("
         "  SELECT min(at) FILTER (WHERE engaged) AS engaged_at,"
         "         bool_or(type = %(t_ticket)s) AS ticketed,"
+        "         array_agg(at) FILTER (WHERE type = %(t_ticket)s) AS tickets,"
         "         count(*) FILTER (WHERE type = %(t_search)s) AS searches,"
         "         count(*) FILTER (WHERE type = %(t_search)s AND results = 0) AS zero,"
-        "         count(*) FILTER (WHERE type = %(t_search)s AND next = %(t_view)s) AS succeeded"
-        "  FROM (SELECT session, at, type, results, engaged,"
+        "         count(*) FILTER (WHERE type = %(t_search)s AND next = %(t_view)s) AS succeeded,"
+        "         count(*) FILTER (WHERE type = %(t_view)s) AS views,"
+        "         coalesce(bool_or(type = %(t_search)s AND slug <> ''), false) AS answered,"
+        "         bool_or(type = %(t_vote)s) AS voted,"
+        "         coalesce(bool_or(type = %(t_vote)s AND helpful), false) AS helpful,"
+        "         bool_or(type = %(t_close)s) AS closed,"
+        "         bool_or(type = %(t_contact)s) AS contacted"
+        "  FROM (SELECT session, at, type, results, slug, helpful, engaged,"
         "               lead(type) OVER (PARTITION BY session, engaged ORDER BY at, seq) AS next"
-        "        FROM (SELECT session, at, seq, type, results,"
+        "        FROM (SELECT session, at, seq, type, results, slug, helpful,"
         "                     type IN (%(t_search)s, %(t_view)s) AS engaged"
         f"              FROM events WHERE {RANGE} AND {TRAIL}) AS e) AS w"
-        "  GROUP BY session) AS s GROUP BY 1", p).fetchall()
+        "  GROUP BY session) AS s) AS f GROUP BY 1", p).fetchall()
     engaged = {day: (int(n), int(served)) for day, n, served, *_ in rows if day is not None}
+    funnel = [sum(int(r[i]) for r in rows if r[0] is not None) for i in range(6, 13)]
     return {"help_sessions": sum(int(r[1]) for r in rows),
             "engaged_sessions": sum(n for n, _ in engaged.values()),
             "self_served_sessions": sum(s for _, s in engaged.values()),
             "engaged_days": dict(sorted(engaged.items())),
             "searches": sum(int(r[3]) for r in rows),
             "successful_searches": sum(int(r[5]) for r in rows),
-            "zero_result_searches": sum(int(r[4]) for r in rows)}
+            "zero_result_searches": sum(int(r[4]) for r in rows),
+            "funnel": Funnel._make([sum(n for n, _ in engaged.values()), *funnel, p["hours"]])}
 
 
 def _searches(conn: psycopg.Connection, p: dict[str, Any], queries: QueryGroups,

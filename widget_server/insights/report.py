@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .activity import Activity, Event, QueryGroups, Ticket
-from .facts import EventFacts
+from .facts import SELF_SERVICE_HOURS, EventFacts
 from .gaps import Gaps, content_gaps
 from .metrics import (
     ArticleStats,
@@ -25,6 +25,7 @@ from .metrics import (
     DayRate,
     ResponseTimes,
     Satisfaction,
+    SelfService,
     SessionFigures,
     TicketVolume,
     article_stats,
@@ -32,6 +33,7 @@ from .metrics import (
     local_midnight,
     response_times,
     satisfaction,
+    self_service,
     session_summary,
     ticket_volume,
     top_searches,
@@ -51,6 +53,7 @@ class Report:
     until: datetime
     timezone: str
     sessions: SessionFigures
+    self_service: SelfService
     self_service_daily: tuple[DayRate, ...]
     tickets: TicketVolume
     times: ResponseTimes
@@ -110,6 +113,7 @@ def report_of(activity: Activity, since: datetime, until: datetime, tz: ZoneInfo
         until=until,
         timezone=tz.key,
         sessions=session_summary(activity),
+        self_service=self_service(activity),
         self_service_daily=daily_self_service(activity, since, until, tz),
         tickets=figures.volume,
         times=figures.times,
@@ -124,7 +128,7 @@ def report_of(activity: Activity, since: datetime, until: datetime, tz: ZoneInfo
 
 class EventSource(Protocol):
     def report_facts(self, first: datetime, since: datetime, until: datetime,
-                     tz: ZoneInfo) -> EventFacts: ...
+                     tz: ZoneInfo, hours: int = ..., now: datetime | None = ...) -> EventFacts: ...
 
 
 class TicketSource(Protocol):
@@ -139,7 +143,8 @@ EPOCH = datetime(1, 1, 2, tzinfo=UTC)
 
 
 def load_report(events: EventSource | None, tickets: TicketSource, since: datetime,
-                until: datetime, tz: ZoneInfo) -> Report:
+                until: datetime, tz: ZoneInfo, hours: int = SELF_SERVICE_HOURS,
+                now: datetime | None = None) -> Report:
     """Read what [since, until) and its spike baseline need from the stores, then build.
 
     Events: the store's facts for the span (EventStore.report_facts: folded in Python, or
@@ -163,7 +168,8 @@ def load_report(events: EventSource | None, tickets: TicketSource, since: dateti
     # database folding them leaves this thread the processor).
     with ThreadPoolExecutor(1) as pool:
         reading = pool.submit(read_tickets)
-        facts = (events.report_facts(first, since, until, tz) if events is not None
+        facts = (events.report_facts(first, since, until, tz, hours,
+                                     now or datetime.now(UTC)) if events is not None
                  else EventFacts(tz.key))
         touched, figures = reading.result()
     report = report_of(Activity(touched, facts), since, until, tz, figures)

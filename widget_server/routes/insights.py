@@ -35,6 +35,7 @@ from ..insights import (
     load_report,
     top_gaps,
 )
+from ..insights.facts import Funnel
 from ..insights.freshness import (
     WINDOW_DAYS,
     HelpfulDrop,
@@ -102,7 +103,16 @@ def _charts(r: Report) -> dict[str, Markup]:
              ("Resolution", band_counts(r.times.resolution), charts.SECOND)],
             "How long tickets waited"),
         "searches": charts.hbar_chart(r.top_searches, "Top searches"),
+        "funnel": charts.hbar_chart(funnel_steps(r.self_service.funnel),
+                                    "Help sessions at each step", charts.PRIMARY),
     }
+
+
+def funnel_steps(f: Funnel) -> list[tuple[str, int]]:
+    """The funnel's steps as the page and the digest name them."""
+    return [("Searched or read", f.engaged), ("Searched", f.searched),
+            ("Read an article or an answer", f.read), ("Voted", f.voted),
+            (f"Opened a ticket within {f.hours} h", f.escalated)]
 
 
 # --- keeping the knowledge base fresh ---------------------------------------------------------
@@ -178,7 +188,8 @@ async def insights_page(request: Request, session: Session) -> Response:
     now = datetime.now(UTC)
     # Both read the event store on worker threads; the freshness list handles its own errors.
     report, fresh = await asyncio.gather(
-        in_store(load_report, state.events, state.tickets, start, end, tz),
+        in_store(load_report, state.events, state.tickets, start, end, tz,
+                 state.settings.self_service_hours),
         in_store(freshness, Path(state.settings.kb_dir), state.events, now,
                  now.astimezone(tz).date()))
     context = {
