@@ -30,8 +30,7 @@ from widget_server.insights.coverage import (
     DEFAULT_DAYS,
     Coverage,
     CoverageReport,
-    covered_by,
-    covering_articles,
+    covered_in,
     load_coverage,
     relabel,
 )
@@ -70,11 +69,7 @@ def _covered(settings: Settings) -> Covered:
     """The slug of the published article that covers a gap (None: none does), from the
     `sources` its draft left in its front matter; no article covers anything when the
     knowledge base folder is missing."""
-    root = Path(settings.kb_dir)
-    if not root.is_dir():
-        return lambda gap: None
-    articles, _ = covering_articles(load_kb(root))
-    slug_of = covered_by(articles)
+    slug_of = covered_in(Path(settings.kb_dir))
     return lambda gap: slug_of(v.query for v in gap.variants)
 
 

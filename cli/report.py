@@ -30,6 +30,7 @@ from widget_server.insights import (
     post_webhook,
     to_jsonable,
 )
+from widget_server.insights.coverage import covered_in
 from widget_server.insights.digest import (
     build_digest,
     digest_html,
@@ -362,7 +363,8 @@ def _digest(settings: Settings, until: date | None, tz_name: str, send: bool) ->
     last_week = read_report(settings, *day_range(before_first, before_last, tz), tz)
     result = build_digest(this_week, last_week, draft_dir=str(Path(settings.kb_dir) / "drafts"),
                           options=_store_options(settings),
-                          notices=showing_notices(settings))
+                          notices=showing_notices(settings),
+                          covered=covered_in(Path(settings.kb_dir)))
     if not send:
         click.echo(digest_text(result), nl=False)
         return

@@ -194,6 +194,49 @@ def test_a_covered_gap_is_labelled_and_not_drafted_again(data_dir: Path, kb_dir:
     assert written and not [name for name in written if "polic" in name]
 
 
+def test_the_admin_page_labels_a_covered_gap_and_offers_no_draft_for_it(
+        data_dir: Path, kb_dir: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.test_admin import PASSWORD, log_in
+    from widget_server.app import create_app
+    from widget_server.settings import load_settings
+
+    settings = load_settings(overrides={"kb_dir": str(kb_dir), "data_dir": str(data_dir),
+                                        "admin_password": PASSWORD,
+                                        "events_retention_days": 3650},
+                             config_file=None, environ={})
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        log_in(client)
+        range_ = "/admin/insights?since=2026-10-29&until=2026-11-11&tz=UTC"
+        before = client.get(range_).text
+        draft_and_publish(data_dir, kb_dir)
+        after = client.get(range_).text
+    row = re.compile(r'<tr><td><a href="/kb/search\?q=refund%20policy">.*?</tr>', re.DOTALL)
+    assert 'value="refund policy"' in row.findall(before)[0]  # a draft is offered
+    assert "covered by <a" not in before
+    covered = row.findall(after)
+    assert covered and all('covered by <a href="/kb/billing/refund-policy">' in r and
+                           "Draft an article" not in r for r in covered)
+    assert re.search(r'q=refunds">.*?Draft an article', after, re.DOTALL)  # others still are
+
+
+def test_the_digest_does_not_ask_to_write_a_covered_gap(data_dir: Path, kb_dir: Path) -> None:
+    args = ["report", "--digest", "--until", "2026-11-11", "--data-dir", str(data_dir),
+            "--kb", str(kb_dir)]
+
+    def to_write(out: str) -> list[str]:
+        section = out.split("Content gaps to write first\n", 1)[1].split("\n\n", 1)[0]
+        return [line for line in section.splitlines() if re.match(r"  \d\. ", line)]
+
+    assert to_write(ok(*args)) == [
+        "  1. refund policy (also: refund policies, refund polcy): 20 searches found nothing, "
+        "2 tickets followed a search -> write an article"]
+    draft_and_publish(data_dir, kb_dir)
+    after = ok(*args)
+    assert to_write(after) == [] and "  none this week" in after
+
+
 def test_a_draft_covers_nothing(data_dir: Path, kb_dir: Path) -> None:
     ok("gaps", "--data-dir", str(data_dir), "--kb", str(kb_dir), "--since", "2026-10-29",
        "--until", "2026-11-11", "--draft", str(kb_dir / "billing"))

@@ -9,6 +9,8 @@
                                      `deskbell gaps --covered` and the admin page call
     covered_by(articles)(spellings)  the slug of the article that covers a gap, and
     relabel(actions, slug)           "covered by <slug>" for its "write an article"
+    covered_in(kb_dir)(spellings)    covered_by over a KB folder (the CLI, the admin page,
+                                     the digest)
 
 An article covers a gap when it is published (no `draft: true`) and its front matter still
 holds the `sources` that `deskbell gaps --draft` wrote: the queries listed there, and every
@@ -216,6 +218,15 @@ def covered_by(articles: Iterable[CoveringArticle]) -> Callable[[Iterable[str]],
                     None)
 
     return slug_of
+
+
+def covered_in(kb_dir: Path) -> Callable[[Iterable[str]], str | None]:
+    """covered_by over the published articles of the KB folder `kb_dir`; no article covers
+    anything when the folder is missing."""
+    if not kb_dir.is_dir():
+        return lambda queries: None
+    articles, _ = covering_articles(load_kb(kb_dir))
+    return covered_by(articles)
 
 
 # --- before and after --------------------------------------------------------------------------
@@ -429,5 +440,6 @@ def relabel(actions: Iterable[str], slug: str) -> tuple[str, ...]:
 
 
 __all__ = ["COVERED", "DEFAULT_DAYS", "Counts", "Coverage", "CoverageReport", "CoveringArticle",
-           "coverage", "coverage_of", "covered_by", "covering_article", "covering_articles",
+           "coverage", "coverage_of", "covered_by", "covered_in", "covering_article",
+           "covering_articles",
            "load_coverage", "read_front_matter", "relabel", "spans", "window_days"]

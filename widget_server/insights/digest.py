@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 from html import escape
@@ -129,13 +129,18 @@ def gaps_command(first: date, last: date, timezone: str, draft_dir: str,
 
 
 def build_digest(this_week: Report, last_week: Report, *, draft_dir: str = "kb/drafts",
-                 options: Sequence[str] = (), notices: Sequence[str] = ()) -> Digest:
+                 options: Sequence[str] = (), notices: Sequence[str] = (),
+                 covered: Callable[[Iterable[str]], str | None] | None = None) -> Digest:
     """The digest of `this_week` against `last_week` (two `load_report` results).
 
     `draft_dir` and `options` (say ["--data-dir", "/srv/deskbell-data"]) complete the
     command that drafts the gaps. `notices`: the notices showing in the help panel, one line
-    each (`notice_line`), listed first when there are any.
+    each (`notice_line`), listed first when there are any. `covered` (coverage.covered_in):
+    the slug of the published article that already covers a gap's spellings; such gaps are
+    not among the ones to write first.
     """
+    to_write = [g for g in top_gaps(this_week)
+                if covered is None or covered(v.query for v in g.variants) is None]
     first, last = _days(this_week)
     before_first, before_last = _days(last_week)
     rows = figures(this_week, last_week)
@@ -145,7 +150,7 @@ def build_digest(this_week: Report, last_week: Report, *, draft_dir: str = "kb/d
                f"self-service {rate.this_week}{change}")
     return Digest(
         first=first, last=last, before_first=before_first, before_last=before_last,
-        timezone=this_week.timezone, figures=rows, gaps=top_gaps(this_week, DIGEST_GAPS),
+        timezone=this_week.timezone, figures=rows, gaps=tuple(to_write[:DIGEST_GAPS]),
         draft_command=gaps_command(first, last, this_week.timezone, draft_dir, options),
         spikes=(*this_week.spikes.day, *this_week.spikes.week),
         notices=tuple(n.strip() for n in notices if n.strip()), subject=subject,

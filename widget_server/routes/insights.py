@@ -35,6 +35,7 @@ from ..insights import (
     load_report,
     top_gaps,
 )
+from ..insights.coverage import covered_in
 from ..insights.facts import Funnel
 from ..insights.freshness import (
     WINDOW_DAYS,
@@ -42,6 +43,7 @@ from ..insights.freshness import (
     freshness_report,
     vote_windows,
 )
+from ..insights.gaps import WRITE, TicketQueryGap, ZeroResultGap
 from ..insights.spikes import CATEGORY, Spike
 from ..notices import MAX_TEXT, Notice, new_notice, ui_locales
 from ..search import SearchService
@@ -187,14 +189,20 @@ async def insights_page(request: Request, session: Session) -> Response:
     start, end = day_range(since, until, tz)
     now = datetime.now(UTC)
     # Both read the event store on worker threads; the freshness list handles its own errors.
-    report, fresh = await asyncio.gather(
+    report, fresh, slug_of = await asyncio.gather(
         in_store(load_report, state.events, state.tickets, start, end, tz,
                  state.settings.self_service_hours),
         in_store(freshness, Path(state.settings.kb_dir), state.events, now,
-                 now.astimezone(tz).date()))
+                 now.astimezone(tz).date()),
+        in_store(covered_in, Path(state.settings.kb_dir)))
+    gaps: list[ZeroResultGap | TicketQueryGap] = [*report.gaps.zero_results,
+                                                  *report.gaps.ticket_queries]
     context = {
         "csrf": session["csrf"], "r": report, "charts": _charts(report),
         "draftable": {v.query for gap in top_gaps(report) for v in gap.variants},
+        "covered": {g.query: slug for g in gaps
+                    if (slug := slug_of(q for q, _ in g.variants)) is not None},
+        "write_action": WRITE,
         "since": since, "until": until, "tz": tz.key, "nps_enabled": state.settings.nps_enabled,
         "presets": [(label, until - timedelta(days=n - 1)) for label, n in
                     (("7 days", 7), ("30 days", 30), ("90 days", 90))],
