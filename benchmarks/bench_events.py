@@ -4,7 +4,11 @@ Run:  .venv/bin/python benchmarks/bench_events.py [--events 100000] [--tickets 5
 
 1. Appends: `EventStore.append` (one event, one write + fsync) from 1 and from 8 threads, and
    `append_many` with the widget's largest batch (20 events, one write + one fsync).
-2. Reading and computing: `iter_events` over N events spread across 30 day files, then the
+2. Recording searches (events/recorder.py): `SearchRecorder.record` per search request, as
+   the API calls it on the request path (visitors typing queries letter by letter, so most
+   calls fold into a pending search), and writing N settled searches in one batch, against
+   the widget's former path of one `append` (one fsync) per settled search.
+3. Reading and computing: `iter_events` over N events spread across 30 day files, then the
    whole `build_report` (metrics, content gaps, spikes) over them and M tickets, as
    `deskbell report` and /admin/insights do.
 Prints medians and writes benchmarks/results/events.json.
@@ -69,6 +73,43 @@ def bench_appends(root: Path, count: int) -> dict[str, float]:
     }
 
 
+def bench_recording(root: Path, count: int) -> dict[str, float]:
+    from widget_server.events.recorder import SearchRecorder
+    from widget_server.queries import normalize_query
+
+    rng = random.Random(3)
+    store = EventStore(root / "record")
+    recorder = SearchRecorder(store, settle=3600, background=False)
+    calls = []
+    typed = 0
+    while typed < count:
+        session, query = sid(rng), rng.choice(QUERIES)
+        for end in range(1, len(query) + 1):
+            q = normalize_query(query[:end])
+            start = time.perf_counter()
+            recorder.record(session, q, 3, confidence=0.5, answer="", locale="en")
+            calls.append(time.perf_counter() - start)
+        typed += 1
+    pending = recorder.pending()
+    start = time.perf_counter()
+    written = recorder.flush(everything=True)
+    batch = time.perf_counter() - start
+    single = EventStore(root / "single")
+    start = time.perf_counter()
+    for i in range(written):
+        single.append(sid(rng), "search", {"query": f"q{i}", "results": 1})
+    one_by_one = time.perf_counter() - start
+    assert written == pending == count
+    return {
+        "record_us_median": 1e6 * statistics.median(calls),
+        "record_us_p99": 1e6 * sorted(calls)[int(len(calls) * 0.99)],
+        "requests_per_search": len(calls) / count,
+        "settled_searches_written": written,
+        "batch_write_ms": 1000 * batch,
+        "one_append_each_ms (former widget path)": 1000 * one_by_one,
+    }
+
+
 def synth(root: Path, n_events: int, n_tickets: int, until: datetime) -> list[dict]:
     rng = random.Random(1)
     store = EventStore(root / "read", retention_days=3650)
@@ -113,9 +154,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         result = {**bench_appends(Path(tmp), args.appends),
+                  **bench_recording(Path(tmp), args.appends),
                   **bench_report(Path(tmp), args.events, args.tickets)}
     for key, value in result.items():
-        print(f"{key:32} {value:12.2f}")
+        print(f"{key:40} {value:12.2f}")
     out = Path(__file__).parent / "results" / "events.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

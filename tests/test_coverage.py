@@ -219,6 +219,18 @@ def test_the_admin_page_labels_a_covered_gap_and_offers_no_draft_for_it(
     assert covered and all('covered by <a href="/kb/billing/refund-policy">' in r and
                            "Draft an article" not in r for r in covered)
     assert re.search(r'q=refunds">.*?Draft an article', after, re.DOTALL)  # others still are
+    # Before the article was published, no gap was covered and nothing is compared.
+    assert "Covered gaps: before and after" not in before
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        log_in(client)
+        page = client.get("/admin/insights?since=2026-11-12&until=2026-11-25&tz=UTC").text
+    table = page[page.index('id="covered-h"'):]
+    table = table[:table.index("</table>")]
+    cells = re.findall(r'<td class="num">([^<]+)</td>', table)
+    assert "Refund policy" in table and "2026-11-12" in table
+    assert cells == ["14", f"{BEFORE.zero_result_searches} → {AFTER.zero_result_searches}",
+                     f"{BEFORE.searches} → {AFTER.searches}",
+                     f"{BEFORE.tickets} → {AFTER.tickets}"]
 
 
 def test_the_digest_does_not_ask_to_write_a_covered_gap(data_dir: Path, kb_dir: Path) -> None:
@@ -401,10 +413,10 @@ class Counting:
         self.store = store
         self.reads: list[tuple[datetime | None, datetime | None]] = []
 
-    def iter_events(self, since: datetime | None = None,
-                    until: datetime | None = None) -> Iterator[dict[str, Any]]:
+    def iter_searches_and_tickets(self, since: datetime,
+                                  until: datetime) -> Iterator[Mapping[str, Any]]:
         self.reads.append((since, until))
-        return self.store.iter_events(since, until)
+        return self.store.iter_searches_and_tickets(since, until)
 
     def days(self) -> list[date]:
         return self.store.days()

@@ -186,6 +186,22 @@ class PostgresEventStore(EventStore):
             params["after_seq"], params["after_day"] = rows[-1][0], rows[-1][1]
             where = [*conditions, after]
 
+    def iter_searches_and_tickets(self, since: datetime,
+                                  until: datetime) -> Iterator[Mapping[str, Any]]:
+        """From the report columns through the (type, at) index, in stored order; the data
+        holds a search's query and results (as the columns have them) and nothing else."""
+        conditions, params = self._range(since, until)
+        params.update(t_search=SEARCH, t_ticket=TICKET_CREATED)
+        query = sql.SQL("SELECT at, session, type, query, results FROM events WHERE {} AND"
+                        " type IN (%(t_search)s, %(t_ticket)s) ORDER BY day, seq").format(
+            sql.SQL(" AND ").join(conditions))
+        with self._transaction() as conn, conn.cursor() as cur:
+            rows = cur.execute(query, params).fetchall()
+        for at, session, kind, text, results in rows:
+            data = {"query": text or "", "results": results} if kind == SEARCH else {}
+            yield {"at": at.astimezone(UTC).isoformat(), "session": session, "type": kind,
+                   "data": data, "_at": at}
+
     def report_facts(self, first: datetime, since: datetime, until: datetime,
                      tz: ZoneInfo, hours: int = 24, now: datetime | None = None) -> EventFacts:
         """The report's facts computed by the database (insights/pg_facts.py): equal to

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 from zoneinfo import ZoneInfo
 
 from ..errors import InsufficientStorage, ValidationFailed
-from .registry import SESSION_PROBLEM, is_session, vocabulary_problems
+from .registry import SEARCH, SESSION_PROBLEM, TICKET_CREATED, is_session, vocabulary_problems
 
 if TYPE_CHECKING:
     from ..insights.facts import EventFacts
@@ -183,6 +183,16 @@ class EventStore:
     def days(self) -> list[date]:
         """The UTC days that hold events, oldest first."""
         raise NotImplementedError
+
+    def iter_searches_and_tickets(self, since: datetime,
+                                  until: datetime) -> Iterator[Mapping[str, Any]]:
+        """The search and ticket_created events of [since, until) in stored order, with
+        what a before/after comparison reads (insights/coverage.py): `type`, `session`, the
+        time, and as data only a search's `query` and `results`. This filters iter_events;
+        PostgreSQL reads the report columns instead of parsing every event's data."""
+        for event in self.iter_events(since, until):
+            if event["type"] in (SEARCH, TICKET_CREATED):
+                yield event
 
     def report_facts(self, first: datetime, since: datetime, until: datetime,
                      tz: ZoneInfo, hours: int = 24, now: datetime | None = None) -> EventFacts:

@@ -403,8 +403,8 @@ def spans(articles: Iterable[CoveringArticle], today: date, tz: ZoneInfo,
 
 
 class EventSource(Protocol):
-    def iter_events(self, since: datetime | None = None,
-                    until: datetime | None = None) -> Iterable[Mapping[str, Any]]: ...
+    def iter_searches_and_tickets(self, since: datetime,
+                                  until: datetime) -> Iterable[Mapping[str, Any]]: ...
 
     def days(self) -> list[date]: ...
 
@@ -416,7 +416,8 @@ def coverage_of(articles: tuple[CoveringArticle, ...], events: EventSource, toda
     the days before, or there were no events yet) is marked partial."""
     ranges = spans(articles, today, tz, days)
     held = events.days() if ranges else []
-    found = chain.from_iterable(events.iter_events(since, until) for since, until in ranges)
+    found = chain.from_iterable(events.iter_searches_and_tickets(since, until)
+                                for since, until in ranges)
     return coverage(articles, found, today, tz, days,
                     kept_from=held[0] if held else today + timedelta(days=1))
 
@@ -431,6 +432,20 @@ def load_coverage(events: EventSource, kb_dir: Path, today: date, tz: ZoneInfo,
     return CoverageReport(report.rows, report.waiting, problems)
 
 
+def covered_and_compared(events: EventSource, kb_dir: Path, today: date, tz: ZoneInfo,
+                         days: int = DEFAULT_DAYS) -> tuple[Callable[[Iterable[str]],
+                                                                     str | None],
+                                                            CoverageReport]:
+    """covered_in and load_coverage from one reading of the KB folder (the admin page); no
+    event is read when no article covers a gap, nothing at all without the folder."""
+    if not kb_dir.is_dir():
+        return (lambda queries: None), CoverageReport((), ())
+    articles, problems = covering_articles(load_kb(kb_dir))
+    report = coverage_of(articles, events, today, tz, days) if articles else None
+    return covered_by(articles), CoverageReport(report.rows if report else (),
+                                                report.waiting if report else (), problems)
+
+
 def relabel(actions: Iterable[str], slug: str) -> tuple[str, ...]:
     """A covered gap's actions: "write an article" becomes "covered by <slug>"; when the
     report suggested something else (searches now find the article, so a synonym or a
@@ -440,6 +455,7 @@ def relabel(actions: Iterable[str], slug: str) -> tuple[str, ...]:
 
 
 __all__ = ["COVERED", "DEFAULT_DAYS", "Counts", "Coverage", "CoverageReport", "CoveringArticle",
-           "coverage", "coverage_of", "covered_by", "covered_in", "covering_article",
+           "coverage", "coverage_of", "covered_and_compared", "covered_by", "covered_in",
+           "covering_article",
            "covering_articles",
            "load_coverage", "read_front_matter", "relabel", "spans", "window_days"]

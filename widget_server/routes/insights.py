@@ -35,7 +35,7 @@ from ..insights import (
     load_report,
     top_gaps,
 )
-from ..insights.coverage import covered_in
+from ..insights.coverage import covered_and_compared
 from ..insights.facts import Funnel
 from ..insights.freshness import (
     WINDOW_DAYS,
@@ -189,12 +189,15 @@ async def insights_page(request: Request, session: Session) -> Response:
     start, end = day_range(since, until, tz)
     now = datetime.now(UTC)
     # Both read the event store on worker threads; the freshness list handles its own errors.
-    report, fresh, slug_of = await asyncio.gather(
+    # Covered gaps are compared over windows that end with the range (or today).
+    compared_to = min(until + timedelta(days=1), now.astimezone(tz).date())
+    report, fresh, (slug_of, covered) = await asyncio.gather(
         in_store(load_report, state.events, state.tickets, start, end, tz,
                  state.settings.self_service_hours),
         in_store(freshness, Path(state.settings.kb_dir), state.events, now,
                  now.astimezone(tz).date()),
-        in_store(covered_in, Path(state.settings.kb_dir)))
+        in_store(covered_and_compared, state.events, Path(state.settings.kb_dir),
+                 compared_to, tz))
     gaps: list[ZeroResultGap | TicketQueryGap] = [*report.gaps.zero_results,
                                                   *report.gaps.ticket_queries]
     context = {
@@ -202,7 +205,8 @@ async def insights_page(request: Request, session: Session) -> Response:
         "draftable": {v.query for gap in top_gaps(report) for v in gap.variants},
         "covered": {g.query: slug for g in gaps
                     if (slug := slug_of(q for q, _ in g.variants)) is not None},
-        "write_action": WRITE,
+        "write_action": WRITE, "compared": covered,
+        "compare_last": compared_to - timedelta(days=1),
         "since": since, "until": until, "tz": tz.key, "nps_enabled": state.settings.nps_enabled,
         "presets": [(label, until - timedelta(days=n - 1)) for label, n in
                     (("7 days", 7), ("30 days", 30), ("90 days", 90))],
