@@ -45,7 +45,10 @@ def test_an_admin_sees_spikes_figures_and_charts_without_csp_errors(
     spikes = page.get_by_role("region", name="Spikes")
     assert spikes.is_visible()
     assert "Billing tickets" in spikes.inner_text()
-    assert page.locator("svg.chart").count() == 4
+    assert page.locator("svg.chart").count() == 5
+    funnel = page.get_by_role("region", name="Self-service, step by step")
+    assert "Confirmed self-service" in funnel.inner_text()
+    assert funnel.get_by_role("img", name="Help sessions at each step").is_visible()
     box = page.locator("svg.chart").first.bounding_box()
     assert box is not None and box["width"] > 500  # the chart fills its column
     ARTIFACTS.mkdir(exist_ok=True)

@@ -1,6 +1,12 @@
 """The admin inbox: login, ticket list, one ticket with its self-service trail, replies, notes,
 and an answered ticket as a knowledge-base draft to download (insights/drafts.py ticket_draft).
 
+Beside a ticket, the articles that may answer it: the visitors' own search (the same ranking,
+never recorded as a visitor's search) on the ticket's subject, or on what the agent types,
+each marked when the visitor already read it. "Insert link" and "Insert quote" post the reply
+being written to /compose, which gives the page back with the link or the quoted passage
+appended to it: no script, and nothing is sent or stored until "Send reply".
+
 Every page except the login refuses anonymous requests: pages redirect to the login, form
 posts answer 403. Every form carries the session's CSRF token; the login form, which has no
 session yet, uses a double-submit cookie. No GET changes anything.
@@ -9,6 +15,7 @@ session yet, uses a double-submit cookie. No GET changes anything.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -18,13 +25,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import Conflict, Forbidden, NotFound
+from ..articles import article_path
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..insights.drafts import ticket_draft, ticket_draftable
+from ..markup import html_to_text
 from ..security import SESSION_COOKIE, SESSION_SECONDS, safe_next
 from ..services import services
 from ..tickets import STATUSES, SummaryQuery
 from .auth import NO_STORE, Session, admin_form, admin_page, disabled, render_admin
 from .common import client_ip
+from .discovery import absolute
 from .tickets import in_store
 
 LOGIN_CSRF_COOKIE = "deskbell_login_csrf"
@@ -106,15 +116,95 @@ async def redirect_to_inbox(request: Request) -> Response:
 # ---------------------------------------------------------------- one ticket
 
 
-@admin_page
-async def ticket_page(request: Request, session: Session) -> Response:
-    reference = request.path_params["reference"]
+KB_SUGGESTIONS = 5
+MAX_REPLY = 10000
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An article that may answer the ticket, as the agent's side panel shows it."""
+
+    slug: str
+    title: str
+    url: str  # absolute: it goes into a reply the visitor reads in an email
+    summary: str
+    read: bool  # the visitor opened it before writing
+    quote: str  # the passage "Insert quote" adds: the section search quoted, or the summary
+
+
+async def _suggestions(request: Request, ticket: dict[str, Any],
+                       query: str) -> tuple[list[Suggestion], str]:
+    """The articles search finds for `query` in the ticket's language; and a note when
+    search cannot answer (no index yet), so the page still opens."""
+    state = services(request)
+    service = state.search
+    if not query:
+        return [], "Type what the visitor needs to find articles."
+    if not service.ready():
+        return [], "Search is not available yet: run deskbell reindex."
+    found = await service.call(service.search, query, KB_SUGGESTIONS, ticket.get("locale"))
+    read = {str(a.get("slug")) for a in (ticket.get("trail") or {}).get("articles") or []}
+    answer = found.answer
+    suggestions = []
+    for hit in found.hits:
+        quote = (html_to_text(answer.html)[0] if answer is not None and answer.slug == hit.slug
+                 else hit.summary)
+        suggestions.append(Suggestion(hit.slug, hit.title,
+                                      absolute(state.settings, article_path(hit.slug)),
+                                      hit.summary, hit.slug in read, quote))
+    return suggestions, "" if suggestions else f"No article matches “{query}”."
+
+
+def _kb_query(ticket: dict[str, Any], asked: str | None) -> str:
+    text = (asked if asked is not None else str(ticket.get("subject") or "")).strip()
+    return " ".join(text.split())[:200]
+
+
+async def _ticket_view(request: Request, session: Session, reference: str,
+                       asked: str | None, reply_body: str = "") -> Response:
     ticket = await in_store(services(request).tickets.get, reference)
     if ticket is None:
         raise NotFound(f"No ticket {reference}")
+    kb_q = _kb_query(ticket, asked)
+    suggestions, kb_note = await _suggestions(request, ticket, kb_q)
     context = {"csrf": session["csrf"], "ticket": ticket, "statuses": STATUSES,
-               "trail": ticket.get("trail") or {}, "draftable": ticket_draftable(ticket)}
+               "trail": ticket.get("trail") or {}, "draftable": ticket_draftable(ticket),
+               "kb_q": kb_q, "suggestions": suggestions, "kb_note": kb_note,
+               "reply_body": reply_body}
     return render_admin(request, "admin/ticket.html", context)
+
+
+@admin_page
+async def ticket_page(request: Request, session: Session) -> Response:
+    return await _ticket_view(request, session, request.path_params["reference"],
+                              request.query_params.get("kb"))
+
+
+@admin_form
+async def compose(request: Request, session: Session, form: FormData) -> Response:
+    """The ticket page again, the reply being written with an article's link or quoted
+    passage appended (`insert`: "link:<slug>" or "quote:<slug>"). Nothing is stored."""
+    reference = request.path_params["reference"]
+    body, insert, asked = (str(form.get(k) or "") for k in ("body", "insert", "kb"))
+    kind, _, slug = insert.partition(":")
+    if kind not in {"link", "quote"} or not slug:
+        raise BadRequest("insert must be link:<slug> or quote:<slug>")
+    ticket = await in_store(services(request).tickets.get, reference)
+    if ticket is None:
+        raise NotFound(f"No ticket {reference}")
+    found, _ = await _suggestions(request, ticket, _kb_query(ticket, asked))
+    chosen = next((s for s in found if s.slug == slug), None)
+    if chosen is None:
+        raise BadRequest(f"No suggested article {slug!r}: search again and pick one of the list")
+    if kind == "link":
+        added = f"{chosen.title}: {chosen.url}"
+    else:
+        quoted = "\n".join(f"> {line}" if line else ">" for line in chosen.quote.splitlines())
+        added = f"{quoted}\n({chosen.title}: {chosen.url})"
+    joined = f"{body.rstrip()}\n\n{added}\n" if body.strip() else f"{added}\n"
+    if len(joined) > MAX_REPLY:
+        raise BadRequest(f"The reply would be longer than {MAX_REPLY} characters with it")
+    return await _ticket_view(request, session, reference, asked, joined)
 
 
 def _back(request: Request, reference: str) -> RedirectResponse:
@@ -176,6 +266,8 @@ ROUTES: list[BaseRoute] = [
     Route("/admin/logout", logout, methods=["POST"], name="admin_logout"),
     Route("/admin/tickets/{reference}", ticket_page, methods=["GET"], name="admin_ticket"),
     Route("/admin/tickets/{reference}/reply", reply, methods=["POST"], name="admin_reply"),
+    Route("/admin/tickets/{reference}/compose", compose, methods=["POST"],
+          name="admin_compose"),
     Route("/admin/tickets/{reference}/note", note, methods=["POST"], name="admin_note"),
     Route("/admin/tickets/{reference}/status", set_status, methods=["POST"],
           name="admin_status"),
