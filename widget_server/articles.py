@@ -27,8 +27,10 @@ from .markup import Rendered, render_markdown
 
 FIELDS = {
     "title", "summary", "category", "tags", "locale", "draft", "urls", "aliases", "related",
-    "updated", "slug", "review_by", "owner",
+    "updated", "slug", "review_by", "owner", "audience",
 }
+# `audience: internal`: for agents only (widget_server/internal.py); never indexed or served.
+AUDIENCES = ("public", "internal")
 # Front matter keys other tools put there (Zendesk ids, Hugo weights) are ignored, not errors.
 _LIST_FIELDS = ("tags", "urls", "aliases", "related")
 _STR_FIELDS = ("title", "summary", "category", "locale", "slug", "owner")
@@ -78,6 +80,12 @@ class Article:
     body: str = ""
     body_line: int = 1
     content_hash: str = ""
+    audience: str = "public"
+
+    @property
+    def internal(self) -> bool:
+        """For agents only: kept out of the index, the help center and every public answer."""
+        return self.audience == "internal"
 
     @property
     def url(self) -> str:
@@ -191,6 +199,11 @@ def _coerce(data: dict[str, Any], front: str, problems: list[Problem], path: str
             bad(key, "expected a list of text values")
             continue
         out[key] = [str(v).strip() for v in value if str(v).strip()]
+    if data.get("audience") is not None:
+        if data["audience"] in AUDIENCES:
+            out["audience"] = data["audience"]
+        else:
+            bad("audience", f"expected public or internal, got {data['audience']!r}")
     if "draft" in data and data["draft"] is not None:
         if isinstance(data["draft"], bool):
             out["draft"] = data["draft"]
@@ -262,7 +275,7 @@ def parse_article(raw: bytes, relative: Path) -> tuple[Article | None, list[Prob
         related=[slugify_slug(r) for r in meta.get("related", [])],
         updated=meta.get("updated", ""), review_by=meta.get("review_by", ""),
         owner=meta.get("owner", ""), body=body, body_line=body_line,
-        content_hash=content_hash(raw),
+        content_hash=content_hash(raw), audience=meta.get("audience", "public"),
     )
     return article, problems
 
@@ -309,7 +322,7 @@ class KnowledgeBase:
     problems: list[Problem]
 
     def public(self) -> list[Article]:
-        return [a for a in self.articles if not a.draft]
+        return [a for a in self.articles if not a.draft and not a.internal]
 
 
 def iter_markdown_files(root: Path) -> Iterator[Path]:
@@ -383,27 +396,31 @@ class Stale:
 
 def stale_report(articles: Iterable[Article], today: dt.date) -> list[Stale]:
     """Published articles past their `review_by` date, and links from published articles that
-    a visitor cannot follow: to no article, or to a draft (drafts are not served). Drafts
-    themselves are left out: nobody reads them yet."""
+    a visitor cannot follow: to no article, to a draft (drafts are not served) or, from a
+    public article, to an internal one (agents only). Drafts themselves are left out: nobody
+    reads them yet."""
     articles = list(articles)
     public = [a for a in articles if not a.draft]
-    served = {name for a in public for name in (a.slug, *a.aliases)}
+    served = {name for a in public if not a.internal for name in (a.slug, *a.aliases)}
     drafts = {name for a in articles if a.draft for name in (a.slug, *a.aliases)}
+    internal = {name for a in public if a.internal for name in (a.slug, *a.aliases)}
 
     def why(slug: str) -> str:
-        return "a draft" if slug in drafts else "no such article"
+        return ("a draft" if slug in drafts else "internal (agents only)" if slug in internal
+                else "no such article")
 
     found: list[Stale] = []
     for article in public:
+        readable = served | internal if article.internal else served  # agents read both
         if article.review_by and dt.date.fromisoformat(article.review_by) < today:
             found.append(Stale("review", article.path, 1,
                                f"review was due {article.review_by}", article.owner))
         for slug in article.related:
-            if slug not in served:
+            if slug not in readable:
                 found.append(Stale("link", article.path, 1,
                                    f"related: {slug!r} ({why(slug)})", article.owner))
         for line, target, slug in internal_links(article):
-            if slug not in served:
+            if slug not in readable:
                 found.append(Stale("link", article.path, line,
                                    f"broken link to {target} ({why(slug)})", article.owner))
     return sorted(found, key=lambda s: (s.path, s.line))

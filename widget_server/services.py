@@ -12,6 +12,7 @@ created lazily inside a route: a route asks `services(request)` for what it need
       tickets    the TicketStore the `ticket_store` setting names
       events     the EventStore (self-service events)
       searches   SearchRecorder: the searches answered, written behind to `events`
+      internal   the agents-only articles of kb_dir (InternalLibrary)
       helpdesk   the ticket use cases over those stores
       notices    the owner's panel banners (NoticeBoard), kept where the tickets are
       limits     every per-IP and per-session rate limit
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +36,7 @@ from . import resources
 from .events import EventStore
 from .events.recorder import SearchRecorder
 from .helpdesk import Helpdesk
+from .internal import InternalLibrary
 from .notices import NoticeBoard, open_notice_store
 from .search import SearchService, Synonyms, current_generation
 from .security import AdminAuth, Limits
@@ -100,6 +103,7 @@ class Services:
     admin: AdminAuth
     notices: NoticeBoard
     searches: SearchRecorder
+    internal: InternalLibrary
 
     def close(self) -> None:
         self.searches.close()
@@ -145,6 +149,7 @@ def build_services(settings: Settings) -> Services:
         admin=AdminAuth.from_settings(settings),
         notices=notices,
         searches=searches,
+        internal=InternalLibrary(Path(settings.kb_dir)),
     )
 
 

@@ -118,6 +118,17 @@ async def redirect_to_inbox(request: Request) -> Response:
 
 KB_SUGGESTIONS = 5
 MAX_REPLY = 10000
+MAX_QUOTE = 4000  # of an internal article's text
+
+
+@admin_page
+async def internal_article(request: Request, session: Session) -> Response:
+    """An agents-only article (`audience: internal`), rendered for the logged-in agent."""
+    slug = request.path_params["slug"].strip("/")
+    article = await run_in_threadpool(services(request).internal.get, slug)
+    if article is None:
+        raise NotFound(f"No internal article {slug!r}")
+    return render_admin(request, "admin/internal_article.html", {"article": article})
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,7 @@ class Suggestion:
     summary: str
     read: bool  # the visitor opened it before writing
     quote: str  # the passage "Insert quote" adds: the section search quoted, or the summary
+    internal: bool = False  # agents only: quoted without a link the visitor could not open
 
 
 async def _suggestions(request: Request, ticket: dict[str, Any],
@@ -152,6 +164,10 @@ async def _suggestions(request: Request, ticket: dict[str, Any],
         suggestions.append(Suggestion(hit.slug, hit.title,
                                       absolute(state.settings, article_path(hit.slug)),
                                       hit.summary, hit.slug in read, quote))
+    for article in await run_in_threadpool(state.internal.search, query, KB_SUGGESTIONS):
+        suggestions.append(Suggestion(article.slug, article.title,
+                                      str(request.url_for("admin_internal", slug=article.slug)),
+                                      article.summary, False, article.text[:MAX_QUOTE], True))
     return suggestions, "" if suggestions else f"No article matches “{query}”."
 
 
@@ -196,8 +212,12 @@ async def compose(request: Request, session: Session, form: FormData) -> Respons
     chosen = next((s for s in found if s.slug == slug), None)
     if chosen is None:
         raise BadRequest(f"No suggested article {slug!r}: search again and pick one of the list")
+    if kind == "link" and chosen.internal:
+        raise BadRequest(f"{slug!r} is internal: the visitor cannot open it; insert a quote")
     if kind == "link":
         added = f"{chosen.title}: {chosen.url}"
+    elif chosen.internal:  # the words, without the link or any sign of where they came from
+        added = chosen.quote.strip()
     else:
         quoted = "\n".join(f"> {line}" if line else ">" for line in chosen.quote.splitlines())
         added = f"{quoted}\n({chosen.title}: {chosen.url})"
@@ -268,6 +288,7 @@ ROUTES: list[BaseRoute] = [
     Route("/admin/tickets/{reference}/reply", reply, methods=["POST"], name="admin_reply"),
     Route("/admin/tickets/{reference}/compose", compose, methods=["POST"],
           name="admin_compose"),
+    Route("/admin/kb/{slug:path}", internal_article, methods=["GET"], name="admin_internal"),
     Route("/admin/tickets/{reference}/note", note, methods=["POST"], name="admin_note"),
     Route("/admin/tickets/{reference}/status", set_status, methods=["POST"],
           name="admin_status"),

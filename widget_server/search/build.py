@@ -139,7 +139,7 @@ def _load(kb_dir: Path, index_dir: Path, full: bool) -> tuple[list[Article], lis
             continue
         article, found = parse_article(raw, relative)
         problems.extend(found)
-        if article is not None and not article.draft:
+        if article is not None and not article.draft and not article.internal:
             articles.append(article)
     # Unchanged bodies were link-checked when they changed; slugs and related are checked all.
     problems.extend(cross_check(articles))
@@ -157,7 +157,7 @@ def _unique(articles: Iterable[Article], skipped: list[str]) -> list[Article]:
     seen: set[str] = set()
     out = []
     for article in articles:
-        if article.draft:
+        if article.draft or article.internal:
             continue
         if article.slug in seen:
             skipped.append(f"{article.path}: duplicate slug {article.slug!r} (not indexed)")
