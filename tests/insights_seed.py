@@ -78,14 +78,15 @@ def _session(rng: random.Random, start: datetime, spike: bool) -> tuple[list[New
     else:
         query, slug, category = rng.choice(FOUND)
     t += timedelta(seconds=20)
-    # As the server records it: the true count, and the answer it quoted when confident.
-    quoted = bool(slug) and rng.random() < 0.5
+    # As the server records it: the true count, and the answer it quoted when confident. The
+    # answer and the panel's closing come from a generator of the session's own, so the rest
+    # of the month is drawn exactly as before they existed.
+    own = random.Random(s)
+    quoted = bool(slug) and own.random() < 0.5
     events.append(NewEvent(s, "search", {"query": query, "results": 4 if slug else 0,
                                          "confidence": 0.86 if quoted else 0.31,
                                          "answer": slug if quoted else "", "locale": "en"}, t))
-    if quoted and rng.random() < 0.4:  # the quoted answer was enough
-        events.append(NewEvent(s, "widget_close", {}, t + timedelta(seconds=30)))
-        return events, None
+    closed = NewEvent(s, "widget_close", {}, t + timedelta(minutes=3))
     if slug and rng.random() < 0.8:
         t += timedelta(seconds=5)
         events.append(NewEvent(s, "article_view", {"slug": slug, "source": "search"}, t))
@@ -97,14 +98,12 @@ def _session(rng: random.Random, start: datetime, spike: bool) -> tuple[list[New
             if helpful:
                 return events, None
         elif rng.random() < 0.85:
-            if rng.random() < 0.5:
-                events.append(NewEvent(s, "widget_close", {}, t + timedelta(seconds=90)))
-            return events, None
+            return events + [closed] * (own.random() < 0.6), None
     if rng.random() < (0.8 if spike else 0.45):
         t += timedelta(seconds=40)
         events.append(NewEvent(s, "contact_open", {}, t))
         return events, (category if category != "Other" else "General", f"Help with {query}")
-    return events, None
+    return events + [closed] * (quoted and own.random() < 0.7), None  # the answer was enough
 
 
 def seed(data_dir: str | Path, now: datetime, days: int = 42, per_day: int = 30,

@@ -84,24 +84,6 @@ def test_backspacing_is_the_same_search_and_a_new_topic_is_another(site: TestCli
     assert [s["data"]["query"] for s in searches(site)] == ["refund policy", "two factor"]
 
 
-def test_a_read_between_two_searches_keeps_both(site: TestClient) -> None:
-    """The search that led to an article stays in the trail even if the next query begins
-    with it: the read settles it."""
-    type_out(site, "refund")
-    read = site.post("/api/v1/events", json={"session": S1, "events": [
-        {"type": "article_view", "slug": "billing/refunds", "source": "search"}]})
-    assert read.status_code == 202
-    type_out(site, "refund delay")
-    site.app.state.services.searches.flush(everything=True)  # type: ignore[attr-defined]
-    events = site.app.state.services.events  # type: ignore[attr-defined]
-    trail = [(e["type"], e["data"].get("query") or e["data"].get("slug"))
-             for e in events.iter_events()]
-    assert sorted(trail) == sorted([("search", "refund"), ("article_view", "billing/refunds"),
-                                    ("search", "refund delay")])
-    ordered = sorted(events.iter_events(), key=lambda e: e["at"])
-    assert [e["type"] for e in ordered] == ["search", "article_view", "search"]
-
-
 def test_sessions_fold_apart_and_previews_alone_are_not_searches(site: TestClient) -> None:
     type_out(site, "refund", session=S1)
     type_out(site, "refund", session=S2)
@@ -265,3 +247,56 @@ def test_a_result_clicked_in_the_preview_counts_once_with_the_full_answer() -> N
     assert recorder.flush(everything=True) == 1
     assert [e["data"]["query"] for e in store.iter_events()] == [
         "shipping costs", "shipping costs abroad"]
+
+
+def test_typing_that_lands_after_the_click_is_still_the_search_that_led_to_the_read() -> None:
+    """The list showed "ship"'s results while "shipping costs" was still on its way; the
+    visitor clicked. The search recorded is "shipping costs", at the time of "ship" (before
+    the read), with the full search's figures."""
+    store = MemoryEventStore()
+    times = iter(datetime(2026, 11, 30, 9, 0, s, tzinfo=UTC) for s in range(60))
+    clock = Clock()
+    recorder = SearchRecorder(store, settle=30, clock=clock, now=lambda: next(times),
+                              background=False)
+    recorder.record(S1, "ship", 1, confidence=0.4, answer="", locale="en")
+    recorder.settle(S1)  # the article read, from "ship"'s list
+    clock.now = 0.3
+    recorder.record(S1, "shipping costs", 1, confidence=0.3, answer="", locale="en",
+                    instant=True)
+    clock.now = 0.8
+    recorder.record(S1, "shipping costs", 1, confidence=0.9, answer="billing/shipping-costs",
+                    locale="en")
+    clock.now = 6
+    assert recorder.flush() == 1
+    [event] = store.iter_events()
+    assert event["at"].startswith("2026-11-30T09:00:00")
+    assert event["data"] == {"query": "shipping costs", "results": 1, "confidence": 0.9,
+                             "answer": "billing/shipping-costs", "locale": "en"}
+
+
+def test_after_a_read_a_new_search_is_another_search_even_if_it_begins_the_same() -> None:
+    """"refund", then the article read (the events route settles the session), then, once
+    the visitor has read for a while, "refund delay": two searches, the read between them."""
+    store, clock = MemoryEventStore(), Clock()
+    recorder = SearchRecorder(store, settle=30, clock=clock, background=False)
+    recorder.record(S1, "refund", 3, confidence=0.5, answer="", locale="en")
+    recorder.settle(S1)
+    clock.now = 20
+    recorder.record(S1, "refund delay", 0, confidence=0.1, answer="", locale="en")
+    recorder.flush(everything=True)
+    assert [e["data"]["query"] for e in store.iter_events()] == ["refund", "refund delay"]
+
+
+def test_the_events_route_and_a_ticket_settle_the_session(site: TestClient) -> None:
+    type_out(site, "refund")
+    recorder = recorder_of(site)
+    assert recorder._pending[S1].closed is False  # noqa: SLF001 (the state under test)
+    site.post("/api/v1/events", json={"session": S1, "events": [
+        {"type": "article_view", "slug": "billing/refunds", "source": "search"}]})
+    assert recorder._pending[S1].closed is True  # noqa: SLF001
+    type_out(site, "two factor", session=S2)
+    created = site.post("/api/v1/tickets", json={
+        "name": "Ada", "email": "ada@example.com", "subject": "2FA", "message": "Locked out.",
+        "elapsed_ms": 5000, "trail": {"session": S2}})
+    assert created.status_code == 201
+    assert recorder._pending[S2].closed is True  # noqa: SLF001

@@ -16,9 +16,10 @@ the search's hot path and honest:
   it, so typing a query letter by letter records one search, not twenty. Any other event of
   the session (an article read, a vote, a ticket) settles its pending search at once, so the
   trail keeps the search that led to the read. A settled search still waits GRACE seconds
-  for its own full answer: the visitor may click a result of the instant preview before the
-  panel's full search of the same query lands, and that one brings the true count and the
-  answer. Searches without a session (the help-center page, API callers) are each recorded
+  for the rest of the typing: the visitor may click a result while the panel's searches of
+  what they typed last (an instant preview, then the full search) are still on their way;
+  those replace the settled one's query and figures, keeping its time (before the read). A
+  full search brings the true count and the answer to a preview of the same query. Searches without a session (the help-center page, API callers) are each recorded
   as they come; previews without a session are not recorded (nothing could fold them).
 
 Searches are kept per process: with several workers, a visitor's requests usually stay on one
@@ -108,8 +109,16 @@ class SearchRecorder:
                 if not pending.closed:
                     pending.seen = now
                 return
-            if pending is not None and (pending.closed or not refines(
-                    str(pending.event.data["query"]), query)):
+            follows = pending is not None and refines(str(pending.event.data["query"]), query)
+            if pending is not None and pending.closed:
+                follows = follows and now - pending.seen <= min(GRACE, self._settle)
+            if pending is not None and pending.closed and follows:
+                # Typed on while the visitor already clicked a result of the shorter query:
+                # the query they settled on, at the time of the search that led to the read.
+                pending.event = replace(pending.event, data=data)
+                pending.instant = instant
+                return
+            if pending is not None and not follows:
                 self._ready.append(pending.event)
             self._pending[session] = _Pending(event, now, instant)
 
