@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 
 from widget_server import durable
 from widget_server.app import create_app
+from widget_server.settings import load_settings
 
 from .test_pages import elements
 
@@ -47,6 +49,19 @@ def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', html)
     assert match, html
     return match.group(1)
+
+
+@contextmanager
+def admin_client(kb_dir: Path, data_dir: Path) -> Iterator[TestClient]:
+    """The app over these folders (events kept ten years, so seeded months stay), logged in
+    as the admin; closed on leaving."""
+    settings = load_settings(overrides={"kb_dir": str(kb_dir), "data_dir": str(data_dir),
+                                        "admin_password": PASSWORD,
+                                        "events_retention_days": 3650},
+                             config_file=None, environ={})
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        log_in(client)
+        yield client
 
 
 def log_in(client: TestClient) -> str:

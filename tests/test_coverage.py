@@ -196,22 +196,14 @@ def test_a_covered_gap_is_labelled_and_not_drafted_again(data_dir: Path, kb_dir:
 
 def test_the_admin_page_labels_a_covered_gap_and_offers_no_draft_for_it(
         data_dir: Path, kb_dir: Path) -> None:
-    from starlette.testclient import TestClient
+    from tests.test_admin import admin_client
 
-    from tests.test_admin import PASSWORD, log_in
-    from widget_server.app import create_app
-    from widget_server.settings import load_settings
-
-    settings = load_settings(overrides={"kb_dir": str(kb_dir), "data_dir": str(data_dir),
-                                        "admin_password": PASSWORD,
-                                        "events_retention_days": 3650},
-                             config_file=None, environ={})
-    with TestClient(create_app(settings), follow_redirects=False) as client:
-        log_in(client)
+    with admin_client(kb_dir, data_dir) as client:
         range_ = "/admin/insights?since=2026-10-29&until=2026-11-11&tz=UTC"
         before = client.get(range_).text
         draft_and_publish(data_dir, kb_dir)
         after = client.get(range_).text
+        page = client.get("/admin/insights?since=2026-11-12&until=2026-11-25&tz=UTC").text
     row = re.compile(r'<tr><td><a href="/kb/search\?q=refund%20policy">.*?</tr>', re.DOTALL)
     assert 'value="refund policy"' in row.findall(before)[0]  # a draft is offered
     assert "covered by <a" not in before
@@ -221,9 +213,6 @@ def test_the_admin_page_labels_a_covered_gap_and_offers_no_draft_for_it(
     assert re.search(r'q=refunds">.*?Draft an article', after, re.DOTALL)  # others still are
     # Before the article was published, no gap was covered and nothing is compared.
     assert "Covered gaps: before and after" not in before
-    with TestClient(create_app(settings), follow_redirects=False) as client:
-        log_in(client)
-        page = client.get("/admin/insights?since=2026-11-12&until=2026-11-25&tz=UTC").text
     table = page[page.index('id="covered-h"'):]
     table = table[:table.index("</table>")]
     cells = re.findall(r'<td class="num">([^<]+)</td>', table)

@@ -15,14 +15,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from starlette.testclient import TestClient
 
 from cli.main import main
 from tests import insights_seed
-from tests.test_admin import PASSWORD, log_in
+from tests.test_admin import admin_client
 from tests.test_report_cli import KEEP
 from widget_server import queries
-from widget_server.app import create_app
 from widget_server.events import EventStore
 from widget_server.insights import (
     Report,
@@ -33,7 +31,6 @@ from widget_server.insights import (
     to_jsonable,
 )
 from widget_server.insights import facts as facts_module
-from widget_server.settings import load_settings
 from widget_server.tickets import JSONTicketStore
 
 NOW = datetime(2026, 3, 29, 12, tzinfo=UTC)
@@ -62,13 +59,7 @@ def cli_report(seeded: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def page(seeded: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    kb = tmp_path_factory.mktemp("kb")
-    settings = load_settings(overrides={"kb_dir": str(kb), "data_dir": str(seeded),
-                                        "admin_password": PASSWORD,
-                                        "events_retention_days": 3650},
-                             config_file=None, environ={})
-    with TestClient(create_app(settings), follow_redirects=False) as client:
-        log_in(client)
+    with admin_client(tmp_path_factory.mktemp("kb"), seeded) as client:
         answer = client.get(f"/admin/insights?since={SINCE}&until={UNTIL}&tz={TZ}")
         assert answer.status_code == 200
         yield answer.text

@@ -235,3 +235,19 @@ def open_widget(page: Any, url: str) -> Any:
     # Not only the active element: the panel's document must hold the keyboard focus.
     embed.wait_for_function("document.hasFocus()")
     return frame
+
+
+def admin_logged_in(browser: Any, url: str, password: str,
+                    **context_options: Any) -> tuple[Any, Any, list[str]]:
+    """A new context whose page opened the admin `url`, logged in with `password` and is back
+    on `url`: (context, page, console messages so far and to come). Close the context."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(url)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda current: current == url)
+    return context, page, console
+

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import FIXTURE_KB
+from tests.browser.conftest import FIXTURE_KB, admin_logged_in
 from tests.conftest import served
 from widget_server.app import create_app
 from widget_server.search import reindex
@@ -45,14 +45,8 @@ def test_an_agent_inserts_a_link_to_the_article_and_sends_it(browser: Any,
                                      {"content-type": "application/json"})
     with urllib.request.urlopen(request) as answer:
         reference = json.load(answer)["reference"]
-    context = browser.new_context()
-    page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda message: console.append(message.text))
-    page.goto(f"{url}/admin/tickets/{reference}")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**/admin/tickets/{reference}")
+    context, page, console = admin_logged_in(browser, f"{url}/admin/tickets/{reference}",
+                                             PASSWORD)
     side = page.get_by_role("complementary", name="Articles that may answer")
     expect(side.get_by_role("link").first).to_have_text("Reset your password")
     reply = page.get_by_label("Reply to the visitor")

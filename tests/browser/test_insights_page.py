@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, FIXTURE_KB
+from tests.browser.conftest import ARTIFACTS, FIXTURE_KB, admin_logged_in
 from tests.conftest import served
 from tests.insights_seed import seed
 from widget_server.app import create_app
@@ -34,14 +34,9 @@ def insights_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_an_admin_sees_spikes_figures_and_charts_without_csp_errors(
         browser: Any, insights_server: str) -> None:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda message: console.append(message.text))
-    page.goto(f"{insights_server}/admin/insights?since=2026-03-01&until=2026-03-28")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/insights?**")
+    context, page, console = admin_logged_in(
+        browser, f"{insights_server}/admin/insights?since=2026-03-01&until=2026-03-28",
+        PASSWORD, viewport={"width": 1100, "height": 900})
     spikes = page.get_by_role("region", name="Spikes")
     assert spikes.is_visible()
     assert "Billing tickets" in spikes.inner_text()
