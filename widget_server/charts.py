@@ -19,12 +19,15 @@ INK, MUTED, GRID = "#1f2933", "#52606d", "#d9e2ec"
 PRIMARY, SECOND, WARN = "#2563eb", "#0f766e", "#b45309"
 
 
-def nice_max(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above value (at least 1)."""
-    if value <= 1:
-        return 1
-    power: float = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+def count_max(value: float) -> int:
+    """The top of a scale of counts: four whole steps of 1, 2 or 5 times a power of ten, the
+    smallest that reaches `value` (at least 4), so no gridline reads "2.5 tickets"."""
+    power = 1
+    while True:
+        for step in (power, 2 * power, 5 * power):
+            if 4 * step >= value:
+                return 4 * step
+        power *= 10
 
 
 def _svg(title: str, desc: str, body: list[str], height: int = HEIGHT) -> Markup:
@@ -58,7 +61,7 @@ def bar_chart(points: Sequence[tuple[str, float]], title: str, unit: str = "",
               colour: str = PRIMARY) -> Markup:
     """Vertical bars, one per point (e.g. tickets per day); each bar has a hover title."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    top = nice_max(max((v for _, v in points), default=0))
+    top = count_max(max((v for _, v in points), default=0))
     slot = plot_w / max(1, len(points))
     body = _y_axis(top, plot_h)
     xs = []
@@ -103,7 +106,7 @@ def grouped_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[int
                  title: str) -> Markup:
     """Side-by-side bars per group (e.g. how many tickets got a first reply within each band)."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM - 18
-    top = nice_max(max((v for _, values, _ in series for v in values), default=0))
+    top = count_max(max((v for _, values, _ in series for v in values), default=0))
     slot = plot_w / max(1, len(groups))
     bar_w = slot * 0.8 / max(1, len(series))
     body = _y_axis(top, plot_h)
@@ -147,4 +150,4 @@ def hbar_chart(points: Sequence[tuple[str, int]], title: str, colour: str = WARN
     return _svg(title, desc, body, height)
 
 
-__all__ = ["bar_chart", "grouped_bars", "hbar_chart", "line_chart", "nice_max"]
+__all__ = ["bar_chart", "count_max", "grouped_bars", "hbar_chart", "line_chart"]
