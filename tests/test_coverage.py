@@ -222,6 +222,27 @@ def test_the_admin_page_labels_a_covered_gap_and_offers_no_draft_for_it(
                      f"{BEFORE.tickets} → {AFTER.tickets}"]
 
 
+def test_events_that_cannot_be_read_leave_the_page_without_the_comparison(
+        data_dir: Path, kb_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from widget_server.errors import StorageUnavailable
+    from widget_server.routes.insights import covered_gaps
+
+    class Unreachable:
+        """The event store's server is down (fault injection)."""
+
+        def iter_searches_and_tickets(self, since: datetime, until: datetime) -> Any:
+            raise StorageUnavailable("the event store cannot be reached")
+
+        def days(self) -> list[date]:
+            raise StorageUnavailable("the event store cannot be reached")
+
+    draft_and_publish(data_dir, kb_dir)
+    slug_of, compared = covered_gaps(Unreachable(), kb_dir, TODAY, UTC_ZONE)  # type: ignore[arg-type]
+    assert compared.rows == () and compared.waiting == ()
+    assert slug_of(["refund policy"]) == "billing/refund-policy"  # the labels stay
+    assert "covered gaps not compared: the event store cannot be reached" in caplog.text
+
+
 def test_the_digest_does_not_ask_to_write_a_covered_gap(data_dir: Path, kb_dir: Path) -> None:
     args = ["report", "--digest", "--until", "2026-11-11", "--data-dir", str(data_dir),
             "--kb", str(kb_dir)]

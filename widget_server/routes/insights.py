@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,7 +36,7 @@ from ..insights import (
     load_report,
     top_gaps,
 )
-from ..insights.coverage import covered_and_compared
+from ..insights.coverage import CoverageReport, covered_and_compared, covered_in
 from ..insights.facts import Funnel
 from ..insights.freshness import (
     WINDOW_DAYS,
@@ -138,6 +139,24 @@ class Freshness:
     note: str  # why the list is partial or missing ("" when it is whole)
 
 
+def covered_gaps(events: EventStore, kb_dir: Path, today: date,
+                 tz: ZoneInfo) -> tuple[Callable[[Iterable[str]], str | None], CoverageReport]:
+    """covered_and_compared; when the events cannot be read, the labels without the
+    comparison, and nothing when the KB folder cannot be read either (logged): the rest of
+    the page still opens."""
+    try:
+        return covered_and_compared(events, kb_dir, today, tz)
+    except (OSError, DeskbellError) as exc:
+        log.warning("insights page: covered gaps not compared: %s",
+                    exc.message if isinstance(exc, DeskbellError) else exc)
+    try:
+        return covered_in(kb_dir), CoverageReport((), ())
+    except (OSError, DeskbellError) as exc:
+        log.warning("insights page: covered gaps not read: %s",
+                    exc.message if isinstance(exc, DeskbellError) else exc)
+        return (lambda queries: None), CoverageReport((), ())
+
+
 def freshness(kb_dir: Path, events: EventStore, now: datetime, today: date) -> Freshness:
     """The freshness list of the KB folder, by article (blocks: a worker thread calls it).
 
@@ -196,8 +215,7 @@ async def insights_page(request: Request, session: Session) -> Response:
                  state.settings.self_service_hours),
         in_store(freshness, Path(state.settings.kb_dir), state.events, now,
                  now.astimezone(tz).date()),
-        in_store(covered_and_compared, state.events, Path(state.settings.kb_dir),
-                 compared_to, tz))
+        in_store(covered_gaps, state.events, Path(state.settings.kb_dir), compared_to, tz))
     gaps: list[ZeroResultGap | TicketQueryGap] = [*report.gaps.zero_results,
                                                   *report.gaps.ticket_queries]
     context = {
