@@ -221,3 +221,20 @@ def test_a_full_day_file_answers_507_and_keeps_earlier_events(tmp_path):
                  .status_code for n in range(3)]
     assert codes[0] == 202 and codes[-1] == 507
     assert len(list(store.iter_events())) == 4
+
+
+def test_a_day_file_that_cannot_be_opened_is_a_503_naming_it_and_nothing_changes(tmp_path):
+    """A folder where a day file should be: reading the events says which file, the insights
+    page answers 503 with that message (not a crash), and the other days are untouched."""
+    from widget_server.errors import StorageUnavailable
+
+    store = EventStore(tmp_path / "data", retention_days=3650)
+    store.append(S1, "contact_open", {}, at=datetime(2026, 3, 1, 9, tzinfo=UTC))
+    broken = tmp_path / "data" / "events" / "2026-03-02.jsonl"
+    broken.mkdir()
+    with pytest.raises(StorageUnavailable) as caught:
+        list(store.iter_events())
+    assert caught.value.status == 503
+    assert str(broken) in caught.value.message and "nothing was changed" in caught.value.message
+    assert [e["type"] for e in store.iter_events(until=datetime(2026, 3, 1, 23, tzinfo=UTC))] == [
+        "contact_open"]

@@ -249,3 +249,15 @@ def test_postgresql_lists_the_same_fallen_ratios_from_its_vote_counts(
     assert drops["account/reset-password"] == [
         "Found helpful by 33% of 6 votes in the last 30 days, down from 73% of 11 in the 30 "
         "days before"]
+
+
+def test_an_events_day_that_cannot_be_read_is_a_503_that_names_it(admin):
+    log_in(admin)
+    data_dir = Path(admin.app.state.services.settings.data_dir)
+    broken = data_dir / "events" / "2026-03-03.jsonl"
+    broken.mkdir()
+    page = admin.get("/admin/insights?since=2026-03-01&until=2026-03-03")
+    assert page.status_code == 503
+    assert f"Events cannot be read: {broken} (Is a directory); nothing was changed" in page.text
+    broken.rmdir()
+    assert admin.get("/admin/insights?since=2026-03-01&until=2026-03-03").status_code == 200

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..errors import StorageUnavailable
 from .protocol import (
     DEFAULT_MAX_DAY_BYTES,
     MAX_EVENT_BYTES,
@@ -159,14 +160,21 @@ def _read_file(
         fh = path.open("rb")
     except FileNotFoundError:  # deleted by retention while we were listing
         return
+    except OSError as exc:  # a folder in its place, no permission: say which file
+        raise StorageUnavailable(f"Events cannot be read: {path} ({exc.strerror or exc}); "
+                                 "nothing was changed") from None
     with fh:
-        for raw in fh:
-            record = decode(raw)
-            if record is None:
-                continue
-            if (since and record["_at"] < since) or (until and record["_at"] >= until):
-                continue
-            yield record
+        try:
+            for raw in fh:
+                record = decode(raw)
+                if record is None:
+                    continue
+                if (since and record["_at"] < since) or (until and record["_at"] >= until):
+                    continue
+                yield record
+        except OSError as exc:
+            raise StorageUnavailable(f"Events cannot be read: {path} ({exc.strerror or exc}); "
+                                     "nothing was changed") from None
 
 
 class MemoryEventStore(EventStore):
