@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from widget_server.errors import DeskbellError
+
 from . import (
     db,
     erase,
@@ -20,7 +22,20 @@ from . import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class DeskbellGroup(click.Group):
+    """Any Deskbell error a command does not handle itself (a store that cannot be read, an
+    event file in the way) ends the command with its one-line message and exit code 1, never
+    a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DeskbellError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=DeskbellGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="deskbell", prog_name="deskbell")
 def main() -> None:
     """Deskbell: a self-hosted help widget with a markdown knowledge base.

@@ -170,3 +170,14 @@ def test_export_events_by_day(scenario):
                        "--until", "2026-03-02")
     assert code == 0
     assert [json.loads(x)["type"] for x in out.splitlines()] == ["article_view"]
+
+
+def test_an_events_day_that_cannot_be_read_is_one_line_and_exit_1(tmp_path):
+    broken = tmp_path / "data" / "events" / "2026-03-02.jsonl"
+    broken.mkdir(parents=True)
+    for command in (["report"], ["export", "events"]):
+        code, out, err = run(*command, "--data-dir", str(tmp_path / "data"), "--since",
+                             "2026-03-01", "--until", "2026-03-03")
+        assert code == 1, (command, out, err)
+        assert err == (f"Error: Events cannot be read: {broken} (Is a directory); nothing was "
+                       "changed\n"), command
