@@ -237,7 +237,8 @@ def test_events_that_cannot_be_read_leave_the_page_without_the_comparison(
             raise StorageUnavailable("the event store cannot be reached")
 
     draft_and_publish(data_dir, kb_dir)
-    slug_of, compared = covered_gaps(Unreachable(), kb_dir, TODAY, UTC_ZONE)  # type: ignore[arg-type]
+    slug_of, compared = covered_gaps(Unreachable(), load_kb(kb_dir), TODAY,  # type: ignore[arg-type]
+                                     UTC_ZONE)
     assert compared.rows == () and compared.waiting == ()
     assert slug_of(["refund policy"]) == "billing/refund-policy"  # the labels stay
     assert "covered gaps not compared: the event store cannot be reached" in caplog.text

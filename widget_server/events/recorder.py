@@ -102,25 +102,27 @@ class SearchRecorder:
                 return
             now = self._clock()
             pending = self._pending.get(session)
-            if pending is not None and pending.event.data["query"] == query:
+            if pending is None:
+                self._pending[session] = _Pending(event, now, instant)
+                return
+            older = str(pending.event.data["query"])
+            if older == query:
                 if pending.instant and not instant:  # the full answer to what was previewed
                     pending.event = replace(pending.event, data=data)
                     pending.instant = False
                 if not pending.closed:
                     pending.seen = now
-                return
-            follows = pending is not None and refines(str(pending.event.data["query"]), query)
-            if pending is not None and pending.closed:
-                follows = follows and now - pending.seen <= min(GRACE, self._settle)
-            if pending is not None and pending.closed and follows:
+            elif not refines(older, query) or (
+                    pending.closed and now - pending.seen > min(GRACE, self._settle)):
+                self._ready.append(pending.event)  # another search: the older one is final
+                self._pending[session] = _Pending(event, now, instant)
+            elif pending.closed:
                 # Typed on while the visitor already clicked a result of the shorter query:
                 # the query they settled on, at the time of the search that led to the read.
                 pending.event = replace(pending.event, data=data)
                 pending.instant = instant
-                return
-            if pending is not None and not follows:
-                self._ready.append(pending.event)
-            self._pending[session] = _Pending(event, now, instant)
+            else:
+                self._pending[session] = _Pending(event, now, instant)  # still typing
 
     def settle(self, session: str | None) -> None:
         """The session did something else: its pending search is final."""

@@ -9,8 +9,8 @@
                                      `deskbell gaps --covered` and the admin page call
     covered_by(articles)(spellings)  the slug of the article that covers a gap, and
     relabel(actions, slug)           "covered by <slug>" for its "write an article"
-    covered_in(kb_dir)(spellings)    covered_by over a KB folder (the CLI, the admin page,
-                                     the digest)
+    covered_in(kb_dir)(spellings)    covered_by over a KB folder (the CLI and the digest)
+    covered_and_compared(events, kb) both, from a knowledge base read once (the admin page)
 
 An article covers a gap when it is published (no `draft: true`) and its front matter still
 holds the `sources` that `deskbell gaps --draft` wrote: the queries listed there, and every
@@ -223,10 +223,7 @@ def covered_by(articles: Iterable[CoveringArticle]) -> Callable[[Iterable[str]],
 def covered_in(kb_dir: Path) -> Callable[[Iterable[str]], str | None]:
     """covered_by over the published articles of the KB folder `kb_dir`; no article covers
     anything when the folder is missing."""
-    if not kb_dir.is_dir():
-        return lambda queries: None
-    articles, _ = covering_articles(load_kb(kb_dir))
-    return covered_by(articles)
+    return covered_by(covering_articles(load_kb(kb_dir))[0] if kb_dir.is_dir() else ())
 
 
 # --- before and after --------------------------------------------------------------------------
@@ -427,23 +424,18 @@ def load_coverage(events: EventSource, kb_dir: Path, today: date, tz: ZoneInfo,
     """Every covered gap of the knowledge base in `kb_dir`, compared before and after its
     article's publication (blocks on disk or the database: the server calls it on a worker
     thread). FileNotFoundError when `kb_dir` is not a folder."""
-    articles, problems = covering_articles(load_kb(kb_dir))
+    return covered_and_compared(events, load_kb(kb_dir), today, tz, days)[1]
+
+
+def covered_and_compared(events: EventSource, kb: KnowledgeBase | None, today: date,
+                         tz: ZoneInfo, days: int = DEFAULT_DAYS
+                         ) -> tuple[Callable[[Iterable[str]], str | None], CoverageReport]:
+    """covered_by and the before/after comparison from one knowledge base already read (the
+    admin page reads it once for this and the freshness list); None: no article covers
+    anything. No event is read when no article covers a gap (coverage_of)."""
+    articles, problems = covering_articles(kb) if kb is not None else ((), ())
     report = coverage_of(articles, events, today, tz, days)
-    return CoverageReport(report.rows, report.waiting, problems)
-
-
-def covered_and_compared(events: EventSource, kb_dir: Path, today: date, tz: ZoneInfo,
-                         days: int = DEFAULT_DAYS) -> tuple[Callable[[Iterable[str]],
-                                                                     str | None],
-                                                            CoverageReport]:
-    """covered_in and load_coverage from one reading of the KB folder (the admin page); no
-    event is read when no article covers a gap, nothing at all without the folder."""
-    if not kb_dir.is_dir():
-        return (lambda queries: None), CoverageReport((), ())
-    articles, problems = covering_articles(load_kb(kb_dir))
-    report = coverage_of(articles, events, today, tz, days) if articles else None
-    return covered_by(articles), CoverageReport(report.rows if report else (),
-                                                report.waiting if report else (), problems)
+    return covered_by(articles), CoverageReport(report.rows, report.waiting, problems)
 
 
 def relabel(actions: Iterable[str], slug: str) -> tuple[str, ...]:
@@ -456,6 +448,5 @@ def relabel(actions: Iterable[str], slug: str) -> tuple[str, ...]:
 
 __all__ = ["COVERED", "DEFAULT_DAYS", "Counts", "Coverage", "CoverageReport", "CoveringArticle",
            "coverage", "coverage_of", "covered_and_compared", "covered_by", "covered_in",
-           "covering_article",
-           "covering_articles",
-           "load_coverage", "read_front_matter", "relabel", "spans", "window_days"]
+           "covering_article", "covering_articles", "load_coverage", "read_front_matter",
+           "relabel", "spans", "window_days"]

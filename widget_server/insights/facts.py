@@ -356,5 +356,6 @@ def _articles(ranged: list[tuple[int, Event]], trails: Trails) -> dict[str, Any]
             "tickets_after": tuple(t for _, t in after)}
 
 
-__all__ = ["SELF_SERVICE_HOURS", "Downvote", "EventFacts", "Funnel", "QueryGroups", "TicketAfter", "TicketSearch", "ZeroFacts",
-           "event_time", "fold_events", "ranked", "search_query"]
+__all__ = ["SELF_SERVICE_HOURS", "Downvote", "EventFacts", "Funnel", "QueryGroups", "TicketAfter",
+           "TicketSearch", "ZeroFacts", "decided_by", "event_time", "fold_events", "ranked",
+           "search_query"]

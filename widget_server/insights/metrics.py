@@ -295,7 +295,8 @@ def top_searches(activity: Activity, limit: int = 10) -> tuple[Count, ...]:
 
 __all__ = [
     "ArticleStats", "Count", "DayCount", "DayRate", "Durations", "ResponseTimes", "Satisfaction",
-    "SelfService", "SessionFigures", "TicketVolume", "article_stats", "daily_self_service", "days_between",
+    "SelfService", "SessionFigures", "TicketVolume", "article_stats", "daily_self_service",
+    "days_between",
     "durations", "local_midnight", "nearest_rank", "response_times", "satisfaction",
     "self_service", "session_summary", "ticket_volume", "tickets_in_range", "top_searches",
 ]

@@ -176,24 +176,39 @@ def _kb_query(ticket: dict[str, Any], asked: str | None) -> str:
     return " ".join(text.split())[:200]
 
 
-async def _ticket_view(request: Request, session: Session, reference: str,
-                       asked: str | None, reply_body: str = "") -> Response:
+@dataclass(frozen=True)
+class _Beside:
+    """A ticket and the articles its side panel shows for the agent's search."""
+
+    ticket: dict[str, Any]
+    kb_q: str
+    suggestions: list[Suggestion]
+    kb_note: str
+
+
+async def _beside(request: Request, reference: str, asked: str | None) -> _Beside:
     ticket = await in_store(services(request).tickets.get, reference)
     if ticket is None:
         raise NotFound(f"No ticket {reference}")
     kb_q = _kb_query(ticket, asked)
-    suggestions, kb_note = await _suggestions(request, ticket, kb_q)
+    return _Beside(ticket, kb_q, *await _suggestions(request, ticket, kb_q))
+
+
+def _ticket_view(request: Request, session: Session, shown: _Beside,
+                 reply_body: str = "") -> Response:
+    ticket = shown.ticket
     context = {"csrf": session["csrf"], "ticket": ticket, "statuses": STATUSES,
                "trail": ticket.get("trail") or {}, "draftable": ticket_draftable(ticket),
-               "kb_q": kb_q, "suggestions": suggestions, "kb_note": kb_note,
+               "kb_q": shown.kb_q, "suggestions": shown.suggestions, "kb_note": shown.kb_note,
                "reply_body": reply_body}
     return render_admin(request, "admin/ticket.html", context)
 
 
 @admin_page
 async def ticket_page(request: Request, session: Session) -> Response:
-    return await _ticket_view(request, session, request.path_params["reference"],
-                              request.query_params.get("kb"))
+    shown = await _beside(request, request.path_params["reference"],
+                          request.query_params.get("kb"))
+    return _ticket_view(request, session, shown)
 
 
 @admin_form
@@ -205,11 +220,8 @@ async def compose(request: Request, session: Session, form: FormData) -> Respons
     kind, _, slug = insert.partition(":")
     if kind not in {"link", "quote"} or not slug:
         raise BadRequest("insert must be link:<slug> or quote:<slug>")
-    ticket = await in_store(services(request).tickets.get, reference)
-    if ticket is None:
-        raise NotFound(f"No ticket {reference}")
-    found, _ = await _suggestions(request, ticket, _kb_query(ticket, asked))
-    chosen = next((s for s in found if s.slug == slug), None)
+    shown = await _beside(request, reference, asked)
+    chosen = next((s for s in shown.suggestions if s.slug == slug), None)
     if chosen is None:
         raise BadRequest(f"No suggested article {slug!r}: search again and pick one of the list")
     if kind == "link" and chosen.internal:
@@ -224,7 +236,7 @@ async def compose(request: Request, session: Session, form: FormData) -> Respons
     joined = f"{body.rstrip()}\n\n{added}\n" if body.strip() else f"{added}\n"
     if len(joined) > MAX_REPLY:
         raise BadRequest(f"The reply would be longer than {MAX_REPLY} characters with it")
-    return await _ticket_view(request, session, reference, asked, joined)
+    return _ticket_view(request, session, shown, joined)
 
 
 def _back(request: Request, reference: str) -> RedirectResponse:

@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import charts
-from ..articles import Stale, load_kb
+from ..articles import KnowledgeBase, Stale, load_kb
 from ..errors import BadRequest, DeskbellError, NotFound
 from ..events import EventStore
 from ..insights import (
@@ -36,7 +36,12 @@ from ..insights import (
     load_report,
     top_gaps,
 )
-from ..insights.coverage import CoverageReport, covered_and_compared, covered_in
+from ..insights.coverage import (
+    CoverageReport,
+    covered_and_compared,
+    covered_by,
+    covering_articles,
+)
 from ..insights.facts import Funnel
 from ..insights.freshness import (
     WINDOW_DAYS,
@@ -139,34 +144,39 @@ class Freshness:
     note: str  # why the list is partial or missing ("" when it is whole)
 
 
-def covered_gaps(events: EventStore, kb_dir: Path, today: date,
+def read_kb(kb_dir: Path) -> KnowledgeBase | None:
+    """The KB folder, read once for the page's freshness list and covered gaps; None (logged)
+    when it cannot be read."""
+    try:
+        return load_kb(kb_dir)
+    except (OSError, DeskbellError) as exc:
+        log.warning("insights page: the knowledge base cannot be read: %s", exc)
+        return None
+
+
+def covered_gaps(events: EventStore, kb: KnowledgeBase | None, today: date,
                  tz: ZoneInfo) -> tuple[Callable[[Iterable[str]], str | None], CoverageReport]:
     """covered_and_compared; when the events cannot be read, the labels without the
-    comparison, and nothing when the KB folder cannot be read either (logged): the rest of
-    the page still opens."""
+    comparison (logged): the rest of the page still opens."""
     try:
-        return covered_and_compared(events, kb_dir, today, tz)
+        return covered_and_compared(events, kb, today, tz)
     except (OSError, DeskbellError) as exc:
         log.warning("insights page: covered gaps not compared: %s",
                     exc.message if isinstance(exc, DeskbellError) else exc)
-    try:
-        return covered_in(kb_dir), CoverageReport((), ())
-    except (OSError, DeskbellError) as exc:
-        log.warning("insights page: covered gaps not read: %s",
-                    exc.message if isinstance(exc, DeskbellError) else exc)
-        return (lambda queries: None), CoverageReport((), ())
+        articles = covering_articles(kb)[0] if kb is not None else ()
+        return covered_by(articles), CoverageReport((), ())
 
 
-def freshness(kb_dir: Path, events: EventStore, now: datetime, today: date) -> Freshness:
-    """The freshness list of the KB folder, by article (blocks: a worker thread calls it).
+def freshness(kb_dir: Path | KnowledgeBase | None, events: EventStore, now: datetime,
+              today: date) -> Freshness:
+    """The freshness list of the KB folder (or of the knowledge base already read), by
+    article (blocks: a worker thread calls it).
 
     The same rows as `deskbell check --stale`, reviews judged as of `today` (the admin's
     day). Votes come from the event store; when it cannot be read the reviews and links are
     still listed, with a note that the helpful ratios are not."""
-    try:
-        kb = load_kb(kb_dir)
-    except (OSError, DeskbellError) as exc:
-        log.warning("insights page: the knowledge base cannot be read for freshness: %s", exc)
+    kb = read_kb(kb_dir) if isinstance(kb_dir, Path) else kb_dir
+    if kb is None:
         return Freshness((), "The knowledge base could not be read, so this list is missing.")
     note = ""
     try:
@@ -186,6 +196,14 @@ def freshness(kb_dir: Path, events: EventStore, now: datetime, today: date) -> F
         article = by_path[path]
         found.append(StaleArticle(article.slug, article.title, path, article.owner, tuple(rows)))
     return Freshness(tuple(found), note)
+
+
+def _knowledge(kb_dir: Path, events: EventStore, now: datetime, today: date,
+               compared_to: date, tz: ZoneInfo
+               ) -> tuple[Freshness, Callable[[Iterable[str]], str | None], CoverageReport]:
+    """What the page reads from the KB folder (once): the freshness list and covered gaps."""
+    kb = read_kb(kb_dir)
+    return (freshness(kb, events, now, today), *covered_gaps(events, kb, compared_to, tz))
 
 
 def fresh_line(row: Stale | HelpfulDrop) -> str:
@@ -210,12 +228,11 @@ async def insights_page(request: Request, session: Session) -> Response:
     # Both read the event store on worker threads; the freshness list handles its own errors.
     # Covered gaps are compared over windows that end with the range (or today).
     compared_to = min(until + timedelta(days=1), now.astimezone(tz).date())
-    report, fresh, (slug_of, covered) = await asyncio.gather(
+    report, (fresh, slug_of, covered) = await asyncio.gather(
         in_store(load_report, state.events, state.tickets, start, end, tz,
                  state.settings.self_service_hours),
-        in_store(freshness, Path(state.settings.kb_dir), state.events, now,
-                 now.astimezone(tz).date()),
-        in_store(covered_gaps, state.events, Path(state.settings.kb_dir), compared_to, tz))
+        in_store(_knowledge, Path(state.settings.kb_dir), state.events, now,
+                 now.astimezone(tz).date(), compared_to, tz))
     gaps: list[ZeroResultGap | TicketQueryGap] = [*report.gaps.zero_results,
                                                   *report.gaps.ticket_queries]
     context = {
