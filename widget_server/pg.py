@@ -20,6 +20,7 @@ imported only when a setting names PostgreSQL.
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,10 @@ def storable(text: str) -> bool:
 
 class ConnectionLost(StorageUnavailable):
     """The connection died during a transaction: its COMMIT may or may not have landed."""
+
+
+def _close_elsewhere(pool: ConnectionPool) -> None:
+    threading.Thread(target=pool.close, name=f"{pool.name}-closer", daemon=True).start()
 
 
 class Database:
@@ -77,14 +82,16 @@ class Database:
             reconnect_timeout=reconnect_timeout, check=ConnectionPool.check_connection,
             name=f"deskbell-{what}s", open=False)
         self._pool.open(wait=False)
-        # A store dropped without close() (a CLI command's) closes its pool on the thread that
-        # drops it: left to the collector, the pool could be reaped on one of its own worker
-        # threads, which cannot join themselves.
-        self._closer = weakref.finalize(self, self._pool.close)
+        # A store dropped without close() (a CLI command's) still closes its pool. Not on the
+        # thread that collects it: the collector may run on one of the pool's own workers,
+        # which cannot join themselves, so a thread of its own does it.
+        self._closer = weakref.finalize(self, _close_elsewhere, self._pool)
 
     def close(self) -> None:
-        """Close every pooled connection (the database cannot be used afterwards)."""
-        self._closer()
+        """Close every pooled connection (the database cannot be used afterwards); again:
+        nothing."""
+        if self._closer.detach() is not None:
+            self._pool.close()
 
     @property
     def unavailable(self) -> str:

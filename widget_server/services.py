@@ -106,9 +106,13 @@ class Services:
     internal: InternalLibrary
 
     def close(self) -> None:
+        """Let go of everything opened (the server's shutdown): pending searches are written
+        first, then the stores' pools are closed."""
         self.searches.close()
         self.search.close()
         self.notices.close()
+        self.events.close()
+        self.tickets.close()
 
 
 def _check_shared_key(settings: Settings) -> None:

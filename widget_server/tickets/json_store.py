@@ -115,6 +115,9 @@ class JSONTicketStore:
 
     # -- files
 
+    def close(self) -> None:
+        """Nothing is held open between operations."""
+
     def check(self) -> None:
         """Parse every index shard and the newest partition; CorruptStore names a bad file."""
         for shard in sorted((self.root / "index").glob("*.json")):

@@ -73,5 +73,8 @@ class MemoryTicketStore:
     def check(self) -> None:
         """Memory is always readable."""
 
+    def close(self) -> None:
+        """Nothing is held open."""
+
 
 __all__ = ["MemoryTicketStore"]

@@ -79,6 +79,9 @@ class TicketStore(Protocol):
     def check(self) -> None:
         """Raise a StorageUnavailable naming the problem if the store cannot be read."""
 
+    def close(self) -> None:
+        """Let go of what the store holds open (a pool); it cannot be used afterwards."""
+
 
 def _moment(text: str) -> datetime:
     """An ISO time as an aware datetime; a naive one is UTC (as events.parse_time reads it)."""
