@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from .conftest import HostSite, LiveServer, launcher, open_widget, panel, search_finished
@@ -69,30 +68,13 @@ def test_help_session_is_recorded_as_events_not_keystrokes(
     before = sum(1 for _ in store.iter_events())
     frame = open_widget(page, shop.add("/pricing", shop.snippet()))
     # Slowly enough that the panel runs a full search after each letter, then on quickly; the
-    # visitor clicks "ship"'s result while the searches of "shipping costs" are on their way
-    # (held here until after the click, so the race goes the same way every time).
+    # visitor may click "ship"'s result before the searches of "shipping costs" land (the
+    # recorder takes either order: tests/test_search_recorder.py plays the race exactly).
     frame.locator("#q").press_sequentially("ship", delay=700)
-    expect(frame.locator("#count")).to_have_text("1 article found")
-    held: list[Any] = []
-
-    def hold(route: Any) -> None:
-        held.append(route)
-
-    page.route("**/api/v1/search?**q=shipping**", hold)
     frame.locator("#q").press_sequentially("ping costs", delay=30)
-    for _ in range(100):  # the preview leaves 120 ms after the last key
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the search of the whole query never left"
+    expect(frame.locator("#count")).to_have_text("1 article found")
     frame.get_by_role("option").first.click()
     expect(frame.get_by_role("button", name="Yes")).to_be_visible()
-    page.unroute("**/api/v1/search?**q=shipping**", hold)
-    for route in held:
-        try:
-            route.continue_()
-        except PlaywrightError:  # the panel cancelled it for the newer search of the two
-            pass
     frame.get_by_role("button", name="No").click()
     frame.get_by_role("group", name="What went wrong?").get_by_role("button", name="Outdated").click()
     frame.locator(".vote").get_by_role("button", name="Contact us").click()
