@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from . import mail
-from .errors import DeskbellError, NotFound
+from . import identity, mail
+from .errors import DeskbellError, Forbidden, NotFound
 from .events import TICKET_CREATED, EventStore, is_session
 from .events.recorder import SearchRecorder
+from .identity import Identity
 from .schemas import NEW_TICKET, RATING
 from .settings import Settings
 from .tickets import model
@@ -73,7 +74,16 @@ class Helpdesk:
             return Opened(model.new_reference(), secrets.token_urlsafe(32), "new",
                           model.now_iso())
         fields = NEW_TICKET.validate(body)
+        signed = self.identify(fields.pop("identity"))
+        if signed is None and self.settings.identity_required:
+            raise Forbidden("Please sign in on this site first: only signed-in visitors can "
+                            "open a request here")
+        if signed is not None and signed.user_id is None:
+            fields["email"] = signed.email  # what the site vouched for, not what was typed
         ticket, token = model.new_ticket(fields, self._category(fields["trail"]))
+        if signed is not None:
+            ticket["user_id"] = signed.user_id
+            ticket["signed_by"] = "user_id" if signed.user_id is not None else "email"
         self.store.add(ticket)
         self._record_created(ticket)
         notice = (mail.new_ticket_message(self.settings, ticket)
@@ -85,6 +95,23 @@ class Helpdesk:
         """The ticket if `token` opens it; one NotFound for a wrong token or reference."""
         ticket = self.store.get(reference)
         if not model.token_matches(ticket, token) or ticket is None:
+            raise NotFound("No ticket with this reference and token")
+        return ticket
+
+    def identify(self, claim: Any) -> Identity | None:
+        """The visitor `claim` proves, or None (for any failure: see identity.py)."""
+        return identity.verify(self.settings.identity_secret, claim) if claim else None
+
+    def tickets_of(self, visitor: Identity) -> list[dict[str, Any]]:
+        """A signed visitor's own tickets, newest first, as the panel lists them."""
+        rows = self.store.tickets_of(visitor.email, visitor.user_id)
+        return [{k: row[k] for k in ("reference", "subject", "status", "created_at",
+                                     "updated_at")} for row in rows]
+
+    def signed_ticket(self, reference: str, visitor: Identity) -> Ticket:
+        """The ticket if `visitor` owns it; the same NotFound as a wrong token otherwise."""
+        ticket = self.store.get(reference)
+        if ticket is None or not visitor.owns(ticket):
             raise NotFound("No ticket with this reference and token")
         return ticket
 

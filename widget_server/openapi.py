@@ -61,7 +61,7 @@ def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-BEARER: list[dict[str, list[str]]] = [{"ticketToken": []}]
+BEARER: list[dict[str, list[str]]] = [{"ticketToken": []}, {"signedIdentity": []}]
 STR = {"type": "string"}
 BRIEF = {
     "type": "object",
@@ -183,6 +183,17 @@ PATHS: dict[str, Any] = {
             "properties": {"reference": STR, "token": STR, "status": STATUS, "created_at": STR},
         }, "Created"), **_errors(400, 403, 413, 415, 422, 429, 503, 507)},
     }},
+    "/api/v1/identity/tickets": {"post": {
+        "summary": "A signed visitor's own tickets, newest first (no token: the site signed "
+                   "who they are); a claim that does not verify gets verified false and none",
+        "requestBody": _body(schemas.IDENTITY),
+        "responses": {"200": _json({
+            "type": "object", "required": ["verified", "tickets"],
+            "properties": {"verified": {"type": "boolean"}, "tickets": {"type": "array", "items": {
+                "type": "object", "properties": {k: STR for k in (
+                    "reference", "subject", "created_at", "updated_at")} | {"status": STATUS}}}},
+        }, "The visitor's tickets"), **_errors(400, 403, 413, 415, 422, 429, 503)},
+    }},
     "/api/v1/tickets/{reference}": {"get": {
         "summary": "A ticket's status and public thread",
         "security": BEARER,
@@ -230,8 +241,13 @@ def spec() -> dict[str, Any]:
         "paths": PATHS,
         "components": {
             "schemas": {"Error": ERROR},
-            "securitySchemes": {"ticketToken": {"type": "http", "scheme": "bearer",
-                                                "description": "The token returned at creation"}},
+            "securitySchemes": {
+                "ticketToken": {"type": "http", "scheme": "bearer",
+                                "description": "The token returned at creation"},
+                "signedIdentity": {"type": "http", "scheme": "identity",
+                                   "description": "Authorization: Identity <base64url of the "
+                                                  "JSON claim {email, user_id, signature}>; "
+                                                  "opens the tickets the visitor owns"}},
         },
     }
 

@@ -207,6 +207,33 @@ class Trail:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A signed visitor identity as the page passed it (widget_server/identity.py): only its
+    shape is checked here; whether its signature holds is the helpdesk's question, and a
+    claim that fails is no identity, not an error."""
+
+    PARTS = ("email", "name", "user_id", "signature")
+
+    def clean(self, value: Any, where: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise invalid({where: "must be an object with email, name, user_id and signature"})
+        for key, part in value.items():
+            if key not in self.PARTS:
+                raise invalid({f"{where}.{key}": "unknown field"})
+            if part is not None and not isinstance(part, str):
+                raise invalid({f"{where}.{key}": "must be a string"})
+        return {k: v for k, v in value.items() if v is not None}
+
+    def schema(self) -> dict[str, Any]:
+        text = {"type": "string", "maxLength": 256}
+        return {"type": "object", "additionalProperties": False,
+                "description": "Who the site says the visitor is: signature = hex "
+                               "HMAC-SHA256(identity_secret, user_id or email). A claim "
+                               "that does not verify is treated as no identity.",
+                "properties": {name: text for name in self.PARTS}}
+
+
+@dataclass(frozen=True)
 class Body:
     """A JSON object body: its fields in the order they are checked, and which are required.
 
@@ -262,9 +289,9 @@ NEW_TICKET = Body(
     {"elapsed_ms": FillTime(), "website": Honeypot(), "locale": Locale(),
      "name": Text(1, 100), "email": Email(), "subject": Text(1, 200),
      "message": Text(1, MESSAGE_MAX, multiline=True), "page_url": Url(),
-     "trail": Trail(TRAIL_SESSION)},
+     "trail": Trail(TRAIL_SESSION), "identity": Claim()},
     frozenset({"name", "email", "subject", "message"}),
-    {"locale": "en", "page_url": "", "trail": {}},
+    {"locale": "en", "page_url": "", "trail": {}, "identity": None},
 )
 MESSAGE = Body({"body": Text(1, MESSAGE_MAX, multiline=True)}, frozenset({"body"}))
 RATING = Body(
@@ -290,6 +317,9 @@ class Choice:
         return {"type": "string", "enum": list(self.choices)}
 
 
+# What a page asks with Deskbell('identify', ...) signed: which tickets are this visitor's.
+IDENTITY = Body({"identity": Claim()}, frozenset({"identity"}))
+
 # A "not helpful" vote may say why (`reason`, one of VOTE_REASONS) and add a comment; the vote
 # event stores both (data.reason the code, data.comment the text: registry.vote_reason).
 FEEDBACK = Body(
@@ -300,5 +330,5 @@ FEEDBACK = Body(
 )
 
 
-__all__ = ["FEEDBACK", "Choice", "MESSAGE", "NEW_TICKET", "RATING", "Body", "Email", "Field", "FillTime", "Flag", "Honeypot", "Locale", "Pattern",
+__all__ = ["FEEDBACK", "IDENTITY", "Choice", "Claim", "MESSAGE", "NEW_TICKET", "RATING", "Body", "Email", "Field", "FillTime", "Flag", "Honeypot", "Locale", "Pattern",
            "Text", "Trail", "Url", "Whole"]

@@ -159,6 +159,16 @@ def _url(value: Any) -> str:
     return text.rstrip("/")
 
 
+def _mailbox(value: Any) -> str:
+    """Empty, or one plain address without a +detail (the detail is Deskbell's to add)."""
+    text = _str(value)
+    local, at, domain = text.rpartition("@")
+    if text and (not at or not local or "." not in domain or "+" in local
+                 or any(c.isspace() or c in '<>,;"' for c in text)):
+        raise ValueError("expected a plain address like support@example.com (no +detail)")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -191,6 +201,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", 65536, "Largest request body accepted, in bytes.", _int(1024, 10485760)),
     Setting("admin_password", "", "Password for /admin (empty disables the admin).", _str, True),
     Setting("secret_key", "", "Key that signs admin sessions; generated into data_dir if empty.", _str, True),
+    Setting("identity_secret", "", "Key your site signs visitors' identities with (HMAC-SHA256, see deskbell identity); empty: identify only prefills the form.", _str, True),
+    Setting("identity_required", False, "Only visitors your site signed in may open tickets (identify without a valid signature is refused).", _bool),
     Setting("smtp_host", "", "SMTP server for notifications (empty: no email).", _str),
     Setting("smtp_port", 25, "SMTP port.", _int(1, 65535)),
     Setting("smtp_user", "", "SMTP user name.", _str),
@@ -200,6 +212,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notify_email", "",
             "Owner address notified of new tickets and sent the weekly digest"
             " (deskbell report --digest --send).", _str),
+    Setting("mail_reply_to", "", "The support mailbox visitors may answer by email, e.g. support@example.com; its plus-addresses thread replies onto tickets (deskbell mail-in). Empty: replies by email are off.", _mailbox),
+    Setting("mail_max_bytes", 26214400, "Largest inbound email accepted by deskbell mail-in, in bytes.", _int(10240, 209715200)),
+    Setting("mail_imap_password", "", "Password for deskbell mail-in --imap when its URL carries none.", _str, True),
     Setting("ticket_rate_limit", "5/minute", "Tickets one IP address may open (count/period).", _rate),
     Setting("api_rate_limit", "300/minute", "API requests one IP address may make.", _rate),
     Setting("events_retention_days", 180, "Days self-service events are kept.", _int(1, 3650)),

@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import identity
 from ..errors import InsufficientStorage, NotFound, StorageUnavailable, Unauthorized
-from ..schemas import MESSAGE
+from ..schemas import IDENTITY, MESSAGE
 from ..services import services
 from ..tickets import CorruptStore, StoreFull, StoreUnwritable, Ticket, can_rate
 from .common import check_origin, client_ip, read_json
@@ -54,19 +55,45 @@ async def create(request: Request) -> JSONResponse:
 
 
 async def _authorized(request: Request) -> Ticket:
-    """The ticket named in the path, if the Bearer token opens it; one 404 for every miss."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Send the ticket's token as Authorization: Bearer <token>",
+    """The ticket named in the path, if the Bearer token opens it or the signed visitor in
+    `Authorization: Identity <claim>` owns it; one 404 for every miss, whatever its cause."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    credential, scheme = credential.strip(), scheme.lower()
+    if scheme not in {"bearer", "identity"} or not credential:
+        raise Unauthorized("Send the ticket's token as Authorization: Bearer <token> (or a "
+                           "signed identity as Authorization: Identity <claim>)",
                            headers={"WWW-Authenticate": "Bearer"})
     guard = services(request).limits.ticket_lookup
     guard.check(client_ip(request))
     reference = request.path_params["reference"]
+    helpdesk = services(request).helpdesk
     try:
-        return await in_store(services(request).helpdesk.visitor_ticket, reference, token.strip())
+        if scheme == "bearer":
+            return await in_store(helpdesk.visitor_ticket, reference, credential)
+        visitor = identity.from_header(helpdesk.settings.identity_secret, credential)
+        if visitor is None:
+            raise NotFound("No ticket with this reference and token")
+        return await in_store(helpdesk.signed_ticket, reference, visitor)
     except NotFound:
         guard.hit(client_ip(request))  # only misses count: a guesser is stopped, a visitor not
         raise
+
+
+async def signed_tickets(request: Request) -> JSONResponse:
+    """The tickets of the visitor the page signed (Deskbell('identify', ...)): any device, no
+    token. A claim that does not verify gets exactly the answer no identity gets."""
+    check_origin(request)
+    claim = IDENTITY.validate(await read_json(request))["identity"]
+    guard = services(request).limits.ticket_lookup
+    guard.check(client_ip(request))
+    helpdesk = services(request).helpdesk
+    visitor = helpdesk.identify(claim)
+    if visitor is None:
+        if claim.get("signature"):
+            guard.hit(client_ip(request))  # a signature that fails counts as a guess
+        return JSONResponse({"verified": False, "tickets": []}, headers=NO_STORE)
+    tickets = await in_store(helpdesk.tickets_of, visitor)
+    return JSONResponse({"verified": True, "tickets": tickets}, headers=NO_STORE)
 
 
 def visitor_view(ticket: Ticket) -> dict[str, Any]:
@@ -104,6 +131,7 @@ async def rate(request: Request) -> JSONResponse:
 
 ROUTES = [
     Route("/api/v1/tickets", create, methods=["POST"]),
+    Route("/api/v1/identity/tickets", signed_tickets, methods=["POST"]),
     Route("/api/v1/tickets/{reference}", show, methods=["GET"]),
     Route("/api/v1/tickets/{reference}/messages", message, methods=["POST"]),
     Route("/api/v1/tickets/{reference}/rating", rate, methods=["POST"]),

@@ -53,7 +53,16 @@ from .. import durable
 from ..errors import NotFound, StorageUnavailable
 from .files import AtomicJSONStorage, read_json, storage_error, write_json_atomic
 from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
-from .store import Summaries, Summary, SummaryQuery, project, summarize, touches
+from .store import (
+    OWNED_MAX,
+    Summaries,
+    Summary,
+    SummaryQuery,
+    newest_owned,
+    project,
+    summarize,
+    touches,
+)
 
 T = TypeVar("T")
 _PARTITION = re.compile(r"^p(\d{6})\.json$")
@@ -418,6 +427,13 @@ class JSONTicketStore:
         finally:
             self._lock.release()
         return ticket, result
+
+    def tickets_of(self, email: str, user_id: str | None = None,
+                   limit: int = OWNED_MAX) -> list[Summary]:
+        """Reads every partition, as a text search in the inbox does: fine at the sizes a
+        JSON store serves (see the README's performance table)."""
+        docs = (doc for n in self._partitions() for doc in list(self._docs(n).values()))
+        return newest_owned(docs, email, user_id, limit)
 
     def erase_email(self, email: str) -> int:
         """Remove every ticket of `email` (case-insensitive), backups included; returns how many.

@@ -13,7 +13,16 @@ from typing import TypeVar
 
 from ..errors import NotFound
 from .model import SUMMARY_FIELDS, Ticket, new_reference
-from .store import Summaries, Summary, SummaryQuery, project, summarize, touches
+from .store import (
+    OWNED_MAX,
+    Summaries,
+    Summary,
+    SummaryQuery,
+    newest_owned,
+    project,
+    summarize,
+    touches,
+)
 
 T = TypeVar("T")
 
@@ -60,6 +69,10 @@ class MemoryTicketStore:
 
     def count(self) -> int:
         return len(self._tickets)
+
+    def tickets_of(self, email: str, user_id: str | None = None,
+                   limit: int = OWNED_MAX) -> list[Summary]:
+        return newest_owned(list(self._tickets.values()), email, user_id, limit)
 
     def erase_email(self, email: str) -> int:
         wanted = email.strip().casefold()

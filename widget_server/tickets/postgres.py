@@ -48,7 +48,7 @@ from ..events import parse_time
 from ..pg import ConnectionLost, Database, storable
 from . import pg_schema
 from .model import STATUSES, SUMMARY_FIELDS, Ticket, new_reference
-from .store import SEARCHED_FIELDS, Summaries, SummaryQuery, project, touches
+from .store import OWNED_MAX, SEARCHED_FIELDS, Summaries, Summary, SummaryQuery, project, touches
 from .validation import invalid
 
 T = TypeVar("T")
@@ -283,6 +283,21 @@ class PostgresTicketStore:
             result = change(ticket)  # raises before anything is written: the row is untouched
             conn.execute(_UPDATE, {**_columns(ticket), "key": reference})
         return ticket, result
+
+    def tickets_of(self, email: str, user_id: str | None = None,
+                   limit: int = OWNED_MAX) -> list[Summary]:
+        """Through the email_key index (0001), or the user_id index (0007)."""
+        if user_id is not None:
+            where, key = sql.SQL("document ->> 'user_id' = %s"), user_id
+        else:
+            where, key = sql.SQL("email_key = %s"), email.casefold()
+        if not storable(key):
+            return []
+        query = sql.SQL("SELECT {} FROM tickets WHERE {} ORDER BY created_at DESC, seq "
+                        "LIMIT %s").format(_SUMMARY_COLUMNS, where)
+        with self._transaction() as conn:
+            rows = conn.execute(query, (key, max(limit, 0))).fetchall()
+        return [dict(zip(SUMMARY_FIELDS, row, strict=True)) for row in rows]
 
     def erase_email(self, email: str) -> int:
         """Delete every ticket of `email` (case-insensitive), then VACUUM the table so the

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from .model import STATUSES, Ticket
+from .model import STATUSES, SUMMARY_FIELDS, Ticket
 
 T = TypeVar("T")
 Summary = dict[str, Any]  # the model's SUMMARY_FIELDS of one ticket
+OWNED_MAX = 100  # a signed visitor's list shows their newest hundred tickets
 SEARCHED_FIELDS = ("reference", "name", "email", "subject", "message", "category")
 
 
@@ -73,6 +74,11 @@ class TicketStore(Protocol):
     def count(self) -> int:
         """How many tickets are stored."""
 
+    def tickets_of(self, email: str, user_id: str | None = None,
+                   limit: int = OWNED_MAX) -> list[Summary]:
+        """The summaries of one signed visitor's tickets, newest first, at most `limit`:
+        exactly those `owned(ticket, email, user_id)` accepts (widget_server/identity.py)."""
+
     def erase_email(self, email: str) -> int:
         """Remove every ticket opened with `email` (case-insensitive), leaving no copy."""
 
@@ -110,6 +116,23 @@ def project(ticket: Ticket, fields: Sequence[str] | None, *, copied: bool = True
     return copy.deepcopy(whole) if copied else whole
 
 
+def owned(ticket: Ticket | Summary, email: str, user_id: str | None) -> bool:
+    """Whether a signed visitor owns `ticket`: the tickets opened while signed in as
+    `user_id` when the site signed one, else every ticket opened with `email` (any case)."""
+    if user_id is not None:
+        return ticket.get("user_id") == user_id
+    return str(ticket.get("email", "")).casefold() == email.casefold()
+
+
+def newest_owned(rows: Iterable[Summary], email: str, user_id: str | None,
+                 limit: int) -> list[Summary]:
+    """The reference meaning of `tickets_of` over `rows` that carry SUMMARY_FIELDS + user_id."""
+    mine = [{k: row.get(k) for k in SUMMARY_FIELDS} for row in rows
+            if owned(row, email, user_id)]
+    mine.sort(key=lambda row: str(row["created_at"]), reverse=True)
+    return mine[:max(limit, 0)]
+
+
 def _matches(row: Summary, text: str) -> bool:
     return any(text in str(row.get(name, "")).casefold() for name in SEARCHED_FIELDS)
 
@@ -128,5 +151,5 @@ def summarize(rows: Iterable[Summary], query: SummaryQuery) -> Summaries:
     return Summaries(counts, total, len(chosen), chosen[:query.limit])
 
 
-__all__ = ["SummaryQuery", "Summaries", "Summary", "TicketStore", "project", "summarize",
-           "touches"]
+__all__ = ["OWNED_MAX", "SummaryQuery", "Summaries", "Summary", "TicketStore", "newest_owned",
+           "owned", "project", "summarize", "touches"]
