@@ -227,6 +227,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("events_max_day_mb", 100, "Cap on one day's event file, in MB.", _int(1, 100000)),
     Setting("nps_enabled", False, "Ask the 0-10 NPS question with the rating.", _bool),
     Setting("webhook_url", "", "URL that receives spike alerts as JSON (empty: none).", _url),
+    Setting("attachment_max_bytes", 10485760, "Largest file a message may carry, in bytes.", _int(1024, 1073741824)),
+    Setting("attachment_ticket_bytes", 26214400, "Most bytes of files one ticket may hold, all messages together.", _int(1024, 10737418240)),
+    Setting("attachment_max_files", 5, "Most files one message may carry (0: no attachments).", _int(0, 100)),
+    Setting("attachment_ticket_files", 20, "Most files one ticket may hold, all messages together.", _int(0, 1000)),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -61,8 +61,10 @@ def parse_status(value: Any) -> str:
     return str(value)
 
 
-def new_ticket(fields: dict[str, Any], category: str = "") -> tuple[Ticket, str]:
-    """A fresh ticket document and its secret token (shown once, only the hash is stored)."""
+def new_ticket(fields: dict[str, Any], category: str = "",
+               attachments: list[dict[str, Any]] | None = None) -> tuple[Ticket, str]:
+    """A fresh ticket document and its secret token (shown once, only the hash is stored);
+    `attachments` are the first message's descriptors (attachments.py)."""
     token = secrets.token_urlsafe(32)
     at = now_iso()
     page_url = fields["page_url"] or fields["trail"].get("page_url", "")
@@ -73,14 +75,20 @@ def new_ticket(fields: dict[str, Any], category: str = "") -> tuple[Ticket, str]
         "locale": fields["locale"], "trail": fields["trail"], "status": "new",
         "created_at": at, "updated_at": at, "first_reply_at": None, "solved_at": None,
         "closed_at": None, "resolution_count": 0, "ratings": [],
-        "thread": [_entry("visitor", fields["name"], fields["message"], at)],
+        "thread": [_entry("visitor", fields["name"], fields["message"], at, attachments)],
     }
     return ticket, token
 
 
-def _entry(author: str, author_name: str, body: str, at: str) -> dict[str, str]:
-    return {"id": secrets.token_hex(6), "author": author, "author_name": author_name,
-            "body": body, "at": at}
+def _entry(author: str, author_name: str, body: str, at: str,
+           attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A thread entry; `attachments` (descriptors {id, name, type, size, sha256}) only when
+    there are some, so entries without files keep their old shape."""
+    entry: dict[str, Any] = {"id": secrets.token_hex(6), "author": author,
+                             "author_name": author_name, "body": body, "at": at}
+    if attachments:
+        entry["attachments"] = [dict(a) for a in attachments]
+    return entry
 
 
 def _move(ticket: Ticket, status: str, at: str) -> None:
@@ -100,11 +108,12 @@ def set_status(ticket: Ticket, status: Any) -> None:
 
 
 def add_reply(ticket: Ticket, author: str, author_name: str, body: str,
-              status: str | None = None) -> dict[str, str]:
-    """Append a message. Agent replies start the first-response clock; notes change nothing
-    unless a status is given."""
+              status: str | None = None,
+              attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Append a message (with its files' descriptors, if any). Agent replies start the
+    first-response clock; notes change nothing unless a status is given."""
     at = now_iso()
-    entry = _entry(author, author_name, body, at)
+    entry = _entry(author, author_name, body, at, attachments)
     if author == "visitor":
         if ticket["status"] not in VISITOR_REPLY:
             raise Conflict("this ticket is closed; please open a new one")
