@@ -127,7 +127,11 @@
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(options.body);
     }
-    if (options.token) init.headers.Authorization = 'Bearer ' + options.token;
+    // A ticket's token, or the signed identity that owns it (see identify).
+    var tk = options.token;
+    if (tk) init.headers.Authorization = tk.signature ? 'Identity ' + btoa(unescape(
+      encodeURIComponent(JSON.stringify(tk)))).replace(/\+/g, '-').replace(/\//g, '_')
+      : 'Bearer ' + tk;
     return fetch('/api/v1/' + path, init).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (res.ok) return data;
@@ -605,6 +609,7 @@
     send.disabled = true;
     send.textContent = t('sending');
     var body = { page_url: PAGE, trail: trail, locale: LOCALE, website: field('website').value };
+    if (state.signed) body.identity = state.signed;
     ['name', 'email', 'subject', 'message'].forEach(function (k) { body[k] = field(k).value.trim(); });
     // The server refuses forms sent faster than a person can: a prefilled one waits.
     new Promise(function (go) {
@@ -648,7 +653,20 @@
   }
 
   function showRequests() {
-    var list = savedTickets();
+    var c = state.signed;
+    (c ? api('identity/tickets', { method: 'POST', body: { identity: c } }) : Promise.resolve({}))
+      .then(null, function () { return {}; }).then(function (d) {
+        // Signed in: every ticket of the visitor, from any device; then this browser's own.
+        var mine = savedTickets(), own = {}, seen = {};
+        mine.forEach(function (x) { own[x.reference] = x; });
+        listRequests((d.tickets || []).map(function (x) {
+          seen[x.reference] = 1;
+          return own[x.reference] || { reference: x.reference, subject: x.subject, token: c };
+        }).concat(mine.filter(function (x) { return !seen[x.reference]; })));
+      });
+  }
+
+  function listRequests(list) {
     var items = list.map(function (x) {
       return el('li', {}, [el('button', { type: 'button', className: 'linkish',
         text: x.subject + ' (' + x.reference + ')', on: function () { showTicket(x); } })]);
@@ -773,7 +791,13 @@
     },
     article: function (v) { openArticle(v, 'api'); },
     identify: function (v) {
-      state.identity = { name: v && v.name, email: v && v.email };
+      v = v || {};
+      state.identity = { name: v.name, email: v.email };
+      // Signed by the site: the server checks it wherever it is sent (a claim that fails
+      // is no identity); unsigned, it only prefills the form.
+      var c = state.signed = v.signature ? { email: String(v.email || ''),
+        signature: String(v.signature) } : null;
+      if (c && v.user_id != null) c.user_id = String(v.user_id);
       prefill(state.identity);
     },
     prefill: prefill,
