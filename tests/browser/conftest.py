@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURE_KB = REPO / "tests" / "data" / "kb"
 DEMO_KB = REPO / "kb"
 ARTIFACTS = REPO / "test-artifacts"
+IDENTITY_SECRET = "the-shop-signs-its-customers-with-this"  # live_server's identity_secret
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 playwright_api = pytest.importorskip("playwright.sync_api")
 # Generous waits: other test suites may share these two cores. Waits end as soon as the
@@ -72,7 +73,8 @@ def _serve_kb(source: Path, base: Path, host_pages: HostPages,
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory,
                 host_pages: HostPages) -> Iterator[LiveServer]:
-    yield from _serve_kb(FIXTURE_KB, tmp_path_factory.mktemp("deskbell"), host_pages)
+    yield from _serve_kb(FIXTURE_KB, tmp_path_factory.mktemp("deskbell"), host_pages,
+                         identity_secret=IDENTITY_SECRET)
 
 
 @pytest.fixture(scope="session")
