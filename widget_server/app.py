@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from .errors import DeskbellError, error_body
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .routes import all_routes
+from .routes.attachments import UPLOAD_PATHS, upload_limit
 from .routes.common import render
 from .services import build_services
 from .settings import Settings, load_settings
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=all_routes(),
         middleware=[
             Middleware(SecurityHeadersMiddleware),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       uploads=(UPLOAD_PATHS, upload_limit(settings))),
         ],
         exception_handlers={
             DeskbellError: _deskbell_error, HTTPException: _http_error, 500: _server_error,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 from . import identity, mail
+from .attachments import Attachments, Descriptor, Upload, descriptors_of
 from .errors import DeskbellError, Forbidden, NotFound
 from .events import TICKET_CREATED, EventStore, is_session
 from .events.recorder import SearchRecorder
@@ -58,17 +59,20 @@ class Helpdesk:
 
     def __init__(self, store: TicketStore, settings: Settings, events: EventStore | None = None,
                  category_of: Callable[[str], str] | None = None,
-                 searches: SearchRecorder | None = None) -> None:
+                 searches: SearchRecorder | None = None,
+                 attachments: Attachments | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.attachments = attachments or Attachments.from_settings(settings)
         self.events = events
         self.category_of = category_of
         self.searches = searches
 
     # -- the visitor
 
-    def open_ticket(self, body: Any) -> Opened:
-        """Validate, store, record `ticket_created`, prepare the owner's notice."""
+    def open_ticket(self, body: Any, files: Sequence[Upload] = ()) -> Opened:
+        """Validate, store (with `files` on the first message), record `ticket_created`,
+        prepare the owner's notice."""
         if is_spam_trap(body):
             # Look exactly like success so the bot learns nothing; store nothing.
             return Opened(model.new_reference(), secrets.token_urlsafe(32), "new",
@@ -84,7 +88,7 @@ class Helpdesk:
         if signed is not None:
             ticket["user_id"] = signed.user_id
             ticket["signed_by"] = "user_id" if signed.user_id is not None else "email"
-        self.store.add(ticket)
+        self._add(ticket, files)
         self._record_created(ticket)
         notice = (mail.new_ticket_message(self.settings, ticket)
                   if mail.enabled(self.settings) else None)
@@ -115,10 +119,12 @@ class Helpdesk:
             raise NotFound("No ticket with this reference and token")
         return ticket
 
-    def visitor_reply(self, reference: str, text: Any) -> dict[str, str]:
+    def visitor_reply(self, reference: str, text: Any,
+                      files: Sequence[Upload] = ()) -> dict[str, Any]:
         body = clean_text(text, "body", 1, MESSAGE_MAX, multiline=True)
-        _, entry = self.store.update(
-            reference, lambda t: model.add_reply(t, "visitor", t["name"], body))
+        with self.attachments.saving(files) as saved:
+            _, entry = self.store.update(
+                reference, lambda t: self._reply(t, "visitor", t["name"], body, None, saved))
         return entry
 
     def rate(self, reference: str, body: Any) -> dict[str, Any]:
@@ -129,14 +135,16 @@ class Helpdesk:
     # -- the agent
 
     def agent_reply(self, reference: str, text: Any, status: Any = None,
-                    author_name: str | None = None, field: str = "body") -> Replied:
+                    author_name: str | None = None, field: str = "body",
+                    files: Sequence[Upload] = ()) -> Replied:
         """Reply as an agent (then the ticket waits on the visitor unless `status` says
         otherwise) and prepare the visitor's notice; `field` names the text in errors."""
         body = clean_text(text, field, 1, MESSAGE_MAX, multiline=True)
         chosen = model.parse_status(status) if status else None
         name = author_name or self.settings.site_name
-        ticket, entry = self.store.update(
-            reference, lambda t: model.add_reply(t, "agent", name, body, chosen))
+        with self.attachments.saving(files) as saved:
+            ticket, entry = self.store.update(
+                reference, lambda t: self._reply(t, "agent", name, body, chosen, saved))
         notice = (mail.agent_reply_message(self.settings, ticket)
                   if mail.enabled(self.settings) else None)
         return Replied(ticket, entry, notice)
@@ -153,14 +161,33 @@ class Helpdesk:
         return ticket
 
     def erase(self, email: str) -> int:
-        """Every ticket of one person, gone (a right-to-erasure request); returns how many."""
-        return self.store.erase_email(email)
+        """Every ticket of one person, gone (a right-to-erasure request), with the files no
+        other ticket holds; returns how many tickets."""
+        wanted = email.strip().casefold()
+        theirs = [d["sha256"] for t in self.store.iter_tickets()
+                  if str(t.get("email", "")).casefold() == wanted for d in descriptors_of(t)]
+        count = self.store.erase_email(email)
+        self.attachments.remove_unreferenced(theirs, self.store.iter_tickets())
+        return count
 
     def notify(self, notice: EmailMessage | None) -> bool:
         """Send a prepared notice; False (logged) when it could not be sent."""
         return mail.send(self.settings, notice)
 
     # -- details
+
+    def _add(self, ticket: Ticket, files: Sequence[Upload]) -> None:
+        """Store a new ticket with `files` on its first message (none stored if it fails)."""
+        with self.attachments.saving(files) as saved:
+            self.attachments.check_ticket(ticket, saved)
+            if saved:
+                ticket["thread"][0]["attachments"] = saved
+            self.store.add(ticket)
+
+    def _reply(self, ticket: Ticket, author: str, name: str, body: str, status: str | None,
+               saved: list[Descriptor]) -> dict[str, Any]:
+        self.attachments.check_ticket(ticket, saved)  # under the store's lock: counts are true
+        return model.add_reply(ticket, author, name, body, status, saved)
 
     def _category(self, trail: dict[str, Any]) -> str:
         """Category of the last article the visitor opened, if the knowledge base knows it."""

@@ -2,11 +2,14 @@
 
 The body cap refuses a declared Content-Length over the limit before reading anything, and
 stops a chunked body as soon as it passes the limit, so no oversized body is held in memory.
+Multipart posts to the upload routes (`uploads`: their path pattern and cap) get the larger
+cap their files need; every other request keeps max_bytes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,9 +53,19 @@ MAX_HEADER_BYTES = 32 * 1024
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 uploads: tuple[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = (re.compile(uploads[0]), uploads[1]) if uploads else None
+
+    def _limit(self, scope: Scope) -> int:
+        if self.uploads and scope.get("method") == "POST" and self.uploads[0].match(
+                scope["path"]):
+            kind = dict(scope.get("headers", [])).get(b"content-type", b"")
+            if kind.split(b";")[0].strip().lower() == b"multipart/form-data":
+                return self.uploads[1]
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +76,7 @@ class BodyLimitMiddleware:
             await self._refuse(scope, send, 431, "headers_too_large",
                                f"Request headers are larger than {MAX_HEADER_BYTES} bytes")
             return
+        limit = self._limit(scope)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -70,8 +84,8 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await self._refuse(scope, send, 400, "bad_request", "Invalid Content-Length")
                     return
-                if declared > self.max_bytes:
-                    await self._refuse(scope, send, 413, "payload_too_large", self._message())
+                if declared > limit:
+                    await self._refuse(scope, send, 413, "payload_too_large", self._message(limit))
                     return
         received = 0
         too_large = False
@@ -81,7 +95,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise _BodyTooLarge
             return message
@@ -98,10 +112,11 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._refuse(scope, send, 413, "payload_too_large", self._message())
+                await self._refuse(scope, send, 413, "payload_too_large", self._message(limit))
 
-    def _message(self) -> str:
-        return f"Request body is larger than {self.max_bytes} bytes"
+    @staticmethod
+    def _message(limit: int) -> str:
+        return f"Request body is larger than {limit} bytes"
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:

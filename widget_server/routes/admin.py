@@ -15,7 +15,9 @@ session yet, uses a double-submit cookie. No GET changes anything.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -26,12 +28,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..articles import article_path
+from ..attachments import Upload
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..insights.drafts import ticket_draft, ticket_draftable
 from ..markup import html_to_text
 from ..security import SESSION_COOKIE, SESSION_SECONDS, safe_next
 from ..services import services
 from ..tickets import STATUSES, SummaryQuery
+from .attachments import admin_upload
 from .auth import NO_STORE, Session, admin_form, admin_page, disabled, render_admin
 from .common import client_ip
 from .discovery import absolute
@@ -244,12 +248,13 @@ def _back(request: Request, reference: str) -> RedirectResponse:
     return RedirectResponse(str(target), 303, headers=NO_STORE)
 
 
-@admin_form
-async def reply(request: Request, session: Session, form: FormData) -> Response:
+@admin_upload
+async def reply(request: Request, session: Session, form: Mapping[str, str],
+                files: list[Upload]) -> Response:
     reference = request.path_params["reference"]
     helpdesk = services(request).helpdesk
-    replied = await in_store(helpdesk.agent_reply, reference, form.get("body"),
-                             form.get("status") or None)
+    replied = await in_store(partial(helpdesk.agent_reply, files=files), reference,
+                             form.get("body"), form.get("status") or None)
     response = _back(request, reference)
     if replied.notice is not None:
         response.background = BackgroundTask(helpdesk.notify, replied.notice)

@@ -22,6 +22,7 @@ from ..errors import InsufficientStorage, NotFound, StorageUnavailable, Unauthor
 from ..schemas import IDENTITY, MESSAGE
 from ..services import services
 from ..tickets import CorruptStore, StoreFull, StoreUnwritable, Ticket, can_rate
+from .attachments import read_message, shown_files
 from .common import check_origin, client_ip, read_json
 
 NO_STORE = {"cache-control": "no-store"}
@@ -47,9 +48,9 @@ async def in_store(fn: Callable[..., T], *args: Any) -> T:
 async def create(request: Request) -> JSONResponse:
     check_origin(request)
     services(request).limits.tickets.hit(client_ip(request))
-    body = await read_json(request)
+    body, files = await read_message(request)
     helpdesk = services(request).helpdesk
-    opened = await in_store(helpdesk.open_ticket, body)
+    opened = await in_store(helpdesk.open_ticket, body, files)
     task = BackgroundTask(helpdesk.notify, opened.notice) if opened.notice else None
     return JSONResponse(opened.answer(), 201, headers=NO_STORE, background=task)
 
@@ -96,8 +97,16 @@ async def signed_tickets(request: Request) -> JSONResponse:
     return JSONResponse({"verified": True, "tickets": tickets}, headers=NO_STORE)
 
 
+def shown_entry(reference: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A message as the visitor sees it (its files listed only when it has some)."""
+    shown = {k: entry[k] for k in ("author", "author_name", "body", "at")}
+    if entry.get("attachments"):
+        shown["attachments"] = shown_files(reference, entry)
+    return shown
+
+
 def visitor_view(ticket: Ticket) -> dict[str, Any]:
-    thread = [{k: e[k] for k in ("author", "author_name", "body", "at")}
+    thread = [shown_entry(ticket["reference"], e)
               for e in ticket["thread"] if e["author"] in {"visitor", "agent"}]
     rating = ticket["ratings"][-1] if ticket["ratings"] else None
     return {"reference": ticket["reference"], "subject": ticket["subject"],
@@ -114,11 +123,11 @@ async def show(request: Request) -> JSONResponse:
 async def message(request: Request) -> JSONResponse:
     check_origin(request)
     ticket = await _authorized(request)
-    data = MESSAGE.validate(await read_json(request))
+    body, files = await read_message(request)
+    data = MESSAGE.validate(body)
     entry = await in_store(services(request).helpdesk.visitor_reply, ticket["reference"],
-                           data.get("body"))
-    shown = {k: entry[k] for k in ("author", "author_name", "body", "at")}
-    return JSONResponse(shown, 201, headers=NO_STORE)
+                           data.get("body"), files)
+    return JSONResponse(shown_entry(ticket["reference"], entry), 201, headers=NO_STORE)
 
 
 async def rate(request: Request) -> JSONResponse:
