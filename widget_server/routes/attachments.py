@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from typing import Any
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
@@ -138,9 +139,13 @@ async def read_multipart(request: Request) -> tuple[Fields, list[Upload]]:
         raise BadRequest("multipart/form-data needs a boundary")
     parts = _Parts(services(request).settings)
     parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
-    async for chunk in request.stream():
-        parser.write(chunk)
-    parser.finalize()
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:  # our own refusals pass through untouched
+        raise BadRequest(f"The multipart body cannot be read ({exc}); nothing was saved",
+                         headers={"connection": "close"}) from None
     if not parts.complete:  # no closing boundary: the body was cut short
         raise BadRequest("The upload ended before its closing boundary; nothing was saved")
     return parts.fields, parts.files
