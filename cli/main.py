@@ -13,6 +13,7 @@ from . import (
     export,
     gaps,
     kb,
+    mailin,
     migrate,
     notice,
     report,
@@ -51,5 +52,6 @@ def main() -> None:
 
 for command in (*kb.COMMANDS, *serve.COMMANDS, *report.COMMANDS, *export.COMMANDS,
                 *tickets.COMMANDS, *erase.COMMANDS, *wordpress.COMMANDS, *evaluate.COMMANDS,
-                *db.COMMANDS, *migrate.COMMANDS, *gaps.COMMANDS, *notice.COMMANDS):
+                *db.COMMANDS, *migrate.COMMANDS, *gaps.COMMANDS, *notice.COMMANDS,
+                *mailin.COMMANDS):
     main.add_command(command)

@@ -14,20 +14,22 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from functools import cached_property
 from typing import Any
 
 from . import identity, mail
 from .attachments import Attachments, Descriptor, Upload, descriptors_of
-from .errors import DeskbellError, Forbidden, NotFound
+from .errors import Conflict, DeskbellError, Forbidden, NotFound
 from .events import TICKET_CREATED, EventStore, is_session
 from .events.recorder import SearchRecorder
 from .identity import Identity
 from .schemas import NEW_TICKET, RATING
+from .security import load_secret_key
 from .settings import Settings
 from .tickets import model
 from .tickets.model import Ticket
 from .tickets.store import TicketStore
-from .tickets.validation import MESSAGE_MAX, clean_text, is_spam_trap
+from .tickets.validation import MESSAGE_MAX, clean_email, clean_text, is_spam_trap
 
 log = logging.getLogger("deskbell.tickets")
 
@@ -145,7 +147,8 @@ class Helpdesk:
         with self.attachments.saving(files) as saved:
             ticket, entry = self.store.update(
                 reference, lambda t: self._reply(t, "agent", name, body, chosen, saved))
-        notice = (mail.agent_reply_message(self.settings, ticket)
+        key = self.reply_key if mail.replies_enabled(self.settings) else None
+        notice = (mail.agent_reply_message(self.settings, ticket, entry, key)
                   if mail.enabled(self.settings) else None)
         return Replied(ticket, entry, notice)
 
@@ -173,6 +176,58 @@ class Helpdesk:
     def notify(self, notice: EmailMessage | None) -> bool:
         """Send a prepared notice; False (logged) when it could not be sent."""
         return mail.send(self.settings, notice)
+
+    # -- email (mailin.py: replies and new requests that arrive by email)
+
+    @cached_property
+    def reply_key(self) -> bytes:
+        """The key of reply addresses' tags: the one that signs admin sessions."""
+        return load_secret_key(self.settings.secret_key, self.settings.data_dir)
+
+    def mailed_reply(self, reference: str, text: str, sender: str, mail_id: str,
+                     held: bool = False) -> Replied:
+        """A message by email onto a ticket: the visitor's (a closed ticket refuses it with
+        Conflict), or `held` for an agent to accept when `sender` is not the ticket's
+        address. One Message-ID (a relay's retry) is stored once, and notified once."""
+        body = clean_text(text, "body", 1, MESSAGE_MAX, multiline=True)
+
+        def change(t: Ticket) -> tuple[dict[str, Any], bool]:
+            known = next((e for e in t["thread"] if mail_id and e.get("mail_id") == mail_id),
+                         None)
+            if known is not None:
+                return known, False
+            if held and t["status"] not in model.VISITOR_REPLY:
+                raise Conflict("this ticket is closed; please open a new one")
+            entry = model.add_reply(t, "held" if held else "visitor",
+                                    sender if held else t["name"], body)
+            entry["mail_id"] = mail_id
+            return entry, True
+
+        ticket, (entry, new) = self.store.update(reference, change)
+        notice = (mail.visitor_mail_message(self.settings, ticket, entry, sender, held)
+                  if new and mail.enabled(self.settings) else None)
+        return Replied(ticket, entry, notice)
+
+    def open_mailed_ticket(self, name: str, email: str, subject: str, message: str,
+                           mail_id: str) -> Opened:
+        """A new request by email to the support address: no trail; the owner is notified."""
+        fields = {"name": clean_text(name, "name", 1, 100), "email": clean_email(email),
+                  "subject": clean_text(subject, "subject", 1, 200),
+                  "message": clean_text(message, "message", 1, MESSAGE_MAX, multiline=True),
+                  "page_url": "", "locale": "en", "trail": {}}
+        ticket, token = model.new_ticket(fields)
+        ticket["thread"][0]["mail_id"] = mail_id
+        self.store.add(ticket)
+        self._record_created(ticket)
+        notice = (mail.new_ticket_message(self.settings, ticket)
+                  if mail.enabled(self.settings) else None)
+        return Opened(ticket["reference"], token, ticket["status"], ticket["created_at"],
+                      notice)
+
+    def accept_held(self, reference: str, entry_id: Any) -> Ticket:
+        """A held email becomes the visitor's message (an agent vouched for its sender)."""
+        ticket, _ = self.store.update(reference, lambda t: model.accept_held(t, str(entry_id)))
+        return ticket
 
     # -- details
 

@@ -269,6 +269,14 @@ async def note(request: Request, session: Session, form: FormData) -> Response:
 
 
 @admin_form
+async def accept_held(request: Request, session: Session, form: FormData) -> Response:
+    """A held email (from an address other than the visitor's) becomes the visitor's message."""
+    reference = request.path_params["reference"]
+    await in_store(services(request).helpdesk.accept_held, reference, form.get("entry"))
+    return _back(request, reference)
+
+
+@admin_form
 async def set_status(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
     await in_store(services(request).helpdesk.set_status, reference, form.get("status"))
@@ -307,6 +315,8 @@ ROUTES: list[BaseRoute] = [
           name="admin_compose"),
     Route("/admin/kb/{slug:path}", internal_article, methods=["GET"], name="admin_internal"),
     Route("/admin/tickets/{reference}/note", note, methods=["POST"], name="admin_note"),
+    Route("/admin/tickets/{reference}/accept", accept_held, methods=["POST"],
+          name="admin_accept_held"),
     Route("/admin/tickets/{reference}/status", set_status, methods=["POST"],
           name="admin_status"),
     Route("/admin/tickets/{reference}/draft", draft, methods=["POST"],

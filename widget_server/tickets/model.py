@@ -18,7 +18,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import Conflict
+from ..errors import Conflict, NotFound
 from .validation import invalid
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
@@ -26,7 +26,9 @@ AGENT_REPLY_STATUS = "pending"  # an answered ticket waits on the visitor
 # Where a visitor's message moves a ticket. A status missing here refuses the message:
 # a closed ticket is finished, and its visitor is asked to open a new one.
 VISITOR_REPLY = {"new": "new", "open": "open", "pending": "open", "solved": "open"}
-AUTHORS = ("visitor", "agent", "note")
+# "held": an email about the ticket from an address other than its visitor's, shown to agents
+# only until one accepts it as the visitor's message (accept_held).
+AUTHORS = ("visitor", "agent", "note", "held")
 SUMMARY_FIELDS = ("reference", "status", "name", "email", "subject", "message", "category",
                   "created_at", "updated_at", "first_reply_at", "solved_at")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -128,6 +130,21 @@ def add_reply(ticket: Ticket, author: str, author_name: str, body: str,
     return entry
 
 
+def accept_held(ticket: Ticket, entry_id: str) -> dict[str, Any]:
+    """A held entry becomes the visitor's message, moving the ticket as a visitor's reply does
+    (a closed ticket refuses it). NotFound when no held entry has this id."""
+    entry: dict[str, Any] | None = next((e for e in ticket["thread"]
+                                         if e["id"] == entry_id and e["author"] == "held"), None)
+    if entry is None:
+        raise NotFound("No held message with this id on this ticket")
+    if ticket["status"] not in VISITOR_REPLY:
+        raise Conflict("this ticket is closed; reopen it first")
+    ticket["status"] = VISITOR_REPLY[ticket["status"]]
+    entry["author"] = "visitor"
+    entry["accepted_at"] = ticket["updated_at"] = now_iso()
+    return entry
+
+
 def can_rate(ticket: Ticket) -> bool:
     """Once per resolution: a solved ticket not yet rated since it was last solved."""
     current = ticket["resolution_count"]
@@ -148,6 +165,7 @@ __all__ = [
     "STATUSES",
     "SUMMARY_FIELDS",
     "Ticket",
+    "accept_held",
     "add_rating",
     "add_reply",
     "can_rate",
