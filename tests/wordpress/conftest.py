@@ -47,6 +47,8 @@ DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
 # @wp-playground/wordpress-builds@0.9.19 (6.2.6, 6.5.5; its 6.6 is only a release candidate).
 VERSIONS = ("6.1", "6.2", "6.5")
 OWNER = ("owner", "owner-" + secrets.token_hex(8), "owner@example.com")
+# The Deskbell server's identity_secret, which the owner pastes into the plugin's settings.
+IDENTITY_SECRET = "wp-signs-its-users-" + secrets.token_hex(8)
 PAGES = {
     "search": "[deskbell_search]",
     "block": '<!-- wp:deskbell/search {"limit":3} /-->',
@@ -113,7 +115,8 @@ def deskbell(tmp_path_factory: pytest.TempPathFactory, wp_ports: dict[str, int])
     origins = ",".join(f"http://127.0.0.1:{port}" for port in wp_ports.values())
     settings = load_settings(
         overrides={"kb_dir": str(kb), "data_dir": str(base / "data"), "allowed_origins": origins,
-                   "ticket_rate_limit": "100/minute", "api_rate_limit": "10000/minute"},
+                   "ticket_rate_limit": "100/minute", "api_rate_limit": "10000/minute",
+                   "identity_secret": IDENTITY_SECRET},
         config_file=None, environ={},
     )
     reindex(kb, settings.index_dir)

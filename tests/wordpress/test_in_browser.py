@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 from playwright.sync_api import expect
 
-from .conftest import OWNER, REPO, Deskbell, Tab, WordPress, log_in
+from widget_server import identity
+
+from .conftest import IDENTITY_SECRET, OWNER, REPO, Deskbell, Tab, WordPress, log_in
 
 HOSTILE_LABEL = 'Help" autofocus onfocus="alert(1)'
 # What WordPress's own profile form lets through: quotes, apostrophes, ampersands.
@@ -54,11 +58,23 @@ def test_owner_sets_up_the_widget_and_hostile_values_stay_inert(
     expect(page.get_by_label("Button label")).to_have_value(HOSTILE_LABEL)
     page.screenshot(path=artifact(f"wp-{wordpress.version}-settings.png"), full_page=True)
 
-    # Identify: the owner's name, quotes and all, must reach the contact form as text.
+    # Identify: the owner's name, quotes and all, must reach the contact form as text; with
+    # the identity secret, WordPress signs the user and the panel lists their requests.
     page.get_by_label("Fill in the contact form with the logged-in user").check()
+    page.get_by_label("Identity secret").fill("too short")
+    page.get_by_role("button", name="Save Changes").click()
+    expect(page.get_by_text("The identity secret must be 16 to 256")).to_be_visible()
+    page.get_by_label("Identity secret").fill(IDENTITY_SECRET)
     page.get_by_role("button", name="Save Changes").click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()
+    assert IDENTITY_SECRET not in page.content()  # saved, never shown again
     wordpress.run_php(f"wp_update_user(array('ID' => 1, 'display_name' => {php_literal(QUOTED_NAME)}));")
+    user_id = f"wp-1@{urllib.parse.urlsplit(wordpress.url).netloc}"
+    earlier = deskbell.app.state.services.helpdesk.open_ticket({  # type: ignore[attr-defined]
+        "name": "Owner", "email": OWNER[2], "subject": "Asked from my phone",
+        "message": "Opened on another device.", "elapsed_ms": 5000,
+        "identity": {"email": OWNER[2], "user_id": user_id,
+                     "signature": identity.sign(IDENTITY_SECRET, user_id)}}).reference
 
     page.goto(wordpress.url + "/")
     button = launcher(page)
@@ -71,6 +87,9 @@ def test_owner_sets_up_the_widget_and_hostile_values_stay_inert(
     expect(frame.get_by_label("Name")).to_have_value(QUOTED_NAME)
     expect(frame.get_by_label("Email")).to_have_value(OWNER[2])
     page.screenshot(path=artifact(f"wp-{wordpress.version}-front.png"))
+    assert IDENTITY_SECRET not in page.content()
+    frame.locator("#mine").click()
+    expect(frame.locator("ul.links li")).to_have_text([f"Asked from my phone ({earlier})"])
     assert tab.dialogs == []
 
     # Not in wp-admin: the widget is for the public site.

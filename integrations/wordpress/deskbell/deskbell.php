@@ -2,7 +2,7 @@
 /**
  * Plugin Name:       Deskbell
  * Description:       Adds the Deskbell help widget to your site, plus shortcodes and a block that show your Deskbell knowledge base inside pages.
- * Version:           0.1.0
+ * Version:           0.2.0
  * Requires at least: 6.1
  * Requires PHP:      7.4
  * Author:            Deskbell
@@ -17,7 +17,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 	exit;
 }
 
-define( 'DESKBELL_VERSION', '0.1.0' );
+define( 'DESKBELL_VERSION', '0.2.0' );
 define( 'DESKBELL_FILE', __FILE__ );
 define( 'DESKBELL_DIR', __DIR__ );
 

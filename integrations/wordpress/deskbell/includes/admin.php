@@ -46,6 +46,7 @@ function deskbell_add_fields() {
 		'mode'       => __( 'Mode', 'deskbell' ),
 		'scope'      => __( 'Show on', 'deskbell' ),
 		'identify'   => __( 'Logged-in users', 'deskbell' ),
+		'identity_secret' => __( 'Identity secret', 'deskbell' ),
 	);
 	foreach ( $fields as $key => $title ) {
 		$args = in_array( $key, array( 'scope', 'identify', 'position' ), true ) ? array() : array( 'label_for' => 'deskbell-' . $key );
@@ -202,4 +203,11 @@ function deskbell_field_identify() {
 	echo '<label><input type="checkbox" name="' . esc_attr( deskbell_field_name( 'identify' ) ) . '" value="1"' . checked( $on, true, false ) . '> '
 		. esc_html__( 'Fill in the contact form with the logged-in user’s name and email', 'deskbell' ) . '</label>';
 	echo '<p class="description">' . esc_html__( 'They are handed to the widget in the user’s browser and reach your Deskbell server only when the user sends a request.', 'deskbell' ) . '</p>';
+}
+
+/** The identity secret: with it, logged-in users see all their requests on any device. */
+function deskbell_field_identity_secret() {
+	$set = '' !== (string) deskbell_settings()['identity_secret'];
+	echo '<input type="password" id="deskbell-identity_secret" class="regular-text" autocomplete="off" name="' . esc_attr( deskbell_field_name( 'identity_secret' ) ) . '" value="" placeholder="' . esc_attr( $set ? __( '(saved; type a new one to replace it)', 'deskbell' ) : '' ) . '">';
+	echo '<p class="description">' . esc_html__( 'The identity_secret of your Deskbell server (run deskbell identity there). WordPress signs each logged-in user with it on this server, so they see and answer all their requests from any device; the secret itself never reaches a page. Leave empty to keep the saved one; type - to remove it.', 'deskbell' ) . '</p>';
 }

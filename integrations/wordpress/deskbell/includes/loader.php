@@ -1,7 +1,8 @@
 <?php
 /**
  * Puts the widget on public pages: enqueues <server>/widget.js (async) with its data-*
- * options, and queues identify() for logged-in users when the owner turned that on.
+ * options, and queues identify() for logged-in users when the owner turned that on (signed
+ * on this server when an identity secret is saved).
  *
  * @package Deskbell
  */
@@ -57,21 +58,39 @@ function deskbell_supports_strategy() {
 }
 
 /**
- * The queue stub plus identify({name, email}); JSON is encoded so no value can end the script.
+ * The user id Deskbell knows this user by: the WordPress id qualified by the site's host (and
+ * port), so two sites sharing one Deskbell server never share a user "1".
+ *
+ * @param WP_User $user The logged-in user.
+ * @return string
+ */
+function deskbell_user_id( $user ) {
+	$home = wp_parse_url( home_url() );
+	$port = isset( $home['port'] ) ? ':' . $home['port'] : '';
+	return 'wp-' . $user->ID . '@' . ( $home['host'] ?? '' ) . $port;
+}
+
+/**
+ * The queue stub plus identify({name, email}), signed on this server when an identity secret
+ * is saved: user_id and signature = HMAC-SHA256(secret, user_id). JSON is encoded so no value
+ * can end the script; the secret itself is never printed.
  *
  * @param WP_User $user The logged-in user.
  * @return string
  */
 function deskbell_identify_script( $user ) {
 	// WordPress stores display names HTML-encoded ("O&amp;Brien"); the widget wants text.
-	$name = html_entity_decode( $user->display_name, ENT_QUOTES | ENT_HTML5, 'UTF-8' );
-	$who  = wp_json_encode(
-		array(
-			'name'  => $name,
-			'email' => $user->user_email,
-		),
-		JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT
+	$name   = html_entity_decode( $user->display_name, ENT_QUOTES | ENT_HTML5, 'UTF-8' );
+	$claim  = array(
+		'name'  => $name,
+		'email' => $user->user_email,
 	);
+	$secret = (string) deskbell_settings()['identity_secret'];
+	if ( '' !== $secret ) {
+		$claim['user_id']   = deskbell_user_id( $user );
+		$claim['signature'] = hash_hmac( 'sha256', $claim['user_id'], $secret );
+	}
+	$who = wp_json_encode( $claim, JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT );
 	return 'window.Deskbell = window.Deskbell || function(){(Deskbell.q = Deskbell.q || []).push(arguments)};'
 		. "\nDeskbell('identify', " . $who . ');';
 }

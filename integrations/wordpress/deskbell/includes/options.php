@@ -33,6 +33,7 @@ function deskbell_defaults() {
 		'scope'      => 'all',
 		'post_types' => array(),
 		'identify'   => false,
+		'identity_secret' => '',
 	);
 }
 
@@ -122,6 +123,17 @@ function deskbell_sanitize_settings( $input ) {
 	// The widget shows at most 40 characters on its button.
 	$out['label']    = mb_substr( sanitize_text_field( (string) ( $input['label'] ?? '' ) ), 0, 40 );
 	$out['identify'] = ! empty( $input['identify'] );
+	// The secret is never shown again: empty keeps the saved one, '-' removes it.
+	$secret = trim( (string) ( $input['identity_secret'] ?? '' ) );
+	if ( '-' === $secret ) {
+		$out['identity_secret'] = '';
+	} elseif ( '' !== $secret ) {
+		if ( preg_match( '/^[\x21-\x7e]{16,256}$/', $secret ) ) {
+			$out['identity_secret'] = $secret;
+		} else {
+			add_settings_error( DESKBELL_OPTION, 'identity_secret', __( 'The identity secret must be 16 to 256 visible ASCII characters, as deskbell identity prints it. The previous secret was kept.', 'deskbell' ) );
+		}
+	}
 
 	$types             = isset( $input['post_types'] ) && is_array( $input['post_types'] ) ? $input['post_types'] : array();
 	$public            = wp_list_pluck( deskbell_post_types(), 'name' );
