@@ -50,6 +50,27 @@ def _body(body: schemas.Body) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": body.schema()}}}
 
 
+def _with_files(body: schemas.Body) -> dict[str, Any]:
+    """The JSON body, or the same object as a multipart part `json` beside files `files`
+    (attachments.py: types judged by their bytes; limits attachment_max_bytes/_files)."""
+    return {"required": True, "content": {
+        "application/json": {"schema": body.schema()},
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["json"], "properties": {
+                "json": {**body.schema(),
+                         "description": "The application/json form's body, as a JSON part"},
+                # The schema admits plain text only, a subset every server accepts (no test
+                # client can generate valid images); the description says what else is.
+                "files": {"type": "array", "maxItems": 5, "items": {
+                    "type": "string", "minLength": 1, "maxLength": 1000,
+                    "pattern": "^[A-Za-z0-9 .,]+$"},
+                    "description": "Up to attachment_max_files (5) files: PNG, JPEG, GIF or "
+                                   "WebP images (re-encoded), PDF or UTF-8 text, judged by "
+                                   "their bytes; anything else is 415, an empty file 422, a "
+                                   "file or ticket over its limit 413"}}},
+            "encoding": {"json": {"contentType": "application/json"}}}}}
+
+
 def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
@@ -90,11 +111,15 @@ ANSWER = {
 }
 
 
+FILE = {"type": "object", "required": ["id", "name", "type", "size", "url"],
+        "properties": {"id": STR, "name": STR, "size": {"type": "integer"}, "url": STR,
+                       "type": {"enum": ["image/png", "image/jpeg", "image/webp",
+                                         "application/pdf", "text/plain"]}}}
 THREAD_ENTRY = {
     "type": "object",
     "required": ["author", "author_name", "body", "at"],
     "properties": {"author": {"enum": ["visitor", "agent"]}, "author_name": STR, "body": STR,
-                   "at": STR},
+                   "at": STR, "attachments": {"type": "array", "items": FILE}},
 }
 STATUS = {"enum": ["new", "open", "pending", "solved", "closed"]}
 BACKING = {"type": "object", "required": ["kind", "up", "latency_ms"],
@@ -176,8 +201,9 @@ PATHS: dict[str, Any] = {
                       **_errors(400, 403, 413, 415, 422, 429, 503, 507)},
     }},
     "/api/v1/tickets": {"post": {
-        "summary": "Open a ticket; the answer carries a secret token shown only once",
-        "requestBody": _body(schemas.NEW_TICKET),
+        "summary": "Open a ticket, with files if any; the answer carries a secret token shown "
+                   "only once",
+        "requestBody": _with_files(schemas.NEW_TICKET),
         "responses": {"201": _json({
             "type": "object", "required": ["reference", "token", "status", "created_at"],
             "properties": {"reference": STR, "token": STR, "status": STATUS, "created_at": STR},
@@ -209,12 +235,22 @@ PATHS: dict[str, Any] = {
         }, "The ticket"), **_errors(401, 404, 429, 503)},
     }},
     "/api/v1/tickets/{reference}/messages": {"post": {
-        "summary": "The visitor adds a message",
+        "summary": "The visitor adds a message, with files if any",
         "security": BEARER,
         "parameters": [_path("reference")],
-        "requestBody": _body(schemas.MESSAGE),
+        "requestBody": _with_files(schemas.MESSAGE),
         "responses": {"201": _json(THREAD_ENTRY, "Added"),
                       **_errors(400, 401, 403, 404, 413, 415, 422, 429, 503, 507)},
+    }},
+    "/api/v1/tickets/{reference}/attachments/{id}": {"get": {
+        "summary": "One file of the ticket's thread, as a download (stored type, nosniff, a "
+                   "sandbox CSP); every miss is the same 404",
+        "security": BEARER,
+        "parameters": [_path("reference"), _path("id")],
+        "responses": {"200": {"description": "The stored bytes", "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}} for kind in (
+                "image/png", "image/jpeg", "image/webp", "application/pdf", "text/plain")}},
+            **_errors(401, 404, 429, 503)},
     }},
     "/api/v1/tickets/{reference}/rating": {"post": {
         "summary": "Rate a solved ticket: CSAT 1-5, optional CES 1-7 (once per resolution)",
