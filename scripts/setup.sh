@@ -18,6 +18,11 @@ if [ "${1:-}" = "--test" ]; then
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
   fi
+  if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+    echo "Installing Dovecot (Debian package) for the IMAP tests of deskbell mail-in..."
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq dovecot-imapd >/dev/null
+  fi
   if [ -f package-lock.json ]; then
     npm ci --silent --no-audit --no-fund
   fi

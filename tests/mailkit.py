@@ -8,6 +8,7 @@ import grp
 import imaplib
 import os
 import pwd
+import re
 import shutil
 import smtplib
 import subprocess
@@ -146,7 +147,8 @@ def lmtp_session(port: int, raw: bytes, recipients: list[str],
         for rcpt in recipients:
             assert lmtp.rcpt(rcpt)[0] == 250
         assert lmtp.putcmd("data") is None and lmtp.getreply()[0] == 354
-        lmtp.send(smtplib.quotedata(raw.decode()).encode() + b"\r\n.\r\n")
+        data = re.sub(rb"(?m)^\.", b"..", re.sub(rb"(?<!\r)\n", b"\r\n", raw))
+        lmtp.send(data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         return [(code, text.decode()) for code, text in
                 (lmtp.getreply() for _ in recipients)]
 

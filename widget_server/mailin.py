@@ -43,8 +43,10 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.utils import getaddresses
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -120,8 +122,23 @@ def _address(msg: Message, name: str) -> tuple[str, str]:
             spec = _one_line(str(address.addr_spec), 254)
             if "@" in spec and " " not in spec:
                 return _one_line(str(address.display_name), 100), spec
-    except Exception:  # as _header
-        pass
+    except Exception:  # the parser refuses it (a CR or LF in an encoded name): read it raw
+        return _raw_address(msg, name)
+    return "", ""
+
+
+def _raw_address(msg: Message, name: str) -> tuple[str, str]:
+    """The first address of a header the header registry refused, parsed from its raw text
+    by email.utils; the display name decoded as well as it can be, on one line."""
+    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+    for display, spec in getaddresses([raw]):
+        spec = _one_line(spec, 254)
+        if "@" in spec and " " not in spec:
+            try:
+                display = str(make_header(decode_header(display)))
+            except Exception:  # an encoded word beyond repair: keep it encoded
+                pass
+            return _one_line(display, 100), spec
     return "", ""
 
 
