@@ -26,6 +26,7 @@ from widget_server.search.embedding import load_model
 from widget_server.settings import SETTINGS, Settings, describe, shown
 from widget_server.tickets.factory import open_event_store
 
+from .identity import new_secret
 from .options import settings_options
 
 
@@ -258,7 +259,10 @@ def init(directory: str, force: bool) -> None:
     for item in describe():
         lines.append(f"# {item['help']}")
         lines.append(f"# {item['name']} = {json.dumps(item['default'])}")
-    config.write_text("\n".join(lines) + '\n\nkb_dir = "kb"\ndata_dir = "deskbell-data"\n')
+    # The identity secret your site signs visitors with (deskbell identity shows how).
+    config.write_text("\n".join(lines) + '\n\nkb_dir = "kb"\ndata_dir = "deskbell-data"\n'
+                      f'identity_secret = "{new_secret()}"\n')
+    config.chmod(0o600)  # it holds a secret
     kb = root / "kb"
     source = resources.bundled_kb_dir()
     if not kb.exists() and source is not None:

@@ -12,6 +12,7 @@ from . import (
     evaluate,
     export,
     gaps,
+    identity,
     kb,
     mailin,
     migrate,
@@ -53,5 +54,5 @@ def main() -> None:
 for command in (*kb.COMMANDS, *serve.COMMANDS, *report.COMMANDS, *export.COMMANDS,
                 *tickets.COMMANDS, *erase.COMMANDS, *wordpress.COMMANDS, *evaluate.COMMANDS,
                 *db.COMMANDS, *migrate.COMMANDS, *gaps.COMMANDS, *notice.COMMANDS,
-                *mailin.COMMANDS):
+                *mailin.COMMANDS, *identity.COMMANDS):
     main.add_command(command)
