@@ -123,7 +123,11 @@
     options = options || {};
     var init = { method: options.method || 'GET', headers: {}, signal: options.signal,
       keepalive: options.keepalive };
-    if (options.body) {
+    if (options.files && options.files.length) { // the JSON as a part beside the files
+      init.body = new FormData();
+      init.body.append('json', JSON.stringify(options.body));
+      options.files.forEach(function (f) { init.body.append('files', f, f.name); });
+    } else if (options.body) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(options.body);
     }
@@ -133,6 +137,7 @@
       encodeURIComponent(JSON.stringify(tk)))).replace(/\+/g, '-').replace(/\//g, '_')
       : 'Bearer ' + tk;
     return fetch('/api/v1/' + path, init).then(function (res) {
+      if (res.ok && options.blob) return res.blob();
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (res.ok) return data;
         var err = new Error((data.error && data.error.message) || res.statusText);
@@ -148,6 +153,7 @@
     if (!s) return t('err_network');
     if (s === 429) return t('err_rate');
     if (s === 403) return t('err_forbidden');
+    if (s === 413 || s === 415) return t('err_file');
     if (s >= 500) return t('err_server');
     return t('err_other');
   }
@@ -616,11 +622,12 @@
       setTimeout(go, Math.max(0, 1600 - (Date.now() - state.formOpened)));
     }).then(function () {
       body.elapsed_ms = Date.now() - state.formOpened;
-      return api('tickets', { method: 'POST', body: body });
+      return api('tickets', { method: 'POST', body: body, files: files.files });
     }).then(function (res) {
       saveTicket({ reference: res.reference, token: res.token, subject: body.subject,
         created_at: res.created_at });
       field('subject').value = field('message').value = '';
+      files.clear();
       toHost('event', 'ticket-created', { reference: res.reference });
       showSent(res.reference);
     }, function (err) {
@@ -692,7 +699,16 @@
     var thread = el('ul', { className: 'thread' }, (tk.thread || []).map(function (m) {
       var who = m.author === 'visitor' ? t('you') : (m.author_name || t('agent'));
       return el('li', { dir: 'auto' }, [el('span', { className: 'who',
-        text: who + ' · ' + new Date(m.at).toLocaleString(LOCALE) }), doc.createTextNode(m.body)]);
+        text: who + ' · ' + new Date(m.at).toLocaleString(LOCALE) }), doc.createTextNode(m.body)]
+        .concat((m.attachments || []).map(function (a) {
+          return el('a', { className: 'file', href: a.url, text: a.name, on: function (e) {
+            e.preventDefault(); // the token travels in a header, so the file comes by fetch
+            api(a.url.slice(8), { token: entry.token, blob: 1 }).then(function (b) {
+              var link = el('a', { href: URL.createObjectURL(b), download: a.name });
+              doc.body.appendChild(link); link.click(); link.remove();
+            });
+          } });
+        })));
     }));
     fill(page, [
       el('h2', { tabIndex: -1, text: tk.subject }),
@@ -706,19 +722,44 @@
 
   function replyForm(entry) {
     var area = el('textarea', { id: 'reply', rows: 3, maxLength: 10000 });
-    var err = el('p', { className: 'err', role: 'alert' });
+    var err = el('p', { className: 'err', role: 'alert' }), more = picker('r-files');
     var f = el('form', { noValidate: true }, [el('div', { className: 'field' }, [
-      el('label', { 'for': 'reply', text: t('reply_label') }), area]), err,
+      el('label', { 'for': 'reply', text: t('reply_label') }), area]), more, err,
     el('button', { type: 'submit', className: 'secondary', text: t('reply_send') })]);
+    f.addEventListener('paste', more.paste);
     f.addEventListener('submit', function (e) {
       e.preventDefault();
       if (!area.value.trim()) { err.textContent = t('required'); area.focus(); return; }
       api('tickets/' + encodeURIComponent(entry.reference) + '/messages', { method: 'POST',
-        token: entry.token, body: { body: area.value.trim() } }).then(function () {
+        token: entry.token, body: { body: area.value.trim() }, files: more.files }).then(function () {
         showTicket(entry);
       }, function (e2) { err.textContent = errorText(e2); });
     });
     return f;
+  }
+
+  // Files to send: a picker, pasted screenshots, each listed with a button to remove it.
+  function picker(id) {
+    var input = el('input', { type: 'file', id: id, multiple: true,
+      accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain' });
+    var list = el('ul', { className: 'files' }), box = el('div', { className: 'field' }, [
+      el('label', { 'for': id, text: t('attach') }), input, list]);
+    function add(more) {
+      Array.prototype.push.apply(box.files, more);
+      fill(list, box.files.map(function (f, i) {
+        return el('li', {}, [doc.createTextNode(f.name + ' '), el('button', { type: 'button',
+          className: 'linkish', text: t('remove'), 'aria-label': t('remove') + ' ' + f.name,
+          on: function () { box.files.splice(i, 1); add([]); input.focus(); } })]);
+      }));
+    }
+    box.files = [];
+    box.clear = function () { box.files = []; add([]); };
+    box.paste = function (e) {
+      var got = e.clipboardData && e.clipboardData.files;
+      if (got && got.length) { e.preventDefault(); add(got); }
+    };
+    input.addEventListener('change', function () { add(input.files); input.value = ''; });
+    return box;
   }
 
   function scale(name, from, to) {
@@ -838,6 +879,9 @@
   q.addEventListener('input', onInput);
   q.addEventListener('keydown', onSearchKey);
   form.addEventListener('submit', onSubmit);
+  var files = picker('f-files');
+  form.insertBefore(files, $('form-err'));
+  form.addEventListener('paste', files.paste);
   field('subject').addEventListener('input', onSubjectInput);
   back.addEventListener('click', goBack);
   $('close').addEventListener('click', requestClose);
