@@ -248,3 +248,20 @@ def test_every_store_finds_a_visitors_tickets(ticket_store: TicketStore) -> None
     assert ticket_store.tickets_of("ana@example.com", "u-2") == []
     assert [r["reference"] for r in ticket_store.tickets_of("ana@example.com", limit=1)] == [new]
     assert ticket_store.tickets_of("nobody\x00@example.com") == []
+
+
+def test_the_agent_sees_who_the_site_signed(make_settings) -> None:
+    from .test_admin import PASSWORD, log_in
+
+    settings = make_settings(identity_secret=SECRET, admin_password=PASSWORD,
+                             ticket_rate_limit="100/minute")
+    with TestClient(create_app(settings), follow_redirects=False) as api:
+        log_in(api)
+        by_id = open_ticket(api, identity=claim(user_id="<b>42</b>"))["reference"]
+        by_email = open_ticket(api, identity=claim())["reference"]
+        plain = open_ticket(api)["reference"]
+        page = api.get(f"/admin/tickets/{by_id}").text
+        assert "signed in on your site as user <bdi>&lt;b&gt;42&lt;/b&gt;</bdi>" in page
+        assert "vouched for by your site" in api.get(f"/admin/tickets/{by_email}").text
+        unsigned = api.get(f"/admin/tickets/{plain}").text
+        assert "signed in on your site" not in unsigned and "vouched" not in unsigned
