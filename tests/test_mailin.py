@@ -4,6 +4,7 @@ driven by smtplib.LMTP) and lands on the ticket; what must not thread never does
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import smtplib
@@ -11,7 +12,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from email.message import Message
+from email.message import EmailMessage, Message
+from email.policy import default as default_policy
 from typing import Any
 
 import pytest
@@ -36,6 +38,7 @@ from .mailkit import (
     reply_to,
     smtp_sink,
     text_of,
+    wire,
 )
 from .test_admin import PASSWORD, csrf_of, log_in
 
@@ -402,3 +405,31 @@ def _settings_for(tmp_path) -> Settings:
 
     return load_settings(overrides={"data_dir": str(tmp_path / "data")}, config_file=None,
                          environ={})
+
+
+def test_a_reply_keeps_its_image_and_says_which_files_were_not_kept(app, sink, listener) -> None:
+    import io
+
+    from PIL import Image
+
+    inbox, _ = sink
+    reference, token = open_ticket(app)
+    notice = agent_reply(app, inbox, reference, "Can you send a screenshot?")
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(png, "PNG")
+    raw = email.message_from_bytes(reply_to(notice, "Here it is."), policy=default_policy)
+    assert isinstance(raw, EmailMessage)
+    raw.add_attachment(png.getvalue(), maintype="image", subtype="png", filename="shot.png")
+    assert deliver(listener, wire(raw), str(notice["Reply-To"])) == {}
+    entry = stored(app, reference)["thread"][-1]
+    assert entry["body"] == "Here it is."
+    assert [a["name"] for a in entry["attachments"]] == ["shot.png"]
+
+    raw = email.message_from_bytes(reply_to(notice, "And the tool."), policy=default_policy)
+    assert isinstance(raw, EmailMessage)
+    raw.add_attachment(b"MZ\x90\x00 not a kept type", maintype="application",
+                       subtype="octet-stream", filename="tool.exe")
+    assert deliver(listener, wire(raw), str(notice["Reply-To"])) == {}
+    entry = stored(app, reference)["thread"][-1]
+    assert entry["body"].startswith("And the tool.\n\n[Attachments not kept (tool.exe)")
+    assert "attachments" not in entry

@@ -185,11 +185,16 @@ class Helpdesk:
         return load_secret_key(self.settings.secret_key, self.settings.data_dir)
 
     def mailed_reply(self, reference: str, text: str, sender: str, mail_id: str,
-                     held: bool = False) -> Replied:
+                     held: bool = False, files: Sequence[Upload] = ()) -> Replied:
         """A message by email onto a ticket: the visitor's (a closed ticket refuses it with
         Conflict), or `held` for an agent to accept when `sender` is not the ticket's
         address. One Message-ID (a relay's retry) is stored once, and notified once."""
         body = clean_text(text, "body", 1, MESSAGE_MAX, multiline=True)
+        with self.attachments.saving(files) as saved:
+            return self._mailed_reply(reference, body, sender, mail_id, held, saved)
+
+    def _mailed_reply(self, reference: str, body: str, sender: str, mail_id: str,
+                      held: bool, saved: list[Descriptor]) -> Replied:
 
         def change(t: Ticket) -> tuple[dict[str, Any], bool]:
             known = next((e for e in t["thread"] if mail_id and e.get("mail_id") == mail_id),
@@ -198,8 +203,8 @@ class Helpdesk:
                 return known, False
             if held and t["status"] not in model.VISITOR_REPLY:
                 raise Conflict("this ticket is closed; please open a new one")
-            entry = model.add_reply(t, "held" if held else "visitor",
-                                    sender if held else t["name"], body)
+            entry = self._reply(t, "held" if held else "visitor",
+                                sender if held else t["name"], body, None, saved)
             entry["mail_id"] = mail_id
             return entry, True
 
@@ -209,15 +214,17 @@ class Helpdesk:
         return Replied(ticket, entry, notice)
 
     def open_mailed_ticket(self, name: str, email: str, subject: str, message: str,
-                           mail_id: str) -> Opened:
+                           mail_id: str, files: Sequence[Upload] = ()) -> Opened:
         """A new request by email to the support address: no trail; the owner is notified."""
         fields = {"name": clean_text(name, "name", 1, 100), "email": clean_email(email),
                   "subject": clean_text(subject, "subject", 1, 200),
                   "message": clean_text(message, "message", 1, MESSAGE_MAX, multiline=True),
                   "page_url": "", "locale": "en", "trail": {}}
-        ticket, token = model.new_ticket(fields)
-        ticket["thread"][0]["mail_id"] = mail_id
-        self.store.add(ticket)
+        with self.attachments.saving(files) as saved:
+            ticket, token = model.new_ticket(fields, "", saved)
+            self.attachments.check_ticket(ticket, [])
+            ticket["thread"][0]["mail_id"] = mail_id
+            self.store.add(ticket)
         self._record_created(ticket)
         notice = (mail.new_ticket_message(self.settings, ticket)
                   if mail.enabled(self.settings) else None)

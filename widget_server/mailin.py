@@ -26,8 +26,9 @@ Headers are read decoded (RFC 2047) and flattened to one line; an address is the
 the header parser found, never a display name. The owner (notify_email) is told of each
 message threaded, held or opened. Nothing here ever mails the sender.
 
-Attachments are counted and limited here but not kept: `_attachments` lists them, for the
-ticket attachments store to save once there is one (see the seam in `_thread`).
+Attachments are counted and limited here (MAX_ATTACHMENTS, MAX_PARTS) and kept through the
+ticket attachments store (attachments.py: type decided by the bytes, images re-encoded);
+when it refuses them the text still arrives, with a note of the files not kept.
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ import re
 import ssl
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from aiosmtpd.controller import Controller
@@ -55,7 +56,15 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from . import mail
-from .errors import Conflict, DeskbellError, NotFound, ValidationFailed
+from .attachments import Upload
+from .errors import (
+    Conflict,
+    DeskbellError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from .helpdesk import Helpdesk
 from .tickets import CorruptStore, StoreFull, StoreUnwritable
 from .tickets.validation import MESSAGE_MAX
@@ -67,6 +76,8 @@ MAX_ATTACHMENTS = 20
 QUOTE_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "pl", "cs"]
 _REPLY_DETAIL = re.compile(r"(DB-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})\.([0-9a-f]+)", re.IGNORECASE)
 _CUT = "\n[…]"
+NOTE_ROOM = 700  # under MESSAGE_MAX, for the cut mark and a note of attachments not kept
+T = TypeVar("T")
 
 
 @dataclass
@@ -254,7 +265,7 @@ def parse(raw: bytes) -> Parsed:
     text = _multi_line(text)
     newest = strip_quoted(text) if text.strip() else ""
     if len(newest) > MESSAGE_MAX:
-        newest = newest[:MESSAGE_MAX - len(_CUT)].rstrip() + _CUT
+        newest = newest[:MESSAGE_MAX - NOTE_ROOM].rstrip() + _CUT
     name, sender = _address(msg, "From")
     return Parsed(msg, _header(msg, "Message-ID")[:250], name, sender.lower(),
                   _header(msg, "Subject")[:200], newest, _attachments(msg))
@@ -373,15 +384,14 @@ class Inbound:
         if ticket is None:
             return _refused(550, f"5.1.1 no request {reference} here; please write to "
                                  f"{self.support} to open a new one")
-        if not parsed.text:
+        if not parsed.text and not parsed.attachments:
             return _refused(550, "5.6.0 the message has no text of its own (only quoted text)")
         held = parsed.sender != str(ticket["email"]).lower()
         sender = f"{parsed.sender_name} <{parsed.sender}>" if parsed.sender_name else (
             parsed.sender or "unknown sender")
-        # Seam: parsed.attachments go to the ticket attachments store here, once it exists.
         try:
-            replied = self.helpdesk.mailed_reply(reference, parsed.text, sender[:200],
-                                                 parsed.message_id, held=held)
+            replied = _with_files(parsed, lambda text, files: self.helpdesk.mailed_reply(
+                reference, text, sender[:200], parsed.message_id, held=held, files=files))
         except Conflict:
             return _refused(550, f"5.7.1 request {reference} is closed; please write to "
                                  f"{self.support} to open a new one")
@@ -402,9 +412,9 @@ class Inbound:
             return _refused(550, "5.1.7 the message has no usable From address")
         name = parsed.sender_name or parsed.sender.partition("@")[0]
         try:
-            opened = self.helpdesk.open_mailed_ticket(
-                name[:100] or "?", parsed.sender, parsed.subject or "(no subject)",
-                parsed.text or "(no text)", parsed.message_id)
+            opened = _with_files(parsed, lambda text, files: self.helpdesk.open_mailed_ticket(
+                name[:100] or "?", parsed.sender, parsed.subject or "(no subject)", text,
+                parsed.message_id, files))
         except ValidationFailed as exc:
             return _refused(550, f"5.6.0 {exc.message}")
         return Outcome(250, f"2.0.0 opened {opened.reference}", "opened", opened.reference,
@@ -430,6 +440,22 @@ class Inbound:
             except Exception:  # as _header
                 continue
         return self.support
+
+
+def _with_files(parsed: Parsed, act: Callable[[str, list[Upload]], T]) -> T:
+    """Act with the message's attachments, kept by the ticket attachments store; when it
+    refuses them (a type it does not keep, a limit), act without them and say so in the
+    text, so the words still arrive."""
+    text = parsed.text or ("(attachments only)" if parsed.attachments else "(no text)")
+    files = [Upload(a.filename, a.data) for a in parsed.attachments]
+    if not files:
+        return act(text, [])
+    try:
+        return act(text, files)
+    except (UnsupportedMediaType, PayloadTooLarge, ValidationFailed) as exc:
+        names = ", ".join(a.filename for a in parsed.attachments)[:300]
+        return act(f"{text}\n\n[Attachments not kept ({names}): {_one_line(exc.message, 300)}]",
+                   [])
 
 
 def _is_fresh(replied: Any) -> bool:
