@@ -62,6 +62,15 @@ def _field(claim: dict[str, Any], name: str, lo: int, hi: int) -> str:
     return "" if value is None and lo == 0 else clean_text(value, name, lo, hi)
 
 
+def _exact_id(value: Any) -> str | None:
+    """The user_id exactly as the site signed it (never trimmed or normalized, so "7 " and
+    "7" stay two users), or None when there is none; ValidationFailed when it is unusable."""
+    if value is None:
+        return None
+    clean_text(value, "user_id", 1, USER_ID_MAX)  # a string, no controls, not too long
+    return str(value)
+
+
 def verify(secret: str, claim: Any) -> Identity | None:
     """The identity `claim` ({email, name?, user_id?, signature}) proves, or None.
 
@@ -73,7 +82,7 @@ def verify(secret: str, claim: Any) -> Identity | None:
     try:
         email = clean_email(claim.get("email"))
         name = _field(claim, "name", 0, 100)
-        user_id = _field(claim, "user_id", 0, USER_ID_MAX) or None
+        user_id = _exact_id(claim.get("user_id"))
     except ValidationFailed as exc:
         log.debug("identity refused: %s", exc.message)
         return None

@@ -23,7 +23,8 @@ WRITES = [("/api/v1/tickets", GOOD_TICKET),
           ("/api/v1/events", {"session": "s_" + "a" * 22, "events": [{"type": "contact_open"}]}),
           ("/api/v1/articles/account/reset-password/feedback", {"helpful": True}),
           ("/api/v1/tickets/DB-0000-0000-0000/messages", {"body": "hi"}),
-          ("/api/v1/tickets/DB-0000-0000-0000/rating", {"csat": 5})]
+          ("/api/v1/tickets/DB-0000-0000-0000/rating", {"csat": 5}),
+          ("/api/v1/identity/tickets", {"identity": {"email": "a@example.com"}})]
 
 
 @pytest.mark.parametrize("origin", HOSTILE_ORIGINS)
@@ -179,3 +180,36 @@ def post_from(source: str, port: int, forwarded_for: str) -> int:
                      + forwarded_for.encode() + b"\r\nContent-Length: "
                      + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
         return int(sock.recv(4096).split(b" ", 2)[1])
+
+
+def test_a_valid_signature_opens_only_its_own_visitors_tickets(app_client) -> None:
+    """Alice's genuine signature, in every form a page could send it, opens none of Bob's
+    tickets on any visitor route, and lists none of them."""
+    import base64
+
+    from widget_server import identity
+
+    secret = "adversarial-identity-secret-0123456789"
+    client: TestClient = app_client(identity_secret=secret, **OPEN_LIMITS)
+    bob = client.post("/api/v1/tickets", json={**GOOD_TICKET, "email": "bob@example.com"})
+    bob_by_id = client.post("/api/v1/tickets", json={**GOOD_TICKET, "identity": {
+        "email": "bob@example.com", "user_id": "7", "signature": identity.sign(secret, "7")}})
+    references = [bob.json()["reference"], bob_by_id.json()["reference"]]
+    alice = [{"email": "alice@example.com", "signature": identity.sign(secret, "alice@example.com")},
+             {"email": "bob@example.com", "user_id": "8", "signature": identity.sign(secret, "8")},
+             {"email": "alice@example.com", "user_id": "7 ",
+              "signature": identity.sign(secret, "7 ")}]
+    for claim in alice:
+        listed = client.post("/api/v1/identity/tickets", json={"identity": claim}).json()
+        assert listed["verified"] is True and listed["tickets"] == []
+        token = base64.urlsafe_b64encode(json.dumps(claim).encode()).decode()
+        auth = {"authorization": f"Identity {token}"}
+        for reference in references:
+            base = f"/api/v1/tickets/{reference}"
+            assert client.get(base, headers=auth).status_code == 404
+            assert client.post(f"{base}/messages", json={"body": "hi"},
+                               headers=auth).status_code == 404
+            assert client.post(f"{base}/rating", json={"csat": 1},
+                               headers=auth).status_code == 404
+    for ticket in client.app.state.services.tickets.iter_tickets():  # type: ignore[attr-defined]
+        assert [e["author"] for e in ticket["thread"]] == ["visitor"] and not ticket["ratings"]
