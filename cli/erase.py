@@ -15,7 +15,8 @@ from .tickets import open_helpdesk, store_errors
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @settings_options
 def erase(settings: Settings, email: str, yes: bool) -> None:
-    """Erase every ticket opened with an email address, backups of the changed files included.
+    """Erase every ticket opened with an email address, backups of the changed files included,
+    and the attached files no other ticket holds.
 
     Safe while the server runs, and safe to re-run after an interruption. Events hold no
     personal data and are not touched.
@@ -31,7 +32,7 @@ def erase(settings: Settings, email: str, yes: bool) -> None:
         if not yes:
             click.confirm(f"Erase every ticket of {email}?", abort=True)
         count = helpdesk.erase(email)
-    click.echo(f"erased {count} ticket(s) of {email}")
+    click.echo(f"erased {count} ticket(s) of {email}, with their attachments")
 
 
 COMMANDS = [erase]

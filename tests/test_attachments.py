@@ -363,3 +363,33 @@ def test_a_decompression_bomb_is_refused_before_decoding() -> None:
     assert len(out.getvalue()) < 100_000
     with pytest.raises(PayloadTooLarge):
         inspect(Upload("bomb.png", out.getvalue()))
+
+
+# ---------------------------------------------------------------- erasure and export
+
+
+def test_erase_removes_the_persons_files_but_not_shared_ones(make_settings) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    settings = make_settings(ticket_rate_limit="100/minute")
+    with TestClient(create_app(settings)) as api:
+        opened(api, ("only-ana.txt", b"ana's file", "text/plain"),
+               ("shared.png", png(), "image/png"))
+        other = api.post(URL, **multipart(form(email="bo@example.com"),
+                                          ("shared.png", png(), "image/png")))
+        assert other.status_code == 201
+    assert len(blobs(settings)) == 2
+    options = ["--data-dir", str(settings.data_dir)]
+    out = Path(settings.data_dir).parent / "tickets.json"
+    exported = CliRunner().invoke(main, ["export", "tickets", "--format", "json", "-o", str(out),
+                                         *options])
+    assert exported.exit_code == 0, exported.output
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    names = [[f["name"] for f in e.get("attachments", [])] for t in rows for e in t["thread"]]
+    assert names == [["only-ana.txt", "shared.png"], ["shared.png"]]
+    erased = CliRunner().invoke(main, ["erase", "--email", "ana@example.com", "--yes", *options])
+    assert erased.exit_code == 0, erased.output
+    [left] = blobs(settings)
+    assert left.read_bytes().startswith(b"\x89PNG")  # bo's ticket still holds the image
