@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -37,7 +37,8 @@ def screenshot() -> bytes:
 
 
 def test_a_visitor_attaches_a_file_and_the_agent_opens_it(
-        page: Any, browser: Any, host_pages: HostPages, files_server: LiveServer) -> None:
+        page: Any, browser: Any, host_pages: HostPages, files_server: LiveServer,
+        artifacts: Callable[[str], str]) -> None:
     host_pages.pages.clear()
     shop = HostSite(files_server, host_pages)
     page.goto(shop.add("/cart", "<h1>Cart</h1>" + shop.snippet(mode="ask-first")))
@@ -54,6 +55,7 @@ def test_a_visitor_attaches_a_file_and_the_agent_opens_it(
     frame.get_by_role("button", name="Remove wrong.txt").click()
     expect(frame.locator(".files li")).to_have_count(1)
     expect(picker).to_be_focused()  # the keyboard stays in the form
+    page.screenshot(path=artifacts("attachments-contact.png"))
     frame.get_by_role("button", name="Send request").click()
     expect(frame.locator("#ref")).to_be_visible()
     reference = frame.locator("#ref").inner_text()
