@@ -90,12 +90,7 @@ class Helpdesk:
         if signed is not None:
             ticket["user_id"] = signed.user_id
             ticket["signed_by"] = "user_id" if signed.user_id is not None else "email"
-        self._add(ticket, files)
-        self._record_created(ticket)
-        notice = (mail.new_ticket_message(self.settings, ticket)
-                  if mail.enabled(self.settings) else None)
-        return Opened(ticket["reference"], token, ticket["status"], ticket["created_at"],
-                      notice)
+        return self._opened(ticket, token, files)
 
     def visitor_ticket(self, reference: str, token: str) -> Ticket:
         """The ticket if `token` opens it; one NotFound for a wrong token or reference."""
@@ -220,16 +215,9 @@ class Helpdesk:
                   "subject": clean_text(subject, "subject", 1, 200),
                   "message": clean_text(message, "message", 1, MESSAGE_MAX, multiline=True),
                   "page_url": "", "locale": "en", "trail": {}}
-        with self.attachments.saving(files) as saved:
-            ticket, token = model.new_ticket(fields, "", saved)
-            self.attachments.check_ticket(ticket, [])
-            ticket["thread"][0]["mail_id"] = mail_id
-            self.store.add(ticket)
-        self._record_created(ticket)
-        notice = (mail.new_ticket_message(self.settings, ticket)
-                  if mail.enabled(self.settings) else None)
-        return Opened(ticket["reference"], token, ticket["status"], ticket["created_at"],
-                      notice)
+        ticket, token = model.new_ticket(fields)
+        ticket["thread"][0]["mail_id"] = mail_id
+        return self._opened(ticket, token, files)
 
     def accept_held(self, reference: str, entry_id: Any) -> Ticket:
         """A held email becomes the visitor's message (an agent vouched for its sender)."""
@@ -238,13 +226,19 @@ class Helpdesk:
 
     # -- details
 
-    def _add(self, ticket: Ticket, files: Sequence[Upload]) -> None:
-        """Store a new ticket with `files` on its first message (none stored if it fails)."""
+    def _opened(self, ticket: Ticket, token: str, files: Sequence[Upload]) -> Opened:
+        """Store a new ticket with `files` on its first message (none stored if it fails),
+        record `ticket_created`, prepare the owner's notice."""
         with self.attachments.saving(files) as saved:
             self.attachments.check_ticket(ticket, saved)
             if saved:
                 ticket["thread"][0]["attachments"] = saved
             self.store.add(ticket)
+        self._record_created(ticket)
+        notice = (mail.new_ticket_message(self.settings, ticket)
+                  if mail.enabled(self.settings) else None)
+        return Opened(ticket["reference"], token, ticket["status"], ticket["created_at"],
+                      notice)
 
     def _reply(self, ticket: Ticket, author: str, name: str, body: str, status: str | None,
                saved: list[Descriptor]) -> dict[str, Any]:

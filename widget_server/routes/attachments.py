@@ -21,7 +21,6 @@ type only, `nosniff`, a sandboxing CSP and a download disposition (attachments.s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from typing import Any
@@ -38,7 +37,7 @@ from ..security import csrf_matches
 from ..services import services
 from ..settings import Settings
 from .auth import admin_page, session_of
-from .common import MAX_JSON_DEPTH, _depth, _reject_constant, client_ip, read_json
+from .common import client_ip, json_object, read_json
 
 FIELDS_MAX = 64 * 1024  # all text parts of one message together
 PART_OVERHEAD = 4096  # a part's boundary and headers, counted in the body cap
@@ -155,19 +154,6 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    """The `json` part as read_json reads a body: an object, no NaN, not nested too deeply."""
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"The json part is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The json part must be a JSON object")
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise BadRequest("The JSON body is nested too deeply")
-    return data
-
-
 async def read_message(request: Request) -> tuple[dict[str, Any], list[Upload]]:
     """A ticket or message body and its files: JSON alone, or multipart with a `json` part."""
     if _media_type(request) != "multipart/form-data":
@@ -175,7 +161,7 @@ async def read_message(request: Request) -> tuple[dict[str, Any], list[Upload]]:
     fields, files = await read_multipart(request)
     if "json" not in fields:
         raise BadRequest("Send the message as a part named json beside the files")
-    return _json_object(fields["json"]), files
+    return json_object(fields["json"], "The json part"), files
 
 
 async def read_form(request: Request) -> tuple[Fields, list[Upload]]:

@@ -49,13 +49,21 @@ async def read_json(request: Request) -> dict[str, Any]:
     if raw.startswith(b"\xef\xbb\xbf"):
         raise BadRequest("The JSON body starts with a byte-order mark; send plain UTF-8")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("The request body is not valid UTF-8") from None
+    return json_object(text)
+
+
+def json_object(text: str, what: str = "The request body") -> dict[str, Any]:
+    """`text` as a JSON object (no NaN or Infinity, not nested too deeply), or a 400 that
+    names `what` was sent: the body, or a multipart upload's json part."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+        raise BadRequest(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise BadRequest("Expected a JSON object")
+        raise BadRequest(f"{what} must be a JSON object")
     if _depth(data) > MAX_JSON_DEPTH:
         raise BadRequest("The JSON body is nested too deeply")
     return data
