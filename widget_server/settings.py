@@ -169,6 +169,21 @@ def _mailbox(value: Any) -> str:
     return text
 
 
+def _locale(value: Any) -> str:
+    from .i18n import is_tag, normalize
+
+    text = normalize(_str(value)) or "en"
+    if not is_tag(text):
+        raise ValueError(f"{text!r} is not a language tag like en, es or pt-br")
+    return text
+
+
+def _strings(value: Any) -> dict[str, dict[str, str]]:
+    from .i18n import check_overrides
+
+    return check_overrides(value)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -193,6 +208,9 @@ SETTINGS: tuple[Setting, ...] = (
         _origins,
     ),
     Setting("site_name", "Help Center", "Name shown on help-center pages and emails.", _str),
+    Setting("default_locale", "en", "Language of articles that name none (no locale: in front matter, no locale folder), and the help center's language at /kb/.", _locale),
+    Setting("locale_folders", False, "A top-level folder of kb_dir named for a language (es/, de/, pt-br/) holds that language's articles; the same path under each is one article's translations.", _bool),
+    Setting("strings", {}, "The owner's wording of the panel and help center, per locale: [strings.es] tables of key = \"text\" (keys of static/widget/i18n/en.json).", _strings),
     Setting("synonyms_file", "", "Optional file of search synonyms, one group per line.", _str),
     Setting("search_max_results", 20, "Largest `limit` a search may ask for.", _int(1, 100)),
     Setting("semantic", True, "Rank by meaning with the bundled model and quote answers (false: words only).", _bool),
@@ -309,6 +327,10 @@ def shown(setting: Setting, value: Any) -> str:
         return ""
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        import json
+
+        return json.dumps(value, ensure_ascii=False) if value else ""
     text = str(value)
     if "://" in text:
         parts = urlsplit(text)
