@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from widget_server import resources
-from widget_server.articles import Article, article_path, load_kb
+from widget_server.articles import Article, LocaleOptions, article_path, load_kb, untranslated
 from widget_server.errors import StorageUnavailable
 from widget_server.insights.freshness import (
     HELPFUL,
@@ -32,7 +32,7 @@ from .options import settings_options
 
 def _load(settings: Settings):  # type: ignore[no-untyped-def]
     try:
-        return load_kb(Path(settings.kb_dir))
+        return load_kb(Path(settings.kb_dir), LocaleOptions.from_settings(settings))
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -66,6 +66,7 @@ def check(settings: Settings, stale: bool) -> None:
     for problem in kb.problems:
         prefix = "" if problem.severity == "error" else "warning: "
         click.echo(f"{Path(settings.kb_dir) / problem.path}:{problem.line}: {prefix}{problem.message}")
+    _untranslated(settings, kb.articles)
     drafts = sum(a.draft for a in kb.articles)
     click.echo(
         f"{len(kb.articles)} articles ({drafts} drafts), {len(errors)} errors, "
@@ -73,6 +74,20 @@ def check(settings: Settings, stale: bool) -> None:
     )
     if errors:
         sys.exit(1)
+
+
+def _untranslated(settings: Settings, articles: list[Article]) -> None:
+    """A table of the articles of the default language each other language still lacks."""
+    missing = untranslated(articles, settings.default_locale)
+    if not missing:
+        return
+    originals = sum(1 for a in articles
+                    if a.locale == settings.default_locale and not a.draft and not a.internal)
+    click.echo(f"\nuntranslated: published {settings.default_locale} articles ({originals}) "
+               "without a translation")
+    click.echo(f"{'locale':<8} {'missing':>7}  articles")
+    for locale, items in missing.items():
+        click.echo(f"{locale:<8} {len(items):>7}  {', '.join(a.slug for a in items) or '-'}")
 
 
 def _stale(settings: Settings, articles: list[Article], errors: int) -> None:

@@ -12,6 +12,7 @@ import uvicorn
 
 from widget_server import resources
 from widget_server.app import create_app
+from widget_server.articles import LocaleOptions
 from widget_server.demo import create_host_app
 from widget_server.search import ReindexBusy, current_generation, reindex
 from widget_server.settings import Settings
@@ -63,7 +64,8 @@ def _build(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _reindex(settings: Settings) -> None:
     try:
-        result = reindex(Path(settings.kb_dir), settings.index_dir, semantic=settings.semantic)
+        result = reindex(Path(settings.kb_dir), settings.index_dir, semantic=settings.semantic,
+                         locales=LocaleOptions.from_settings(settings))
     except (ReindexBusy, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary(), err=True)

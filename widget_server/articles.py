@@ -23,22 +23,34 @@ from urllib.parse import quote
 
 import yaml
 
+from .i18n import is_tag, known_language, normalize
 from .markup import Rendered, render_markdown
 
 FIELDS = {
     "title", "summary", "category", "tags", "locale", "draft", "urls", "aliases", "related",
-    "updated", "slug", "review_by", "owner", "audience",
+    "updated", "slug", "review_by", "owner", "audience", "translation_of", "translations",
 }
 # `audience: internal`: for agents only (widget_server/internal.py); never indexed or served.
 AUDIENCES = ("public", "internal")
 # Front matter keys other tools put there (Zendesk ids, Hugo weights) are ignored, not errors.
 _LIST_FIELDS = ("tags", "urls", "aliases", "related")
-_STR_FIELDS = ("title", "summary", "category", "locale", "slug", "owner")
+_STR_FIELDS = ("title", "summary", "category", "locale", "slug", "owner", "translation_of")
 # Dates as YYYY-MM-DD. `review_by` and `owner` are for authors (deskbell check --stale): they
 # stay out of the catalog, so no page, API answer or index ever shows them to a visitor.
 _DATE_FIELDS = ("updated", "review_by")
 
 
+@dataclass(frozen=True)
+class LocaleOptions:
+    """How an article's language is found: `locale:` in its front matter, else its locale
+    folder (`kb/es/...`, with `locale_folders` on), else the site's `default_locale`."""
+
+    default: str = "en"
+    folders: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LocaleOptions:
+        return cls(default=str(settings.default_locale), folders=bool(settings.locale_folders))
 
 
 KB_PREFIX = "/kb/"
@@ -81,6 +93,13 @@ class Article:
     body_line: int = 1
     content_hash: str = ""
     audience: str = "public"
+    # Translations: `translation_of` (front matter: the slug of the article this translates)
+    # and `declared_translations` (front matter `translations: {es: es/billing/reembolsos}`)
+    # link articles by hand; the same path under each locale folder links them without.
+    # `translations` is what linking found: {locale: slug} of the others, published only.
+    translation_of: str = ""
+    declared_translations: dict[str, str] = field(default_factory=dict)
+    translations: dict[str, str] = field(default_factory=dict)
 
     @property
     def internal(self) -> bool:
@@ -90,6 +109,11 @@ class Article:
     @property
     def url(self) -> str:
         return article_path(self.slug)
+
+    @property
+    def translation_key(self) -> str:
+        """The slug without its locale: translations under locale folders share it."""
+        return self.slug.removeprefix(f"{self.locale}/")
 
     def render(self) -> Rendered:
         return render_markdown(self.body)
@@ -101,6 +125,9 @@ class Article:
             "category": self.category, "tags": self.tags, "locale": self.locale,
             "urls": self.urls, "aliases": self.aliases, "related": self.related,
             "updated": self.updated, "hash": self.content_hash,
+            "translation_of": self.translation_of,
+            "declared_translations": self.declared_translations,
+            "translations": self.translations,
         }
 
 
@@ -199,6 +226,15 @@ def _coerce(data: dict[str, Any], front: str, problems: list[Problem], path: str
             bad(key, "expected a list of text values")
             continue
         out[key] = [str(v).strip() for v in value if str(v).strip()]
+    if data.get("translations") is not None:
+        value = data["translations"]
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            out["translations"] = {normalize(str(k)): slugify_slug(v) for k, v in value.items()}
+            bad_tags = [str(k) for k in value if not is_tag(str(k))]
+            if bad_tags:
+                bad("translations", f"{bad_tags[0]!r} is not a language tag like es or pt-br")
+        else:
+            bad("translations", "expected a mapping of locale: slug, like {es: es/billing/reembolsos}")
     if data.get("audience") is not None:
         if data["audience"] in AUDIENCES:
             out["audience"] = data["audience"]
@@ -235,8 +271,10 @@ def _date(value: Any) -> dt.date | None:
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
-def parse_article(raw: bytes, relative: Path) -> tuple[Article | None, list[Problem]]:
+def parse_article(raw: bytes, relative: Path, locales: LocaleOptions | None = None
+                  ) -> tuple[Article | None, list[Problem]]:
     """Parse one file's bytes; return the article (None if unusable) and its problems."""
+    locales = locales or LocaleOptions()
     path = relative.as_posix()
     problems: list[Problem] = []
     try:
@@ -261,23 +299,70 @@ def parse_article(raw: bytes, relative: Path) -> tuple[Article | None, list[Prob
     if not body.strip():
         problems.append(Problem(path, body_line, "article has no body text", "warning"))
     problems.extend(_raw_html_warnings(body, body_line, path))
+    folder = _locale_folder(relative, locales)
+    inner = Path(*relative.parts[1:]) if folder else relative
+    locale = _article_locale(meta, folder, locales, front or "", path, problems)
     declared = meta.get("slug")
-    slug = slugify_slug(str(declared)) if declared else slug_for_path(relative)
-    if not slug:
+    old = slugify_slug(str(declared)) if declared else slug_for_path(relative)
+    base = slugify_slug(str(declared)) if declared else slug_for_path(inner)
+    base = base.removeprefix(f"{locale}/")
+    if not base:
         problems.append(Problem(path, 1, "cannot derive a slug from the file name"))
         return None, problems
+    # The site's default language keeps plain slugs; every other one lives under /kb/<locale>/.
+    slug = base if locale == locales.default else f"{locale}/{base}"
+    aliases = [_alias(a, locale, folder, locales) for a in meta.get("aliases", [])]
+    # Old links keep working: the slug this file had before its language moved it, and
+    # /kb/en/... for an article of the default language in its own locale folder.
+    if old != slug:
+        aliases.append(old)
     article = Article(
         slug=slug, path=path, title=title, summary=meta.get("summary", ""),
-        category=meta.get("category", "") or _category_from_path(relative),
-        tags=meta.get("tags", []), locale=meta.get("locale", "") or "en",
+        category=meta.get("category", "") or _category_from_path(inner),
+        tags=meta.get("tags", []), locale=locale,
         draft=meta.get("draft", False), urls=meta.get("urls", []),
-        aliases=[slugify_slug(a) for a in meta.get("aliases", [])],
+        aliases=list(dict.fromkeys(a for a in aliases if a)),
         related=[slugify_slug(r) for r in meta.get("related", [])],
         updated=meta.get("updated", ""), review_by=meta.get("review_by", ""),
         owner=meta.get("owner", ""), body=body, body_line=body_line,
         content_hash=content_hash(raw), audience=meta.get("audience", "public"),
+        translation_of=slugify_slug(meta.get("translation_of", "")),
+        declared_translations=meta.get("translations", {}),
     )
     return article, problems
+
+
+def _locale_folder(relative: Path, locales: LocaleOptions) -> str:
+    """The locale of the top-level folder the file is in, with locale folders on ("" else)."""
+    if not locales.folders or len(relative.parts) < 2:
+        return ""
+    name = relative.parts[0]
+    return normalize(name) if name == name.lower() and known_language(name) else ""
+
+
+def _article_locale(meta: dict[str, Any], folder: str, locales: LocaleOptions, front: str,
+                    path: str, problems: list[Problem]) -> str:
+    declared = normalize(meta.get("locale", ""))
+    if declared and not is_tag(declared):
+        problems.append(Problem(path, _key_line(front, "locale"),
+                                f"locale: {meta['locale']!r} is not a language tag like es or "
+                                "pt-br"))
+        declared = ""
+    if declared and folder and declared != folder:
+        problems.append(Problem(path, _key_line(front, "locale"),
+                                f"locale: {declared}, but the file is in the {folder}/ folder; "
+                                f"it is read as {folder}", "warning"))
+        return folder
+    return declared or folder or locales.default
+
+
+def _alias(raw: str, locale: str, folder: str, locales: LocaleOptions) -> str:
+    """An alias of an article in a locale folder is in that folder's URL space (`viejo` in
+    kb/es/ answers /kb/es/viejo), unless written from the root (`/viejo`)."""
+    name = slugify_slug(raw)
+    if not folder or raw.strip().startswith("/") or locale == locales.default:
+        return name
+    return name if name.startswith(f"{locale}/") else f"{locale}/{name}"
 
 
 _RAW_HTML = re.compile(r"<\s*(script|iframe|style|object|embed|form)\b", re.IGNORECASE)
@@ -332,15 +417,16 @@ def iter_markdown_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def load_kb(root: Path) -> KnowledgeBase:
-    """Read every article under root and cross-check slugs, aliases and related links."""
+def load_kb(root: Path, locales: LocaleOptions | None = None) -> KnowledgeBase:
+    """Read every article under root and cross-check slugs, aliases, related links and
+    translations."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"knowledge base folder not found: {root}")
     articles: list[Article] = []
     problems: list[Problem] = []
     for path in iter_markdown_files(root):
-        article, found = parse_article(path.read_bytes(), path.relative_to(root))
+        article, found = parse_article(path.read_bytes(), path.relative_to(root), locales)
         problems.extend(found)
         if article is not None:
             articles.append(article)
@@ -362,13 +448,94 @@ def cross_check(articles: Iterable[Article]) -> list[Problem]:
             else:
                 owner[name] = article.path
     for article in articles:
+        # A related slug from a translated article means that article in the same language.
+        article.related = [
+            f"{article.locale}/{slug}" if f"{article.locale}/{slug}" in owner else slug
+            for slug in article.related]
         for slug in article.related:
             if slug not in owner:
                 problems.append(Problem(article.path, 1, f"related: no article with slug {slug!r}"))
         for line, target, slug in internal_links(article):
             if slug not in owner:
                 problems.append(Problem(article.path, line, f"broken link to {target}"))
+    problems.extend(link_translations(articles))
     return problems
+
+
+# ---------------------------------------------------------------- translations
+
+
+def link_translations(articles: Iterable[Article]) -> list[Problem]:
+    """Group translations of one article and set each article's `translations` ({locale:
+    slug} of its published translations in other languages). Linked are articles with the
+    same path under locale folders (the same slug but for the locale), and those that
+    `translation_of` or `translations` in front matter link. Problems: a link to no article,
+    a `translations` entry in another language than it says, two articles in one language
+    for one article (the first by path keeps the place)."""
+    articles = sorted(articles, key=lambda a: a.path)
+    problems: list[Problem] = []
+    named: dict[str, Article] = {}
+    for article in articles:
+        for name in (article.slug, *article.aliases):
+            named.setdefault(name, article)
+    parent = {id(a): id(a) for a in articles}
+
+    def root(key: int) -> int:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def join(a: Article, b: Article) -> None:
+        parent[root(id(a))] = root(id(b))
+
+    first_of_key: dict[str, Article] = {}
+    for article in articles:
+        join(article, first_of_key.setdefault(article.translation_key, article))
+    for article in articles:
+        if article.translation_of:
+            target = named.get(article.translation_of)
+            if target is None or target is article:
+                problems.append(Problem(article.path, 1, f"translation_of: no article with slug "
+                                                         f"{article.translation_of!r}"))
+            else:
+                join(article, target)
+        for locale, slug in article.declared_translations.items():
+            target = named.get(slug)
+            if target is None:
+                problems.append(Problem(article.path, 1, f"translations: {locale}: no article "
+                                                         f"with slug {slug!r}"))
+            elif target.locale != locale:
+                problems.append(Problem(article.path, 1, f"translations: {locale}: {slug!r} is "
+                                                         f"in {target.locale}, not {locale}"))
+            elif target is not article:
+                join(article, target)
+    groups: dict[int, list[Article]] = {}
+    for article in articles:
+        groups.setdefault(root(id(article)), []).append(article)
+    for members in groups.values():
+        by_locale: dict[str, Article] = {}
+        for article in members:
+            kept = by_locale.setdefault(article.locale, article)
+            if kept is not article:
+                problems.append(Problem(article.path, 1, (
+                    f"two {article.locale} translations of one article: {kept.path} and this "
+                    f"one ({kept.path} is used; link one of them to another article or remove "
+                    "it)")))
+        shown = {loc: a.slug for loc, a in by_locale.items() if not a.draft and not a.internal}
+        for article in members:
+            article.translations = {loc: slug for loc, slug in sorted(shown.items())
+                                    if loc != article.locale}
+    return problems
+
+
+def untranslated(articles: Iterable[Article], default: str) -> dict[str, list[Article]]:
+    """For each other language the published knowledge base has, the published articles of
+    the default language with no translation in it (deskbell check prints this table)."""
+    published = [a for a in articles if not a.draft and not a.internal]
+    locales = sorted({a.locale for a in published} - {default})
+    originals = sorted((a for a in published if a.locale == default), key=lambda a: a.slug)
+    return {loc: [a for a in originals if loc not in a.translations] for loc in locales}
 
 
 def internal_links(article: Article) -> Iterator[tuple[int, str, str]]:

@@ -27,6 +27,7 @@ from whoosh import index as whoosh_index
 
 from ..articles import (
     Article,
+    LocaleOptions,
     Problem,
     content_hash,
     cross_check,
@@ -94,6 +95,7 @@ def reindex(
     articles: list[Article] | None = None,
     semantic: bool = True,
     vector_progress: Callable[[int, int], None] | None = None,
+    locales: LocaleOptions | None = None,
 ) -> ReindexResult:
     """Build a new generation from kb_dir and make it current, then give it vectors (unless
     `semantic` is off) and its answer threshold. Raises ReindexBusy."""
@@ -106,7 +108,7 @@ def reindex(
         raise ReindexBusy("another reindex is running (index is busy); try again when it ends") from None
     try:
         if articles is None:
-            articles, problems = _load(kb_dir, index_dir, full)
+            articles, problems = _load(kb_dir, index_dir, full, locales)
             skipped = [str(p) for p in problems if p.severity == "error"]
         else:
             skipped = []
@@ -118,12 +120,13 @@ def reindex(
         lock.release()
 
 
-def _load(kb_dir: Path, index_dir: Path, full: bool) -> tuple[list[Article], list[Problem]]:
+def _load(kb_dir: Path, index_dir: Path, full: bool, locales: LocaleOptions | None = None
+          ) -> tuple[list[Article], list[Problem]]:
     """The knowledge base's public articles, parsing only files that changed since the live
     generation: an unchanged file (same bytes) is taken from the catalog as it was indexed."""
     previous = None if full else current_generation(index_dir)
     if previous is None:
-        kb = load_kb(kb_dir)
+        kb = load_kb(kb_dir, locales)
         return kb.public(), kb.problems
     if not Path(kb_dir).is_dir():
         raise FileNotFoundError(f"knowledge base folder not found: {kb_dir}")
@@ -137,7 +140,7 @@ def _load(kb_dir: Path, index_dir: Path, full: bool) -> tuple[list[Article], lis
         if meta is not None and meta["hash"] == content_hash(raw):
             articles.append(_from_catalog(meta))
             continue
-        article, found = parse_article(raw, relative)
+        article, found = parse_article(raw, relative, locales)
         problems.extend(found)
         if article is not None and not article.draft and not article.internal:
             articles.append(article)
