@@ -4,6 +4,7 @@ processes add partitions or the folder is restored from a backup under a running
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -68,3 +69,37 @@ def test_a_folder_restored_under_a_running_store_gets_the_next_ticket_right(
     fresh = JSONTicketStore(tmp_path / "data")
     assert all(fresh.get(r) for r in [*kept, ref])
     assert not any(fresh.get(r) for r in later)
+
+
+def test_a_visitors_tickets_are_found_across_partitions_and_old_summaries(
+        tmp_path: Path) -> None:
+    """tickets_of skips partitions by the owner tags in their summaries: it must still find
+    every ticket after updates, with summaries written before tags existed, and not after an
+    erasure."""
+    store = JSONTicketStore(tmp_path, partition_size=2)
+    mine = []
+    for i in range(9):
+        ticket, _ = new_ticket(NEW_TICKET.validate({
+            "name": "A", "email": "ana@example.com" if i % 3 == 0 else f"x{i}@example.com",
+            "subject": f"s{i}", "message": "m"}))
+        if i == 4:
+            ticket["user_id"] = "u-4"
+        store.add(ticket)
+        if i % 3 == 0:
+            mine.append(ticket["reference"])
+    store.update(mine[1], lambda t: t.update(status="solved"))
+    assert len(partitions(tmp_path)) >= 5
+    found = [t["reference"] for t in store.tickets_of("ANA@example.com")]
+    assert sorted(found) == sorted(mine)
+    assert [t["status"] for t in store.tickets_of("ana@example.com")
+            if t["reference"] == mine[1]] == ["solved"]
+    # Summaries from before owner tags: derived again, same answer.
+    for summary in (tmp_path / "tickets" / "summary").glob("*.json"):
+        data = json.loads(summary.read_text())
+        del data["owners"]
+        summary.write_text(json.dumps(data))
+    fresh = JSONTicketStore(tmp_path)
+    assert sorted(t["reference"] for t in fresh.tickets_of("ana@example.com")) == sorted(mine)
+    assert len(fresh.tickets_of("x4@example.com", "u-4")) == 1
+    fresh.erase_email("ana@example.com")
+    assert JSONTicketStore(tmp_path).tickets_of("ana@example.com") == []

@@ -10,7 +10,8 @@ Layout (all files written by files.AtomicJSONStorage; this layout is the on-disk
     .lock            one filelock held across every read-modify-write, by every process
     summary/p000001.json …
                      derived, not part of the format: each partition's ticket count per
-                     status and the range of its created_at, with the stat (inode, mtime,
+                     status, the range of its created_at and 16-bit tags of its tickets'
+                     owners (for a signed visitor's list), with the stat (inode, mtime,
                      size) of the partition file it describes
 
 A ticket is written in two steps under the lock: its index entry first, then the ticket.
@@ -70,7 +71,8 @@ _TABLE = "_default"
 CACHE_FILES = 512  # parsed files kept per process: all 256 index shards plus recent partitions
 FileKey = tuple[int, int, int]  # inode, mtime in ns, size: a file replaced whole gets a new one
 # A partition's summary: {"partition": [inode, mtime_ns, size], "tickets": n,
-# "counts": {status: n}, "first": oldest created_at, "last": newest created_at}.
+# "counts": {status: n}, "first": oldest created_at, "last": newest created_at,
+# "owners": owner tags}.
 Head = dict[str, Any]
 
 
@@ -86,14 +88,30 @@ def _stamp(ticket: Ticket) -> str:
     return str(ticket.get("created_at") or "")
 
 
+def _owner_tag(kind: str, value: str) -> str:
+    """16 bits of a hash of an owner (an email, casefolded, or a user_id): enough to skip the
+    partitions a visitor has no ticket in, too little to tell who anyone is."""
+    return hashlib.sha256(f"{kind}:{value}".encode("utf-8", "replace")).hexdigest()[:4]
+
+
+def owner_tags(ticket: Ticket) -> set[str]:
+    tags = {_owner_tag("e", str(ticket.get("email", "")).casefold())}
+    if ticket.get("user_id") is not None:
+        tags.add(_owner_tag("u", str(ticket["user_id"])))
+    return tags
+
+
 def _head_of(key: FileKey, docs: Iterable[Ticket]) -> Head:
     counts: dict[str, int] = {}
     stamps = []
+    owners: set[str] = set()
     for doc in docs:
         counts[doc["status"]] = counts.get(doc["status"], 0) + 1
         stamps.append(_stamp(doc))
+        owners |= owner_tags(doc)
     return {"partition": list(key), "tickets": len(stamps), "counts": counts,
-            "first": min(stamps, default=""), "last": max(stamps, default="")}
+            "first": min(stamps, default=""), "last": max(stamps, default=""),
+            "owners": sorted(owners)}
 
 
 def _valid_head(data: Any) -> bool:
@@ -101,7 +119,8 @@ def _valid_head(data: Any) -> bool:
             and len(data["partition"]) == 3 and isinstance(data.get("tickets"), int)
             and isinstance(data.get("counts"), dict)
             and all(isinstance(n, int) for n in data["counts"].values())
-            and isinstance(data.get("first"), str) and isinstance(data.get("last"), str))
+            and isinstance(data.get("first"), str) and isinstance(data.get("last"), str)
+            and isinstance(data.get("owners"), list))  # summaries older than owners: derived
 
 
 class JSONTicketStore:
@@ -332,12 +351,14 @@ class JSONTicketStore:
         counts = dict(before["counts"]) if before else {}
         stamps = [before["first"], before["last"]] if before and before["tickets"] else []
         tickets = before["tickets"] if before else 0
+        owners = set(before["owners"]) if before else set()  # `gone` keeps its owner (update)
         for status in gone:
             counts[status] = counts.get(status, 0) - 1
             tickets -= 1
         for ticket in came:
             counts[ticket["status"]] = counts.get(ticket["status"], 0) + 1
             stamps.append(_stamp(ticket))
+            owners |= owner_tags(ticket)
             tickets += 1
         if any(n < 0 for n in counts.values()):  # `before` did not describe it: summarize it
             parsed_key, data = self._read_keyed(path)
@@ -346,7 +367,8 @@ class JSONTicketStore:
             # A changed ticket keeps its created_at, so first and last stay true bounds.
             head = {"partition": list(key), "tickets": tickets,
                     "counts": {s: n for s, n in counts.items() if n},
-                    "first": min(stamps, default=""), "last": max(stamps, default="")}
+                    "first": min(stamps, default=""), "last": max(stamps, default=""),
+                    "owners": sorted(owners)}
         self._heads[number] = head
         self._write_head(number, head)
 
@@ -430,9 +452,12 @@ class JSONTicketStore:
 
     def tickets_of(self, email: str, user_id: str | None = None,
                    limit: int = OWNED_MAX) -> list[Summary]:
-        """Reads every partition, as a text search in the inbox does: fine at the sizes a
-        JSON store serves (see the README's performance table)."""
-        docs = (doc for n in self._partitions() for doc in list(self._docs(n).values()))
+        """Reads only the partitions whose summary holds the owner's tag (see _owner_tag)."""
+        tag = (_owner_tag("u", user_id) if user_id is not None
+               else _owner_tag("e", email.casefold()))
+        numbers = [n for n in self._partitions()
+                   if (head := self._head(n)) is not None and tag in head["owners"]]
+        docs = (doc for n in numbers for doc in list(self._docs(n).values()))
         return newest_owned(docs, email, user_id, limit)
 
     def erase_email(self, email: str) -> int:
