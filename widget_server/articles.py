@@ -591,3 +591,22 @@ def stale_report(articles: Iterable[Article], today: dt.date) -> list[Stale]:
                 found.append(Stale("link", article.path, line,
                                    f"broken link to {target} ({why(slug)})", article.owner))
     return sorted(found, key=lambda s: (s.path, s.line))
+
+
+def in_language(metas: Iterable[dict[str, Any]], catalog: dict[str, dict[str, Any]],
+                locale: str, default: str) -> list[dict[str, Any]]:
+    """Catalog entries as a visitor of `locale` should see them: each article once, in
+    `locale` when it is translated, else in the default language, else as written. The
+    order of `metas` is kept (an entry stands where its first translation stood)."""
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for meta in metas:
+        versions = {**meta.get("translations", {}), meta["locale"]: meta["slug"]}
+        key = min(versions.values())
+        if key in seen:
+            continue
+        seen.add(key)
+        pick = catalog.get(versions.get(locale) or versions.get(locale.split("-")[0])
+                           or versions.get(default) or meta["slug"])
+        out.append(pick or meta)
+    return out

@@ -32,7 +32,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, se
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from . import resources
+from . import i18n, resources
 from .events import EventStore
 from .events.recorder import SearchRecorder
 from .helpdesk import Helpdesk
@@ -69,6 +69,10 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.globals["path_for"] = path_for
     # tojson keeps its HTML escaping either way; without \uXXXX escapes a catalog in Arabic
     # is less than half the bytes in the widget's page.
+    # Pages that set no language (admin, errors) are in English; help-center pages pass
+    # their own lang, dir and strings (routes/pages.py).
+    env.globals.update(lang="en", dir="ltr", t=i18n.strings("en", settings.strings),
+                       languages=[], hreflang=[], home="/kb/", search_locale="")
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
     return Jinja2Templates(env=env)
 

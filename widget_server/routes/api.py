@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..articles import article_path
+from ..articles import article_path, in_language
 from ..errors import DeskbellError, NotFound
 from ..events import VOTE
 from ..schemas import FEEDBACK
@@ -64,6 +64,7 @@ def _brief(meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "slug": meta["slug"], "title": meta["title"], "url": article_path(meta["slug"]),
         "summary": meta["summary"], "category": meta["category"],
+        "locale": meta.get("locale") or "en",
     }
 
 
@@ -83,7 +84,16 @@ async def suggestions(request: Request) -> JSONResponse:
     limit = int_param(request, "limit", 5, 1, 20)
     locale = query_param(request, "locale", max_length=20).strip() or None
     service = _search(request)
-    results = [_brief(m) for m in await service.call(service.suggestions, url, limit)]
+    default = services(request).settings.default_locale
+
+    def suggested() -> list[dict[str, Any]]:
+        # Each article once, in the visitor's language when it is translated (else in the
+        # site's); a few more asked for, as translations of one article count once.
+        found = service.suggestions(url, limit * 4)
+        wanted = (locale or default).strip().lower().replace("_", "-")
+        return in_language(found, service.catalog, wanted, default)[:limit]
+
+    results = [_brief(m) for m in await service.call(suggested)]
     notice = await current_notice(request, locale)
     return JSONResponse({"url": url, "results": results, "notice": notice}, headers=JSON_CACHE)
 
@@ -100,6 +110,9 @@ def article_payload(service: SearchService, slug: str) -> dict[str, Any] | None:
         "category": article["category"], "tags": article["tags"], "locale": article["locale"],
         "url": article_path(article["slug"]), "html": article["html"], "related": related,
         "updated": article["updated"],
+        # {locale: slug} of its published translations, for "Also in Español".
+        "translations": {loc: slug for loc, slug in article.get("translations", {}).items()
+                         if slug in catalog},
     }
     if is_alias:
         payload["redirect_to"] = article["slug"]

@@ -38,6 +38,7 @@ from ..settings import Settings
 from .common import search_service
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
 # A heading ending in one of these is a question (the Latin, full-width and Arabic marks).
 QUESTION_MARKS = ("?", "\uff1f", "\u061f")
 
@@ -52,6 +53,30 @@ def public_base(settings: Settings) -> str:
 
 def absolute(settings: Settings, path: str) -> str:
     return public_base(settings) + path
+
+
+# ---------------------------------------------------------------- languages
+
+_LOCALES: dict[str, Any] = {}
+
+
+def site_locales(catalog: dict[str, dict[str, Any]], default: str) -> list[str]:
+    """The languages the help center has articles in, the default first (always there)."""
+    if _LOCALES.get("catalog") is catalog and _LOCALES.get("default") == default:
+        return list(_LOCALES["locales"])
+    found = sorted({str(meta.get("locale") or default) for meta in catalog.values()} - {default})
+    _LOCALES.update(catalog=catalog, default=default, locales=[default, *found])
+    return [default, *found]
+
+
+def locale_home(locale: str, default: str) -> str:
+    """The help center's front page in `locale`: /kb/ for the default, /kb/<locale>/ else."""
+    return KB_PREFIX if locale == default else f"{KB_PREFIX}{quote(locale)}/"
+
+
+def versions(meta: dict[str, Any]) -> dict[str, str]:
+    """{locale: slug} of an article and its translations."""
+    return {**meta.get("translations", {}), str(meta.get("locale") or ""): meta["slug"]}
 
 
 # ---------------------------------------------------------------- one copy per generation
@@ -104,14 +129,40 @@ def _iso_date(value: Any) -> str:
 # ---------------------------------------------------------------- sitemap and robots
 
 
+def _alternates(url: ET.Element, settings: Settings, paths: dict[str, str],
+                default: str) -> None:
+    """xhtml:link alternates of one URL: every language's version, itself included, and
+    x-default (the default language's), as search engines want them on each."""
+    if len(paths) < 2:
+        return
+    links = sorted(paths.items())
+    if default in paths:
+        links.append(("x-default", paths[default]))
+    for hreflang, path in links:
+        ET.SubElement(url, "xhtml:link", rel="alternate", hreflang=hreflang,
+                      href=absolute(settings, path))
+
+
 def sitemap_xml(settings: Settings, generation: Generation | None) -> bytes:
-    urlset = ET.Element("urlset", xmlns=SITEMAP_NS)
-    ET.SubElement(ET.SubElement(urlset, "url"), "loc").text = absolute(settings, KB_PREFIX)
-    for meta in _articles(generation):
+    """Every article and each language's front page, with hreflang alternates between an
+    article's translations (one sitemap: xhtml:link, as search engines document it)."""
+    default = settings.default_locale
+    articles = _articles(generation)
+    locales = site_locales(generation.catalog if generation else {}, default)
+    urlset = ET.Element("urlset", {"xmlns": SITEMAP_NS, **(
+        {"xmlns:xhtml": XHTML_NS} if len(locales) > 1 else {})})
+    homes = {loc: locale_home(loc, default) for loc in locales}
+    for path in homes.values():
+        home = ET.SubElement(urlset, "url")
+        ET.SubElement(home, "loc").text = absolute(settings, path)
+        _alternates(home, settings, homes, default)
+    for meta in articles:
         url = ET.SubElement(urlset, "url")
         ET.SubElement(url, "loc").text = absolute(settings, article_path(meta["slug"]))
         if lastmod := _iso_date(meta.get("updated")):
             ET.SubElement(url, "lastmod").text = lastmod
+        _alternates(url, settings, {loc: article_path(slug)
+                                    for loc, slug in versions(meta).items()}, default)
     xml = ET.tostring(urlset, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{xml}\n'.encode()
 

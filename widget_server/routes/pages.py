@@ -13,51 +13,110 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from .. import i18n
+from ..articles import in_language
 from ..errors import NotFound
 from ..services import Services, services
 from ..settings import POSTGRES_SCHEMES
 from .api import article_payload
 from .common import query_param, record_search, render, search_service
-from .discovery import article_head
+from .discovery import absolute, article_head, locale_home, site_locales
 
 log = logging.getLogger("deskbell")
 
 
-async def kb_index(request: Request) -> Response:
+def page_language(request: Request, locale: str, versions: dict[str, str] | None = None
+                  ) -> dict[str, Any]:
+    """What every help-center page needs to speak `locale`: `lang` and `dir` for <html>, its
+    strings (`t`, the owner's overrides included), the language switcher (`languages`: each
+    language of the site, linking to this page's version in it, else that language's home)
+    and the hreflang alternates (`versions`: {locale: path} of this very page)."""
+    settings = services(request).settings
+    default = settings.default_locale
+    locales = site_locales(search_service(request).live_catalog, default)
+    versions = versions if versions is not None else {
+        loc: locale_home(loc, default) for loc in locales}
+    languages = [{"code": loc, "name": i18n.language_name(loc),
+                  "href": versions.get(loc) or locale_home(loc, default), "current": loc == locale}
+                 for loc in locales] if len(locales) > 1 else []
+    hreflang = []
+    if len(versions) > 1:
+        hreflang = [(loc, absolute(settings, path)) for loc, path in sorted(versions.items())]
+        if default in versions:
+            hreflang.append(("x-default", absolute(settings, versions[default])))
+    return {"lang": locale, "dir": i18n.direction(locale),
+            "t": i18n.strings(locale, settings.strings), "languages": languages,
+            "hreflang": hreflang, "home": locale_home(locale, default),
+            "search_locale": "" if locale == default else locale}
+
+
+async def kb_index(request: Request, locale: str | None = None) -> Response:
+    settings = services(request).settings
+    locale = locale or settings.default_locale
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     service = search_service(request)
     catalog = await service.call(lambda: service.catalog)
-    for meta in catalog.values():
+    # Each article once, in this language when translated, else as the site writes it
+    # (marked on the page with its language).
+    shown = in_language(sorted(catalog.values(), key=lambda m: m["slug"]), catalog, locale,
+                        settings.default_locale)
+    for meta in shown:
         groups[meta["category"] or "General"].append(meta)
     categories = [
         (name, sorted(items, key=lambda m: m["title"].lower()))
         for name, items in sorted(groups.items(), key=lambda kv: kv[0].lower())
     ]
-    return render(request, "kb/index.html", {"categories": categories})
+    return render(request, "kb/index.html", {"categories": categories,
+                                             "language_name": i18n.language_name,
+                                             **page_language(request, locale)})
 
 
 async def kb_article(request: Request) -> Response:
     slug = request.path_params["slug"].strip("/")
+    settings = services(request).settings
     service = search_service(request)
     payload = await service.call(article_payload, service, slug)
     if payload is None:
+        code = i18n.normalize(slug)
+        if code in site_locales(service.live_catalog, settings.default_locale):
+            if code == settings.default_locale:
+                return RedirectResponse("/kb/", status_code=301)
+            if not request.url.path.endswith("/"):
+                return RedirectResponse(locale_home(code, settings.default_locale), 301)
+            return await kb_index(request, code)
         raise NotFound("There is no article at this address.")
     if "redirect_to" in payload:
         target = request.app.url_path_for("kb_article", slug=payload["redirect_to"])
         return RedirectResponse(str(target), status_code=301)
-    head = article_head(services(request).settings, payload)
-    return render(request, "kb/article.html", {"article": payload, "head": head})
+    head = article_head(settings, payload)
+    locale = payload["locale"]
+    versions = {loc: payload["url"] if loc == locale else str(
+        request.app.url_path_for("kb_article", slug=other))
+        for loc, other in {**payload.get("translations", {}), locale: payload["slug"]}.items()}
+    updated = i18n.format_day(payload["updated"], locale) if payload.get("updated") else ""
+    return render(request, "kb/article.html", {
+        "article": payload, "head": head, "updated": updated,
+        "translations": [{"code": loc, "name": i18n.language_name(loc), "href": path}
+                         for loc, path in sorted(versions.items()) if loc != locale],
+        **page_language(request, locale, versions)})
 
 
 async def kb_search(request: Request) -> Response:
     settings = services(request).settings
     q = query_param(request, "q", max_length=settings.query_max_length).strip()
+    wanted = i18n.normalize(query_param(request, "locale", max_length=20))
     service = search_service(request)
+    locales = site_locales(service.live_catalog, settings.default_locale)
+    locale = wanted if wanted in locales else settings.default_locale
+    search_in = None if len(locales) == 1 else locale  # one language: as before languages
     # A submitted form: the query is finished, so it is ranked and answered in full.
-    result = await service.call(service.search, q, settings.search_max_results) if q else None
+    result = (await service.call(service.search, q, settings.search_max_results, search_in)
+              if q else None)
     if result is not None:
-        record_search(request, None, q, result, "")
-    return render(request, "kb/search.html", {"q": q, "result": result})
+        record_search(request, None, q, result, search_in or "")
+    count = i18n.format_number(result.total, locale) if result is not None else ""
+    return render(request, "kb/search.html", {"q": q, "result": result, "count": count,
+                                              **page_language(request, locale)})
 
 
 def _kind(setting: str) -> str:

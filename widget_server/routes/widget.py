@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,13 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import csp, resources
+from .. import csp, i18n, resources
 from ..errors import NotFound
 from ..services import services
 from .common import query_param, render
+from .discovery import site_locales
 
-LOCALES = ("en", "es", "de", "fr", "ar")
-RTL = {"ar"}
+# The panel's languages (a catalog each in static/widget/i18n); right to left: i18n.RTL.
+LOCALES = i18n.ui_locales()
+RTL = i18n.RTL
 MODES = ("self-service", "neutral", "ask-first")
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".json": "application/json"}
@@ -69,18 +71,20 @@ async def asset(request: Request) -> Response:
     return _serve(request, _inside(resources.widget_dir(), request.path_params["name"]), 3600)
 
 
-@cache
 def strings(locale: str) -> dict[str, str]:
-    base = json.loads((resources.widget_dir() / "i18n" / "en.json").read_text(encoding="utf-8"))
-    path = resources.widget_dir() / "i18n" / f"{locale}.json"
-    if locale != "en" and path.is_file():
-        base.update(json.loads(path.read_text(encoding="utf-8")))
-    return dict(base)
+    """The panel's strings in `locale` as shipped (English where a catalog has none)."""
+    return i18n.panel_strings(locale)
 
 
-def pick_locale(raw: str) -> str:
-    code = raw.strip().lower().replace("_", "-").split("-")[0]
-    return code if code in LOCALES else "en"
+def pick_locale(raw: str, available: Iterable[str] = LOCALES, fallback: str = "en") -> str:
+    """The language the panel speaks: the tag asked for (`pt-br`) if the site has it, else
+    its language (`pt`), else `fallback` (the site's default language)."""
+    code = i18n.normalize(raw)
+    known = set(available)
+    for candidate in (code, i18n.language(code)):
+        if candidate in known:
+            return candidate
+    return fallback if fallback in known else "en"
 
 
 def asset_version() -> str:
@@ -94,14 +98,19 @@ def asset_version() -> str:
 
 async def embed(request: Request) -> Response:
     settings = services(request).settings
-    locale = pick_locale(query_param(request, "locale", "en", max_length=20))
+    # The panel speaks the languages it has a catalog for, those the owner wrote strings
+    # for, and those the knowledge base has articles in (English words around them).
+    available = {*LOCALES, *settings.strings, *site_locales(
+        services(request).search.live_catalog, settings.default_locale)}
+    locale = pick_locale(query_param(request, "locale", "", max_length=35), available,
+                         settings.default_locale)
     mode = query_param(request, "mode", "self-service", max_length=20)
     context: dict[str, Any] = {
         "site": query_param(request, "site", "default", max_length=100),
         "locale": locale,
         "mode": mode if mode in MODES else "self-service",
-        "dir": "rtl" if locale in RTL else "ltr",
-        "strings": strings(locale),
+        "dir": i18n.direction(locale),
+        "strings": i18n.panel_strings(locale, settings.strings),
         "asset_version": asset_version(),
         "nps": settings.nps_enabled,
     }
