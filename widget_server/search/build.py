@@ -9,6 +9,7 @@ keeping the one a server may still be answering from.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import multiprocessing
 import os
@@ -40,16 +41,19 @@ from .calibration import FILE as CALIBRATION_FILE
 from .embedding import Encoder, load_model
 from .enrich import BEFORE_SWAP, enrich
 from .layout import (
+    ANALYSIS_FILE,
+    ANALYSIS_VERSION,
     CATALOG_FILE,
     CURRENT_FILE,
     LOCK_FILE,
     WORDS_FILE,
     current_generation,
     next_name,
+    read_analysis,
     read_catalog,
-    read_words,
+    read_locale_words,
 )
-from .schema import keywords, make_schema, prepare, word_counts
+from .schema import analysis_of, keywords, make_schema, prepare, word_counts
 from .vectors import ARTICLES_FILE, META_FILE, SECTIONS_FILE
 
 VECTOR_FILES = (META_FILE, ARTICLES_FILE, SECTIONS_FILE)
@@ -96,9 +100,13 @@ def reindex(
     semantic: bool = True,
     vector_progress: Callable[[int, int], None] | None = None,
     locales: LocaleOptions | None = None,
+    per_locale: bool = True,
 ) -> ReindexResult:
     """Build a new generation from kb_dir and make it current, then give it vectors (unless
-    `semantic` is off) and its answer threshold. Raises ReindexBusy."""
+    `semantic` is off) and its answer threshold. Raises ReindexBusy.
+
+    `per_locale=False` analyzes every article as English, as Deskbell did before languages
+    (the search-quality benchmark's baseline)."""
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(index_dir / LOCK_FILE))
@@ -107,6 +115,7 @@ def reindex(
     except filelock.Timeout:
         raise ReindexBusy("another reindex is running (index is busy); try again when it ends") from None
     try:
+        full = full or _analysis_changed(index_dir, per_locale)
         if articles is None:
             articles, problems = _load(kb_dir, index_dir, full, locales)
             skipped = [str(p) for p in problems if p.severity == "error"]
@@ -114,10 +123,21 @@ def reindex(
             skipped = []
         encoder, note = load_model(semantic, threads=os.cpu_count() or 1)
         result = _build(index_dir, _unique(articles, skipped), full, progress, skipped, started,
-                        encoder, vector_progress)
+                        encoder, vector_progress, per_locale)
         return dataclasses.replace(result, semantic_note=note or result.semantic_note)
     finally:
         lock.release()
+
+
+def _analysis(per_locale: bool) -> dict[str, Any]:
+    return {"version": ANALYSIS_VERSION if per_locale else 1, "per_locale": per_locale}
+
+
+def _analysis_changed(index_dir: Path, per_locale: bool) -> bool:
+    """Whether the live generation's words were analyzed otherwise (an index built by an
+    earlier Deskbell): then nothing of it can be reused, and the build starts afresh."""
+    previous = current_generation(index_dir)
+    return previous is not None and read_analysis(index_dir / previous) != _analysis(per_locale)
 
 
 def _load(kb_dir: Path, index_dir: Path, full: bool, locales: LocaleOptions | None = None
@@ -173,7 +193,8 @@ def _unique(articles: Iterable[Article], skipped: list[str]) -> list[Article]:
 def _build(index_dir: Path, articles: list[Article], full: bool,
            progress: Callable[[int, int], None] | None, skipped: list[str],
            started: float, encoder: Encoder | None = None,
-           vector_progress: Callable[[int, int], None] | None = None) -> ReindexResult:
+           vector_progress: Callable[[int, int], None] | None = None,
+           per_locale: bool = True) -> ReindexResult:
     for stale in index_dir.glob("gen-*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
     previous = current_generation(index_dir)
@@ -183,15 +204,15 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
     if old_catalog is not None and previous is not None:
         _copy_generation(index_dir / previous, work)  # incremental: start from the live copy
         ix = whoosh_index.open_dir(str(work))
-        vocabulary = read_words(work)
+        vocabulary = read_locale_words(work)
     else:
         work.mkdir()
         ix = whoosh_index.create_in(str(work), make_schema())
-        old_catalog, vocabulary = {}, Counter()
+        old_catalog, vocabulary = {}, {}
     by_slug = {a.slug: a for a in articles}
     changed = [a for a in articles if old_catalog.get(a.slug, {}).get("hash") != a.content_hash]
     removed = [slug for slug in old_catalog if slug not in by_slug]
-    _forget_words(vocabulary, ix, old_catalog, [*removed, *(a.slug for a in changed)])
+    _forget_words(vocabulary, ix, old_catalog, [*removed, *(a.slug for a in changed)], per_locale)
     # compound=False: Whoosh copies a compound segment file into memory on open (about the
     # index's size); separate files are read through the OS page cache instead.
     writer = ix.writer(procs=1, limitmb=512, compound=False)
@@ -199,9 +220,9 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
         for slug in removed:
             writer.delete_by_term("slug", slug)
         add = writer.update_document if old_catalog else writer.add_document
-        for done, (document, counts) in enumerate(_prepared(changed), start=1):
+        for done, (document, counts) in enumerate(_prepared(changed, per_locale), start=1):
             add(**document)
-            vocabulary.update(counts)
+            vocabulary.setdefault(_words_key(document["locale"], per_locale), Counter()).update(counts)
             if progress:
                 progress(done, len(changed))
         writer.commit(optimize=len(changed) > 0 and not old_catalog)
@@ -210,7 +231,12 @@ def _build(index_dir: Path, articles: list[Article], full: bool,
         raise
     catalog = {a.slug: a.meta() for a in articles}
     write_atomic(work / CATALOG_FILE, json.dumps(catalog, ensure_ascii=False))
-    write_atomic(work / WORDS_FILE, json.dumps(+vocabulary, ensure_ascii=False))
+    words: dict[str, Any] = {locale: +counts for locale, counts in sorted(vocabulary.items())
+                             if +counts}
+    if not per_locale:  # one map of all words, as before languages
+        words = dict(words.get("", {}))
+    write_atomic(work / WORDS_FILE, json.dumps(words, ensure_ascii=False))
+    write_atomic(work / ANALYSIS_FILE, json.dumps(_analysis(per_locale)))
     ix.close()
     for copied in (*VECTOR_FILES, CALIBRATION_FILE):  # linked from the live copy: rebuilt below
         (work / copied).unlink(missing_ok=True)
@@ -240,16 +266,18 @@ def _may_fork() -> bool:
     return threading.active_count() == 1
 
 
-def _prepared(articles: list[Article]) -> Iterator[tuple[dict[str, Any], Counter[str]]]:
+def _prepared(articles: list[Article],
+              per_locale: bool = True) -> Iterator[tuple[dict[str, Any], Counter[str]]]:
     """`prepare` for each article, in order: in worker processes when there are many."""
     workers = min(2, os.cpu_count() or 1)
+    prepare_one = functools.partial(prepare, per_locale=per_locale)
     # Workers are forked (spawn would re-run the caller's script); forking is only safe while
     # no other thread may hold a lock, so a threaded caller prepares here instead.
     if len(articles) < PREPARE_IN_PARALLEL or workers < 2 or not _may_fork():
-        yield from map(prepare, articles)
+        yield from map(prepare_one, articles)
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(prepare, articles, chunksize=32)
+        yield from pool.map(prepare_one, articles, chunksize=32)
 
 
 def _copy_generation(source: Path, target: Path) -> None:
@@ -265,9 +293,14 @@ def _copy_generation(source: Path, target: Path) -> None:
     # The catalog and word counts are replaced with new files, never written in place.
 
 
-def _forget_words(vocabulary: Counter[str], ix: Any, catalog: dict[str, dict[str, Any]],
-                  slugs: list[str]) -> None:
-    """Subtract the words of articles about to be replaced or removed."""
+def _words_key(locale: str, per_locale: bool) -> str:
+    # Typo correction learns each locale's words apart; before languages, all in one.
+    return locale if per_locale else ""
+
+
+def _forget_words(vocabulary: dict[str, Counter[str]], ix: Any,
+                  catalog: dict[str, dict[str, Any]], slugs: list[str], per_locale: bool) -> None:
+    """Subtract the words of articles about to be replaced or removed, each from its locale's."""
     stale = [slug for slug in slugs if slug in catalog]
     if not stale or not vocabulary:
         return
@@ -275,8 +308,10 @@ def _forget_words(vocabulary: Counter[str], ix: Any, catalog: dict[str, dict[str
         for slug in stale:
             meta = catalog[slug]
             text = (searcher.document(slug=slug) or {}).get("text", "")
-            vocabulary.subtract(word_counts(meta["title"], meta["summary"],
-                                            keywords(meta["tags"], meta["aliases"]), text))
+            locale = meta.get("locale") or "en"
+            vocabulary.setdefault(_words_key(locale, per_locale), Counter()).subtract(word_counts(
+                meta["title"], meta["summary"], keywords(meta["tags"], meta["aliases"]), text,
+                analysis_of(locale, per_locale)))
 
 
 def _prune(index_dir: Path, keep: set[str | None]) -> None:

@@ -75,10 +75,12 @@ def _kept(index_dir: Path, previous: str | None, changed: int | None, total: int
 
 
 def _sources(generation: Generation) -> list[vectors.Source]:
-    """Every article's slug, hash, title and summary; its text is read only if it is encoded."""
+    """Every article's slug, hash, title and summary; its text is read only if it is encoded.
+    Only articles in the model's language get vectors: no other locale is ranked by them."""
     return [vectors.Source(slug=slug, hash=meta["hash"], title=meta["title"],
                            summary=meta["summary"])
-            for slug, meta in sorted(generation.catalog.items())]
+            for slug, meta in sorted(generation.catalog.items())
+            if generation.model_reads(meta.get("locale"))]
 
 
 def _fill(generation: Generation, source: vectors.Source) -> vectors.Source:
@@ -94,16 +96,22 @@ def _calibrate(generation: Generation) -> calibration.Calibration:
         return [s.heading for s in split_sections(html) if s.heading]
 
     probes = calibration.probes(generation.catalog.values(), headings)
+    # Each probe is asked in its article's locale; the off-topic ones in the model's language.
+    locale_of = {question: generation.catalog[slug].get("locale") for question, slug in probes
+                 if slug is not None}
+    by_meaning = [(q, slug) for q, slug in probes if generation.by_meaning(locale_of.get(q))]
     if generation.semantic:  # one batch instead of hundreds of single encodes
-        generation.prime([q + " " for q, _ in probes] + [q + " " for q in calibration.OFF_TOPIC])
+        generation.prime([q + " " for q, _ in by_meaning] + [q + " " for q in calibration.OFF_TOPIC])
 
     def asker(instant: bool) -> calibration.Ask:
         def ask(question: str) -> tuple[str | None, float]:
             # A finished question, as a visitor who stopped typing sends it.
-            ranked, confidence, *_ = generation.rank(question + " ", synonyms, instant=instant)
+            ranked, confidence, *_ = generation.rank(question + " ", synonyms,
+                                                     locale_of.get(question), instant=instant)
             return (ranked[0].candidate.slug if ranked else None), confidence
         return ask
 
     lexical = calibration.calibrate(asker(True), probes, semantic=False)
-    semantic = calibration.calibrate(asker(False), probes, semantic=True) if generation.semantic else None
+    semantic = (calibration.calibrate(asker(False), by_meaning, semantic=True)
+                if generation.semantic else None)
     return calibration.Calibration(lexical=lexical, semantic=semantic)

@@ -5,6 +5,12 @@ over the generation's postings; the ranker ordering those candidates (by words a
 with the meaning of the query when the generation has vectors), with a confidence; building
 hits with snippets from what the index stores; and, when the confidence clears the
 generation's calibrated threshold, quoting the best section of the first article as the answer.
+
+Languages: a query is analyzed with its locale's `Language` and scored only against that
+locale's articles, with that locale's typo vocabulary and synonyms; when they give nothing it
+runs again in the site's default locale, analyzed as that language, and the result says it is
+a fallback. The model reads English only: it ranks English articles, other locales rank by
+words (their confidence is the share of the query's words found, against the words' threshold).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import dataclasses
 import heapq
 import operator
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,9 +30,10 @@ from whoosh import scoring
 from ..articles import article_path
 from ..markup import sanitize_html
 from . import calibration
+from .analysis import ENGLISH, ENGLISH_ONLY, Language, language, language_of
 from .embedding import MODEL_OFF, Encoder
 from .engine import Impacts
-from .layout import read_catalog, read_words
+from .layout import read_analysis, read_catalog, read_locale_words
 from .query import Clause, Synonyms, build_query, query_words
 from .rank import LEXICAL_CANDIDATES, Candidate, HybridRanker, LexicalRanker, Ranked, Ranker
 from .results import Answer, Hit, SearchResult, encode_json
@@ -48,13 +55,47 @@ _BLOCK_END = re.compile(r"</(?:p|ul|ol|pre|table|blockquote|dl|details)>")
 # Each further query word a document matches raises its score by this share (spread over the
 # query's other words).
 COORD_BONUS = 0.1
+# The one language the bundled model reads (all-MiniLM-L6-v2 was trained on English).
+MODEL_LANGUAGE = ENGLISH
+
+
+class Speller:
+    """One locale's words: known, corrected (cached), accents given back."""
+
+    def __init__(self, vocabulary: Vocabulary):
+        self.vocabulary = vocabulary
+        self._cache: dict[str, list[str]] = {}
+
+    def known(self, word: str) -> bool:
+        return word in self.vocabulary
+
+    def corrections(self, word: str) -> list[str]:
+        if word not in self._cache:
+            if len(self._cache) > 5000:
+                self._cache.clear()
+            self._cache[word] = self.vocabulary.corrections(word)
+        return self._cache[word]
+
+    def restore(self, word: str) -> str:
+        return self.vocabulary.restore(word)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """Where a query is looked up: the locale whose articles it is scored against (None: all
+    of them), how its words are read, and whether this is the default locale standing in for
+    the visitor's."""
+
+    locale: str | None
+    language: Language
+    fallback: bool = False
 
 
 class Generation:
     """One opened index generation: a searcher and the catalog. Used from one thread at a time."""
 
     def __init__(self, index_dir: Path, name: str, encoder: Encoder | None = None,
-                 threshold: float | None = None):
+                 threshold: float | None = None, default_locale: str = ENGLISH):
         self.name = name
         self.path = index_dir / name
         self.index = whoosh_index.open_dir(str(self.path))
@@ -62,8 +103,13 @@ class Generation:
         self.impacts = Impacts(self.searcher)
         self.catalog = read_catalog(self.path)
         self.aliases = {alias: slug for slug, meta in self.catalog.items() for alias in meta["aliases"]}
-        self.vocabulary = Vocabulary(read_words(self.path))
-        self._word_cache: dict[str, list[str]] = {}
+        # A generation built before languages analyzed every article as English.
+        self.per_locale = bool(read_analysis(self.path).get("per_locale"))
+        self.spellers = {locale: Speller(Vocabulary(counts))
+                         for locale, counts in read_locale_words(self.path).items()}
+        self.locales = Counter(meta.get("locale") or ENGLISH for meta in self.catalog.values())
+        self.default_locale = self._locale_of(default_locale) or (
+            self.locales.most_common(1)[0][0] if self.locales else ENGLISH)
         self._results: OrderedDict[tuple[str, int, str | None, bool], SearchResult] = OrderedDict()
         self._query_vectors: OrderedDict[str, Any] = OrderedDict()
         self._docnums: dict[str, int] = {}
@@ -103,10 +149,63 @@ class Generation:
 
     @property
     def threshold(self) -> float:
+        return self.threshold_for(self.semantic)
+
+    def threshold_for(self, semantic: bool) -> float:
+        """The answer threshold of a ranking by meaning (or by words)."""
         if self.fixed_threshold is not None:
             return self.fixed_threshold
-        found = self.calibration.for_ranker(self.semantic) if self.calibration else None
-        return found if found is not None else calibration.DEFAULT_THRESHOLD[self.semantic]
+        found = self.calibration.for_ranker(semantic) if self.calibration else None
+        return found if found is not None else calibration.DEFAULT_THRESHOLD[semantic]
+
+    def model_reads(self, locale: str | None) -> bool:
+        """Whether the model reads this locale's articles: it reads English only (before
+        languages, every article went to it)."""
+        return self.encoder is not None and (
+            not self.per_locale or language_of(locale) == MODEL_LANGUAGE)
+
+    def by_meaning(self, locale: str | None) -> bool:
+        """Whether queries in this locale are ranked by meaning; other locales rank by words."""
+        return self.semantic and self.model_reads(locale)
+
+    def _locale_of(self, wanted: str | None) -> str | None:
+        """The knowledge base's locale for a visitor's: the same ("es-MX"), else the one of
+        the same language with most articles ("es-MX" → "es"); None when it has none."""
+        if not wanted:
+            return None
+        wanted = wanted.replace("_", "-").lower()
+        by_name = {locale.lower(): locale for locale in self.locales}
+        if wanted in by_name:
+            return by_name[wanted]
+        same = [loc for loc, _ in self.locales.most_common() if language_of(loc) == language_of(wanted)]
+        return same[0] if same else None
+
+    def scopes(self, locale: str | None) -> list[Scope]:
+        """Where to look, in order: the visitor's locale, then the site default's (a fallback).
+        No locale asks in the default locale; a locale the knowledge base does not have goes
+        straight to the fallback."""
+        default = self.default_locale
+        wanted = self._locale_of(locale)
+        first = wanted or default
+        scopes = [Scope(first, self.language(first), fallback=bool(locale) and wanted is None)]
+        if first != default:
+            scopes.append(Scope(default, self.language(default), fallback=True))
+        return scopes
+
+    def language(self, locale: str | None) -> Language:
+        return language(locale) if self.per_locale else ENGLISH_ONLY
+
+    def speller(self, locale: str | None) -> Speller:
+        key = (locale or ENGLISH) if self.per_locale else ""
+        found = self.spellers.get(key)
+        if found is None:
+            found = self.spellers[key] = Speller(Vocabulary({}))
+        return found
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The default locale's words (all words, for a generation of before languages)."""
+        return self.speller(self.default_locale).vocabulary
 
     def close(self) -> None:
         self.searcher.close()
@@ -118,20 +217,24 @@ class Generation:
         self.impacts.warm(keys)
         self.vocabulary.corrections("warm")
 
-    def known(self, word: str) -> bool:
-        return word in self.vocabulary
+    def known(self, word: str, locale: str | None = None) -> bool:
+        return self.speller(locale or self.default_locale).known(word)
 
-    def corrections(self, word: str) -> list[str]:
-        if word not in self._word_cache:
-            if len(self._word_cache) > 5000:
-                self._word_cache.clear()
-            self._word_cache[word] = self.vocabulary.corrections(word)
-        return self._word_cache[word]
+    def corrections(self, word: str, locale: str | None = None) -> list[str]:
+        return self.speller(locale or self.default_locale).corrections(word)
 
-    def build_query(self, text: str, synonyms: Synonyms,
-                    prefix_last: bool = True) -> tuple[list[Clause], list[str]]:
-        """Words become (field, term) lookups, corrected against this generation's words."""
-        return build_query(text, synonyms, self, prefix_last)
+    def synonyms_for(self, synonyms: Synonyms, locale: str | None) -> Synonyms:
+        if not self.per_locale:
+            return synonyms
+        return synonyms.for_locale(locale or self.default_locale, self.default_locale)
+
+    def build_query(self, text: str, synonyms: Synonyms, prefix_last: bool = True,
+                    locale: str | None = None) -> tuple[list[Clause], list[str]]:
+        """Words become (field, term) lookups, read as the locale's language, corrected
+        against that locale's words, with its synonyms."""
+        locale = locale or self.default_locale
+        return build_query(text, self.synonyms_for(synonyms, locale), self.speller(locale),
+                           prefix_last, self.language(locale))
 
     def search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None = None,
                instant: bool = False) -> SearchResult:
@@ -151,27 +254,48 @@ class Generation:
 
     def _search(self, text: str, limit: int, synonyms: Synonyms, locale: str | None,
                 instant: bool = False) -> SearchResult:
-        ranked, confidence, terms, total, vector = self.rank(text, synonyms, locale, instant, limit)
-        hits = [hit for r in ranked[:limit] if (hit := self._hit(r.candidate.docnum, r.score, terms))]
+        scopes = self.scopes(locale)
+        for scope in scopes:
+            ranked, confidence, terms, total, vector = self._rank(text, synonyms, scope, instant,
+                                                                  limit)
+            if ranked:
+                break
         answer = None
-        if ranked and not instant and confidence >= self.threshold:
+        threshold = self.threshold_for(vector is not None)
+        if ranked and not instant and confidence >= threshold:
             answer = self._answer(ranked[0].candidate.slug, vector, terms, confidence)
+        wanted = self._locale_of(locale) or scopes[0].locale
+        hits = [hit for r in ranked[:limit]
+                if (hit := self._hit(r.candidate.docnum, r.score, terms, scope.language, wanted))]
         return SearchResult(query=text, total=total, hits=hits, terms=terms,
-                            confidence=confidence, answer=answer,
+                            confidence=confidence, answer=answer, locale=scope.locale,
+                            fallback=scope.fallback and bool(ranked),
                             hits_json=encode_json([h.as_dict() for h in hits]))
 
     def rank(self, text: str, synonyms: Synonyms, locale: str | None = None, instant: bool = False,
              limit: int = 10) -> tuple[list[Ranked], float, list[str], int, Any]:
         """The candidates in order, the confidence, the words to highlight, how many documents
-        match, and the query's vector (None when ranked by words)."""
-        clauses, terms = self.build_query(text, synonyms)
+        match, and the query's vector (None when ranked by words), in the first scope of the
+        locale that finds anything."""
+        found: tuple[list[Ranked], float, list[str], int, Any] = ([], 0.0, [], 0, None)
+        for scope in self.scopes(locale):
+            found = self._rank(text, synonyms, scope, instant, limit)
+            if found[0]:
+                break
+        return found
+
+    def _rank(self, text: str, synonyms: Synonyms, scope: Scope, instant: bool,
+              limit: int) -> tuple[list[Ranked], float, list[str], int, Any]:
+        locale = scope.locale
+        synonyms = self.synonyms_for(synonyms, locale)
+        clauses, terms = self.build_query(text, synonyms, locale=locale)
         words = max(1, len(clauses) - len(synonyms.expand(text)))
         totals, matched, total = self._score(clauses) if clauses else ({}, {}, 0)
-        allowed = set(self.impacts.docs("locale", locale)) if locale else None
-        if allowed:  # a knowledge base without that language answers in the languages it has
+        if len(self.locales) > 1 and locale:  # one locale's articles, read in its language
+            allowed = set(self.impacts.docs("locale", locale))
             totals = {d: s for d, s in totals.items() if d in allowed}
             total = len(totals)
-        by_meaning = self.semantic and not instant and bool(clauses)
+        by_meaning = self.by_meaning(locale) and not instant and bool(clauses)
         # Words alone need only the page of hits; the reranker looks further down the list.
         count = LEXICAL_CANDIDATES if by_meaning else limit
         top = heapq.nlargest(count, totals.items(), key=operator.itemgetter(1))
@@ -182,7 +306,7 @@ class Generation:
         candidates = {d: candidate(d, self._slug(d)) for d, _ in top}
         vector = None
         if by_meaning:
-            vector = self.query_vector(text, synonyms)
+            vector = self.query_vector(text, synonyms, locale)
             # A word or two that articles hold as typed ("refund", "delete account") lists
             # the articles that say it; a question, or words no article holds all of ("get my
             # money back"), also brings the articles nearest in meaning.
@@ -193,14 +317,16 @@ class Generation:
                     candidates[docnum] = candidate(docnum, slug)
         candidates = {d: c for d, c in candidates.items() if c.slug}
         names = any("." in word for word in query_words(text))
-        ranked, confidence = self.ranker.rank(list(candidates.values()), vector, names)
-        return ranked, confidence, terms, max(total, len(ranked)), vector
+        ranker = self.ranker if by_meaning else LexicalRanker()
+        ranked, confidence = ranker.rank(list(candidates.values()), vector, names)
+        return ranked, confidence, terms, max(total, len(ranked)), vector if by_meaning else None
 
-    def explain(self, text: str, synonyms: Synonyms, limit: int) -> list[dict[str, Any]]:
+    def explain(self, text: str, synonyms: Synonyms, limit: int,
+                locale: str | None = None) -> list[dict[str, Any]]:
         """Why each of the first `limit` articles ranks where it does, for `deskbell search
         --explain`: its word score, the share of query words it holds, its cosine with the
         query and the fused score."""
-        ranked, *_ = self.rank(text, synonyms, limit=limit)
+        ranked, *_ = self.rank(text, synonyms, locale, limit=limit)
         return [{
             "slug": r.candidate.slug, "title": self.catalog[r.candidate.slug]["title"],
             "lexical": round(r.candidate.lexical, 3), "coverage": round(r.candidate.coverage, 3),
@@ -215,14 +341,16 @@ class Generation:
         rows = self.vectors.rows
         # Unrelated articles are still someone's nearest: only near ones join the candidates.
         slugs = [rows[row][0] for row, cosine in self.ranker.nearest(vector) if cosine >= NEAREST_FLOOR]
-        if locale:
+        if locale and len(self.locales) > 1:
             slugs = [s for s in slugs if self.catalog.get(s, {}).get("locale") in (locale, None)]
         return slugs
 
-    def semantic_text(self, text: str, synonyms: Synonyms | None = None) -> str:
+    def semantic_text(self, text: str, synonyms: Synonyms | None = None,
+                      locale: str | None = None) -> str:
         """The query as the model should read it: contractions spelled out, misspellings
         corrected and a half-typed last word completed from this knowledge base's words, so
         the model never embeds a fragment ("pasword resett" reads "password reset")."""
+        speller = self.speller(locale or self._locale_of(MODEL_LANGUAGE) or self.default_locale)
         lowered = text.lower()
         for short, full in _CONTRACTIONS:
             lowered = lowered.replace(short, full)
@@ -231,11 +359,11 @@ class Generation:
         out: list[str] = []
         for position, word in enumerate(words):
             last = partial and position == len(words) - 1
-            if self.known(word) or word.isdigit() or "." in word or len(word) < 3:
+            if speller.known(word) or word.isdigit() or "." in word or len(word) < 3:
                 out.append(word)
-            elif last and (completed := self.vocabulary.complete(word)):
+            elif last and (completed := speller.vocabulary.complete(word)):
                 out.append(completed)
-            elif len(word) >= 4 and not self._model_knows(word) and (fixes := self.corrections(word)):
+            elif len(word) >= 4 and not self._model_knows(word) and (fixes := speller.corrections(word)):
                 # Only a word the model does not know is a misspelling: "attach" stays itself
                 # even where the articles only ever say "attack".
                 out.append(fixes[0])
@@ -255,9 +383,10 @@ class Generation:
     def _model_knows(self, word: str) -> bool:
         return self.encoder is not None and self.encoder.knows(word)
 
-    def query_vector(self, text: str, synonyms: Synonyms | None = None) -> Any:
+    def query_vector(self, text: str, synonyms: Synonyms | None = None,
+                     locale: str | None = None) -> Any:
         assert self.encoder is not None
-        key = self.semantic_text(text, synonyms)
+        key = self.semantic_text(text, synonyms, locale)
         vector = self._query_vectors.get(key)
         if vector is None:
             vector = self.encoder.encode([key], QUERY_TOKENS)[0]
@@ -331,16 +460,36 @@ class Generation:
                     totals[docnum] *= 1.0 + bonus * (count - 1)
         return totals, matched, len(matching)
 
-    def _hit(self, docnum: int, score: float, terms: list[str]) -> Hit | None:
+    def _hit(self, docnum: int, score: float, terms: list[str], analysis: Language,
+             wanted: str | None) -> Hit | None:
         stored = self.searcher.stored_fields(docnum)
         meta = self.catalog.get(stored.get("slug", ""))
         if meta is None:
             return None
+        locale = meta.get("locale") or ENGLISH
         return Hit(
             slug=meta["slug"], title=meta["title"], url=article_path(meta["slug"]),
-            snippet=make_snippet(stored.get("text", ""), terms, fallback=meta["summary"]),
-            category=meta["category"], summary=meta["summary"], score=score,
+            snippet=make_snippet(stored.get("text", ""), terms, fallback=meta["summary"],
+                                 stem=analysis.term),
+            category=meta["category"], summary=meta["summary"], score=score, locale=locale,
+            translation=None if locale == wanted else self.translation(meta, wanted),
         )
+
+    def translation(self, meta: dict[str, Any], locale: str | None) -> str | None:
+        """The slug of the article's translation into `locale`, when the knowledge base says it
+        has one. Read from the catalog's `translations` ({locale: slug}, or a list of slugs
+        whose own locale decides); a catalog without translations has none to offer."""
+        found = meta.get("translations")
+        if not locale or not found:
+            return None
+        if isinstance(found, dict):
+            pairs = list(found.items())
+        else:
+            pairs = [(self.catalog.get(str(slug), {}).get("locale"), slug) for slug in found]
+        for candidate_locale, slug in pairs:
+            if candidate_locale == locale and str(slug) in self.catalog:
+                return str(slug)
+        return None
 
     def document(self, slug: str) -> dict[str, Any] | None:
         stored: dict[str, Any] | None = self.searcher.document(slug=slug)

@@ -3,7 +3,9 @@
 Layout under <data_dir>/index/:
   CURRENT          name of the live generation, replaced atomically (os.replace)
   gen-000007/      a complete Whoosh index + catalog.json (article metadata, in memory on serve)
-                   + words.json (unstemmed word -> how often the knowledge base uses it)
+                   + words.json (locale -> unstemmed word -> how often its articles use it;
+                   a generation built before languages existed has one word -> count map)
+                   + analysis.json (which analysis built it; absent: every article as English)
   gen-000008.tmp/  a generation being built; never read
   reindex.lock     held by the one reindex allowed at a time
 """
@@ -19,6 +21,10 @@ from typing import Any
 CURRENT_FILE = "CURRENT"
 CATALOG_FILE = "catalog.json"
 WORDS_FILE = "words.json"
+ANALYSIS_FILE = "analysis.json"
+# Bumped whenever what an article's words become in the index changes: a generation built
+# with another version is never updated incrementally, `deskbell reindex` rebuilds it whole.
+ANALYSIS_VERSION = 2  # 1 (no file): every locale analyzed as English; 2: per-locale analysis
 LOCK_FILE = "reindex.lock"
 _GENERATION = re.compile(r"gen-(\d+)(\.tmp)?")
 
@@ -42,9 +48,35 @@ def read_catalog(gen_dir: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def read_words(gen_dir: Path) -> Counter[str]:
+def _read_words_file(gen_dir: Path) -> dict[str, Any]:
     try:
         with open(gen_dir / WORDS_FILE, encoding="utf-8") as fh:
-            return Counter(json.load(fh))
+            found: dict[str, Any] = json.load(fh)
+            return found
     except FileNotFoundError:
-        return Counter()
+        return {}
+
+
+def read_locale_words(gen_dir: Path) -> dict[str, Counter[str]]:
+    """Word counts per locale; a generation of before languages has them all under ""."""
+    found = _read_words_file(gen_dir)
+    if found and not isinstance(next(iter(found.values())), dict):
+        return {"": Counter(found)}
+    return {locale: Counter(counts) for locale, counts in found.items()}
+
+
+def read_words(gen_dir: Path) -> Counter[str]:
+    """Every locale's word counts together."""
+    total: Counter[str] = Counter()
+    for counts in read_locale_words(gen_dir).values():
+        total.update(counts)
+    return total
+
+
+def read_analysis(gen_dir: Path) -> dict[str, Any]:
+    """How a generation's articles were analyzed: {"version", "per_locale"}."""
+    try:
+        found: dict[str, Any] = json.loads((gen_dir / ANALYSIS_FILE).read_text(encoding="utf-8"))
+        return found
+    except (OSError, ValueError):
+        return {"version": 1, "per_locale": False}

@@ -16,11 +16,16 @@ class Hit:
     category: str
     summary: str
     score: float
+    locale: str = "en"  # the article's language
+    # The slug of the article's translation into the visitor's locale, when this hit is in
+    # another language and the knowledge base links one (None otherwise).
+    translation: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "slug": self.slug, "title": self.title, "url": self.url, "snippet": self.snippet,
             "category": self.category, "summary": self.summary, "score": round(self.score, 4),
+            "locale": self.locale, "translation": self.translation,
         }
 
 
@@ -50,6 +55,10 @@ class SearchResult:
     # knowledge base); the answer is only given when it clears the generation's threshold.
     confidence: float = 0.0
     answer: Answer | None = None
+    # The locale the hits are in; `fallback`: the visitor's locale found nothing (or the
+    # knowledge base does not have it), so these are the site default locale's articles.
+    locale: str | None = None
+    fallback: bool = False
     # The hits as the API's JSON array, encoded once per cached result: on a search box that
     # updates on every keystroke most answers come from the cache, and encoding them again
     # was a sixth of the API's time per request (profiled under load).

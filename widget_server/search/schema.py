@@ -1,8 +1,10 @@
 """The Whoosh schema of an index generation, and how one article becomes a document of it.
 
 Owns the fields and their analyzers, the document an article is filed as, and the unstemmed
-word counts typo correction learns from. Text fields are analyzed here (with the shared
-stemmer in widget_server.text), so the index writer only files postings.
+word counts typo correction learns from. Text fields are analyzed here, each article with its
+own locale's `Language` (analysis.py), so the index writer only files postings. All languages
+share the fields; a query is only ever scored against articles of the locale it was analyzed
+for, so one language's stems never meet another's.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 
 from ..articles import Article
 from ..markup import Rendered
-from ..text import stem_tokens, words
+from ..text import words
+from .analysis import ENGLISH_ONLY, Language, language
 
 # The text fields analyzed with the stemmer; a query word is looked up in all of them at once.
 STEMMED_FIELDS = ("title", "summary", "headings", "body", "keywords")
 _EDGE = StandardAnalyzer(stoplist=None) | NgramFilter(minsize=2, maxsize=15, at="start")
+# In languages that write compounds as one word, the body's long words get beginnings too, so
+# a query word matches the compounds it starts ("passwort" → "Passwortänderung").
+COMPOUND_MIN_LETTERS = 8
 
 
 def make_schema() -> Schema:
@@ -59,21 +65,36 @@ def _document(article: Article, rendered: Rendered) -> dict[str, Any]:
     }
 
 
-def word_counts(title: str, summary: str, keywords: str, text: str) -> Counter[str]:
+def word_counts(title: str, summary: str, keywords: str, text: str,
+                analysis: Language = ENGLISH_ONLY) -> Counter[str]:
     """The unstemmed words of one article, as typo correction sees them."""
-    return Counter(words(f"{title}\n{summary}\n{keywords}\n{text}".lower()))
+    if analysis.english:
+        return Counter(words(f"{title}\n{summary}\n{keywords}\n{text}".lower()))
+    return Counter(analysis.words(f"{title}\n{summary}\n{keywords}\n{text}"))
 
 
-def prepare(article: Article) -> tuple[dict[str, Any], Counter[str]]:
+def analysis_of(locale: str, per_locale: bool) -> Language:
+    """How an article in `locale` is analyzed: by its language, or (a generation built before
+    languages existed, and the benchmark's baseline) as English."""
+    return language(locale) if per_locale else ENGLISH_ONLY
+
+
+def prepare(article: Article, per_locale: bool = True) -> tuple[dict[str, Any], Counter[str]]:
     """One article's document for Whoosh's writer, its text fields already analyzed (tokens
     as lists, which the writer takes as they are), and its word counts.
 
     Rendering and analysis are most of a build's cost and independent per article, so large
     builds run this in worker processes while the writer only files postings.
     """
+    analysis = analysis_of(article.locale, per_locale)
     document = _document(article, article.render())
-    counts = word_counts(article.title, article.summary, document["keywords"], document["text"])
+    counts = word_counts(article.title, article.summary, document["keywords"], document["text"],
+                         analysis)
+    edges = analysis.edges(document["edges"])
+    if analysis.compounds:
+        long_words = {w for w in analysis.split(document["body"]) if len(w) >= COMPOUND_MIN_LETTERS}
+        edges.extend(edge for word in sorted(long_words) for edge in analysis.edges(word))
     for name in STEMMED_FIELDS:
-        document[name] = stem_tokens(document[name])
-    document["edges"] = [t.text for t in _EDGE(document["edges"], mode="index") if not t.stopped]
+        document[name] = analysis.terms(document[name])
+    document["edges"] = edges
     return document, counts

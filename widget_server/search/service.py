@@ -36,8 +36,9 @@ T = TypeVar("T")
 
 
 def _open_warm(index_dir: Path, name: str, recent: list[tuple[str, str]],
-               encoder: Encoder | None, threshold: float | None) -> Generation:
-    fresh = Generation(index_dir, name, encoder, threshold)
+               encoder: Encoder | None, threshold: float | None,
+               default_locale: str = "en") -> Generation:
+    fresh = Generation(index_dir, name, encoder, threshold, default_locale)
     fresh.warm(recent)
     return fresh
 
@@ -46,8 +47,11 @@ class SearchService:
     """The server's view of the index: follows CURRENT and swaps generations without a gap."""
 
     def __init__(self, index_dir: Path, synonyms: Synonyms | None = None, check_every: float = 1.0,
-                 semantic: bool = True, threshold: float | None = None):
+                 semantic: bool = True, threshold: float | None = None,
+                 default_locale: str = "en"):
         self.index_dir = index_dir
+        # Where a search without a locale looks, and where any search falls back to.
+        self.default_locale = default_locale
         self.synonyms = synonyms or Synonyms()
         self.check_every = check_every
         self.encoder, self.model_note = load_model(semantic)
@@ -82,7 +86,7 @@ class SearchService:
             if self._generation.attach_vectors():
                 log.info("search: %s now ranks by meaning", name)
             return
-        opener = (self.index_dir, name, self.encoder, self.threshold)
+        opener = (self.index_dir, name, self.encoder, self.threshold, self.default_locale)
         if force or self.check_every <= 0 or self._generation is None:
             self._swap(_open_warm(opener[0], opener[1], [], *opener[2:]))
         elif self._opening is None or self._opening[0] != name:
@@ -129,9 +133,9 @@ class SearchService:
             return SearchResult(query=text, total=0, hits=[], hits_json=b"[]")
         return gen.search(text, limit, self.synonyms, locale, instant)
 
-    def explain(self, text: str, limit: int = 10) -> list[dict[str, Any]]:
+    def explain(self, text: str, limit: int = 10, locale: str | None = None) -> list[dict[str, Any]]:
         gen = self.generation
-        return gen.explain(text, self.synonyms, limit) if gen else []
+        return gen.explain(text, self.synonyms, limit, locale) if gen else []
 
     def status(self) -> dict[str, Any]:
         """How search ranks right now, for /healthz and `deskbell config`; any thread."""

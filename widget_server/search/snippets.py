@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from html import escape
 
 from ..text import stem_word
+from .analysis import is_unspaced
 
 
-def make_snippet(text: str, terms: list[str], fallback: str = "", width: int = 220) -> str:
+def _alternative(stem: str) -> str:
+    # A word starts at a word boundary and runs to its end; a pair of characters of a script
+    # written without spaces stands anywhere in a run and is marked alone.
+    if is_unspaced(stem):
+        return re.escape(stem)
+    return rf"\b{re.escape(stem)}\w*"
+
+
+def make_snippet(text: str, terms: list[str], fallback: str = "", width: int = 220,
+                 stem: Callable[[str], str] = stem_word) -> str:
     """An escaped excerpt around the densest run of query words; matches wrapped in <mark>."""
     if not text:
         return escape(fallback)
-    stems = sorted({stem_word(t) for t in terms if len(t) > 1} | {t for t in terms if len(t) > 1},
+    stems = sorted({stem(t) for t in terms if len(t) > 1} | {t for t in terms if len(t) > 1},
                    key=len, reverse=True)
-    alternatives = "|".join(map(re.escape, stems))
-    pattern = re.compile(rf"\b(?:{alternatives})\w*", re.I) if stems else None
+    pattern = re.compile("|".join(map(_alternative, stems)), re.I) if stems else None
     starts = [m.start() for m in itertools.islice(pattern.finditer(text), 500)] if pattern else []
     begin = 0
     if starts:

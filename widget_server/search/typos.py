@@ -7,6 +7,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 
 from ..text import edit_distance
+from .analysis import fold
 
 
 class Vocabulary:
@@ -25,6 +26,7 @@ class Vocabulary:
         self._keys = array("q")
         self._ids = array("i")
         self._sorted: list[str] = []
+        self._accented: dict[str, str] | None = None
 
     def __contains__(self, word: object) -> bool:
         return word in self.counts
@@ -39,6 +41,21 @@ class Vocabulary:
             and edit_distance(word, candidate, maxdist, swaps=True) <= maxdist
         }
         return sorted(found, key=lambda w: (-self.counts[w], w))[:limit]
+
+    def restore(self, word: str) -> str:
+        """The most used word that reads `word` once accents are dropped ("contrasena" →
+        "contraseña"): a visitor who types without accents means the knowledge base's word."""
+        if word in self.counts or not word.isascii():
+            return word
+        if self._accented is None:
+            accented: dict[str, str] = {}
+            for known in self.counts:
+                if not known.isascii() and (plain := fold(known)) != known:
+                    best = accented.get(plain)
+                    if best is None or self.counts[known] > self.counts[best]:
+                        accented[plain] = known
+            self._accented = accented
+        return self._accented.get(word, word)
 
     def complete(self, prefix: str, scan: int = 2000) -> str | None:
         """The knowledge base's most used word that starts with `prefix` (a half-typed word),
