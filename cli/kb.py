@@ -193,7 +193,8 @@ def search_command(settings: Settings, query: str, limit: int, as_json: bool, ex
     if not settings.index_dir.joinpath("CURRENT").exists():
         raise click.ClickException("no index yet: run `deskbell reindex` first")
     service = SearchService(settings.index_dir, Synonyms.load(settings.synonyms_file or None),
-                            semantic=settings.semantic, threshold=settings.answer_threshold)
+                            semantic=settings.semantic, threshold=settings.answer_threshold,
+                            default_locale=settings.default_locale)
     try:
         result = service.search(query, limit=limit)
         reasons = service.explain(query, limit) if explain else []

@@ -26,7 +26,8 @@ def test_search_limit_and_caps(client: TestClient) -> None:
 
 def test_empty_query_is_empty_result(client: TestClient) -> None:
     assert client.get("/api/v1/search?q=").json() == {
-        "query": "", "total": 0, "confidence": 0.0, "answer": None, "results": []}
+        "query": "", "total": 0, "confidence": 0.0, "answer": None, "locale": "en",
+        "fallback": False, "results": []}
 
 
 def test_repeated_parameters_first_wins(client: TestClient) -> None:

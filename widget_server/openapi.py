@@ -100,9 +100,13 @@ NOTICE = {  # notices/model.py Notice.for_panel; null when no notice is showing
 }
 HIT = {
     "type": "object",
-    "required": ["slug", "title", "url", "snippet", "category", "summary", "score"],
-    "properties": {**{k: STR for k in ("slug", "title", "url", "snippet", "category", "summary")},
-                   "score": {"type": "number"}},
+    "required": ["slug", "title", "url", "snippet", "category", "summary", "score", "locale",
+                 "translation"],
+    "properties": {**{k: STR for k in ("slug", "title", "url", "snippet", "category", "summary",
+                                       "locale")},
+                   "score": {"type": "number"},
+                   # In a fallback: the hit's translation into the visitor's locale, if any.
+                   "translation": {"type": ["string", "null"]}},
 }
 ANSWER = {
     "type": "object", "required": ["slug", "title", "heading", "anchor", "html", "confidence"],
@@ -144,13 +148,21 @@ PATHS: dict[str, Any] = {
             _query("session", {"type": "string", "pattern": "^s_[A-Za-z0-9_-]{22}$"}),
         ],
         "responses": {"200": _json({
-            "type": "object", "required": ["query", "total", "confidence", "answer", "results"],
+            "type": "object", "required": ["query", "total", "confidence", "answer", "locale",
+                                           "fallback", "results"],
             "properties": {"query": STR, "total": {"type": "integer", "minimum": 0},
                            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                            "answer": {"oneOf": [{"type": "null"}, ANSWER]},
+                           "locale": {"type": ["string", "null"]},
+                           "fallback": {"type": "boolean"},
                            "results": {"type": "array", "items": HIT}},
         }, "Ranked hits, and the quoted answer when search is confident (null otherwise); "
-           "instant=1 (a keystroke) ranks by words only and never answers. The server records "
+           "instant=1 (a keystroke) ranks by words only and never answers. The search runs in "
+           "`locale` (none: the site's default_locale); when that finds nothing, or the "
+           "knowledge base has no article in it, the default locale's articles answer and "
+           "`fallback` is true. `locale` says which locale the hits are in, each hit its own "
+           "`locale`, and `translation` the slug of its translation into the visitor's locale "
+           "(null when there is none). The server records "
            "the search for the insights with its true count; pass the visitor's help session "
            "so a query typed letter by letter counts once (previews without one are not "
            "recorded)"),

@@ -54,9 +54,10 @@ async def search(request: Request) -> Response:
     if session or not instant:  # a preview nobody can fold into the query typed on to is not
         record_search(request, session, q, result, locale or "", instant)
     answer = encode_json(result.answer.as_dict()) if result.answer else b"null"
-    body = b'{"query":%s,"total":%d,"confidence":%s,"answer":%s,"results":%s}' % (
+    body = (b'{"query":%s,"total":%d,"confidence":%s,"answer":%s,"locale":%s,"fallback":%s,'
+            b'"results":%s}') % (
         encode_json(q), result.total, encode_json(round(result.confidence, 3)), answer,
-        result.hits_json)
+        encode_json(result.locale), b"true" if result.fallback else b"false", result.hits_json)
     return Response(body, media_type="application/json", headers=JSON_CACHE)
 
 
