@@ -9,10 +9,14 @@
 
   var data = script.dataset;
   var ORIGIN = new URL(script.src, location.href).origin;
-  var LABELS = { en: 'Help', es: 'Ayuda', de: 'Hilfe', fr: 'Aide', ar: 'مساعدة' };
-  var wanted = (data.locale || document.documentElement.lang || 'en').toLowerCase().slice(0, 2);
-  var locale = LABELS[wanted] ? wanted : 'en';
-  var rtl = locale === 'ar';
+  var LABELS = { en: 'Help', es: 'Ayuda', de: 'Hilfe', fr: 'Aide', pt: 'Ajuda', it: 'Aiuto',
+    nl: 'Help', pl: 'Pomoc', ar: 'مساعدة', ja: 'ヘルプ', zh: '帮助' };
+  // data-locale, else the page's lang, else the browser's; the server picks what it has.
+  var wanted = (data.locale || document.documentElement.lang || navigator.language || 'en')
+    .toLowerCase().replace('_', '-').slice(0, 35);
+  var lang = wanted.split('-')[0];
+  var locale = LABELS[lang] ? lang : 'en';
+  var rtl = /^(ar|he|fa|ur)$/.test(lang);
   var mode = /^(neutral|ask-first)$/.test(data.mode) ? data.mode : 'self-service';
   var color = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(data.color || '') ? data.color : '#1d4ed8';
   // Mirrored for RTL.
@@ -94,7 +98,7 @@
 
   function ensureFrame() {
     if (frame) return;
-    var q = new URLSearchParams({ site: data.site || 'default', locale: locale, mode: mode,
+    var q = new URLSearchParams({ site: data.site || 'default', locale: wanted, mode: mode,
       host: location.origin, url: location.href.split('#')[0].slice(0, 500), color: color });
     frame = document.createElement('iframe');
     frame.className = 'f';

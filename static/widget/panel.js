@@ -217,14 +217,28 @@
     return s.replace(/&(amp|lt|gt|quot|#x27);/g, function (_, e) { return named[e]; });
   }
 
+  function langName(code) {
+    // The language's own name (Español), as a language menu writes it.
+    try {
+      var n = new Intl.DisplayNames([code], { type: 'language' }).of(code);
+      return n[0].toUpperCase() + n.slice(1);
+    } catch (e) { return code; }
+  }
+
+  function other(it) { // an article not in the visitor's language: marked with its own
+    return it.locale && it.locale.split('-')[0] !== LOCALE.split('-')[0] ? it.locale : '';
+  }
+
   function renderList(items, heading, source) {
     state.items = items.map(function (it) { return { item: it, source: source }; });
     state.active = -1;
     q.removeAttribute('aria-activedescendant');
     fill(results, items.map(function (it, i) {
       // Each article picks its own direction (its language may differ).
-      var li = el('li', { id: 'r-' + i, role: 'option', 'aria-selected': 'false', dir: 'auto' }, [
-        el('span', { className: 't', text: it.title })
+      var li = el('li', { id: 'r-' + i, role: 'option', 'aria-selected': 'false', dir: 'auto',
+        lang: other(it) || LOCALE }, [
+        el('span', { className: 't', text: it.title }),
+        other(it) && el('span', { className: 's', text: '(' + langName(it.locale) + ')' })
       ].concat(it.snippet || it.summary
         ? [el('span', { className: 's' }, it.snippet ? snippetNodes(it.snippet)
           : [doc.createTextNode(it.summary)])] : []));
@@ -421,11 +435,11 @@
     openArticle(entry.item.slug, entry.source);
   }
 
-  function openArticle(slug, source, anchor) {
+  function openArticle(slug, source, anchor, chosen) {
     fill(page, [el('p', { className: 'muted', text: t('loading') })]);
     show('page', { focus: false });
     api('articles/' + encodeURIComponent(slug)).then(function (a) {
-      renderArticle(a, source, anchor);
+      renderArticle(a, source, anchor, chosen);
     }, function (err) {
       fill(page, [el('h2', { tabIndex: -1, text: err.status === 404
         ? t('article_missing') : errorText(err) })]);
@@ -449,8 +463,11 @@
     });
   }
 
-  function renderArticle(a, source, anchor) {
-    var body = el('div', { className: 'article', dir: 'auto' });
+  function renderArticle(a, source, anchor, chosen) {
+    var own = (a.translations || {})[LOCALE];
+    // In the visitor's language when it has been translated (unless they chose this one).
+    if (other(a) && own && !chosen) return openArticle(own, source, anchor, 1);
+    var body = el('div', { className: 'article', dir: 'auto', lang: a.locale || LOCALE });
     setHTML(body, a.html);
     var lead = body.firstElementChild;
     if (lead && /^H[1-3]$/.test(lead.tagName) && lead.textContent.trim() === a.title) lead.remove();
@@ -461,8 +478,16 @@
       return el('li', {}, [el('button', { type: 'button', className: 'linkish', text: r.title,
         on: function () { openArticle(r.slug, 'link'); } })]);
     });
+    var langs = Object.keys(a.translations || {}).map(function (code) {
+      return el('button', { type: 'button', className: 'linkish', lang: code,
+        text: langName(code), on: function () { openArticle(a.translations[code], 'link', '', 1); } });
+    });
     fill(page, [
-      el('h2', { tabIndex: -1, text: a.title, dir: 'auto' }), body, el('p', {}, [full]),
+      el('h2', { tabIndex: -1, text: a.title, dir: 'auto', lang: a.locale || LOCALE }),
+      other(a) ? el('p', { className: 'muted', text: t('untranslated') }) : null,
+      langs.length ? el('p', { className: 'langs' }, [doc.createTextNode(t('also_in') + ' ')]
+        .concat(langs)) : null,
+      body, el('p', {}, [full]),
       related.length ? el('h3', { className: 'sub', id: 'rel-h', text: t('related') }) : null,
       related.length ? el('ul', { className: 'links', 'aria-labelledby': 'rel-h' }, related) : null,
       voteBlock(a.slug)]);
