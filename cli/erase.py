@@ -6,6 +6,7 @@ import click
 
 from widget_server.settings import Settings
 
+from .agents import record as audit
 from .options import settings_options
 from .tickets import open_helpdesk, store_errors
 
@@ -32,6 +33,7 @@ def erase(settings: Settings, email: str, yes: bool) -> None:
         if not yes:
             click.confirm(f"Erase every ticket of {email}?", abort=True)
         count = helpdesk.erase(email)
+    audit(settings, "erase", email, tickets=count)
     click.echo(f"erased {count} ticket(s) of {email}, with their attachments")
 
 

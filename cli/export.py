@@ -14,6 +14,7 @@ from widget_server.events import EventStore
 from widget_server.notices import Notice
 from widget_server.settings import Settings
 
+from .agents import record as audit
 from .notice import open_store as open_notice_store
 from .notice import store_errors as notice_errors
 from .options import settings_options
@@ -94,6 +95,7 @@ def export_events(settings: Settings, fmt: str, since: datetime | None, until: d
     store = EventStore.from_settings(settings)
     count = write_events(store.iter_events(first, last), fmt, output)
     click.echo(f"exported {count} events", err=True)
+    audit(settings, "export.events", format=fmt, count=count)
 
 
 def notice_record(notice: Notice, now: datetime) -> dict[str, Any]:
@@ -140,6 +142,7 @@ def export_notices(settings: Settings, fmt: str, output: IO[str]) -> None:
         found = open_notice_store(settings).all()
     count = write_notices(found, fmt, output, datetime.now(UTC))
     click.echo(f"exported {count} notices", err=True)
+    audit(settings, "export.notices", format=fmt, count=count)
 
 
 export.add_command(export_tickets)

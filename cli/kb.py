@@ -258,13 +258,15 @@ def snippet(settings: Settings, server_url: str | None, site: str) -> None:
 
 @click.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing deskbell.toml.")
+@click.option("--owner", default=None, metavar="NAME",
+              help="Also create the first owner account NAME (asks for its password).")
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-def init(directory: str, force: bool) -> None:
+def init(directory: str, force: bool, owner: str | None) -> None:
     """Create deskbell.toml and a kb/ folder with the user guide as sample articles.
 
     \b
     Example:
-        deskbell init my-help-center && cd my-help-center && deskbell reindex
+        deskbell init my-help-center --owner ana && cd my-help-center && deskbell reindex
     """
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
@@ -285,6 +287,10 @@ def init(directory: str, force: bool) -> None:
         shutil.copytree(source, kb)
     else:
         kb.mkdir(exist_ok=True)
+    if owner:
+        from .agents import add_owner
+
+        add_owner(root / "deskbell-data", owner)
     click.echo(f"Wrote {config} and {kb}/. Next: deskbell reindex && deskbell serve")
 
 

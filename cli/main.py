@@ -7,6 +7,7 @@ import click
 from widget_server.errors import DeskbellError
 
 from . import (
+    agents,
     db,
     erase,
     evaluate,
@@ -54,5 +55,5 @@ def main() -> None:
 for command in (*kb.COMMANDS, *serve.COMMANDS, *report.COMMANDS, *export.COMMANDS,
                 *tickets.COMMANDS, *erase.COMMANDS, *wordpress.COMMANDS, *evaluate.COMMANDS,
                 *db.COMMANDS, *migrate.COMMANDS, *gaps.COMMANDS, *notice.COMMANDS,
-                *mailin.COMMANDS, *identity.COMMANDS):
+                *mailin.COMMANDS, *identity.COMMANDS, *agents.COMMANDS):
     main.add_command(command)

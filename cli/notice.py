@@ -28,6 +28,7 @@ from widget_server.notices import (
 )
 from widget_server.settings import Settings
 
+from .agents import record as audit
 from .options import settings_options
 from .tickets import one_line
 
@@ -128,6 +129,7 @@ def set_command(settings: Settings, text: str, until: str, article: str | None,
         made = new_notice(text, until=until, now=now, texts=translations, article=article,
                           find_article=article_finder(Path(settings.kb_dir)))
         open_store(settings).add(made)
+    audit(settings, "notice.published", made.id, until=made.until.isoformat(), text=made.text)
     click.echo(describe(made, now))
     click.echo(f"published notice {made.id}; clear it early with: deskbell notice clear "
                f"{made.id}", err=True)
@@ -174,6 +176,7 @@ def clear_command(settings: Settings, notice_id: str | None) -> None:
     now = datetime.now(UTC)
     with store_errors():
         cleared = open_store(settings).clear(notice_id, now)
+    audit(settings, "notice.cleared", notice_id or "(all showing)", cleared=len(cleared))
     for n in cleared:
         click.echo(describe(n, now))
     if cleared:

@@ -23,6 +23,7 @@ from widget_server.helpdesk import Helpdesk
 from widget_server.settings import Settings
 from widget_server.tickets import STATUSES, Ticket, TicketStore, open_ticket_store
 
+from .agents import record as audit
 from .options import settings_options
 
 CSV_COLUMNS = [
@@ -258,6 +259,7 @@ def export_tickets(settings: Settings, fmt: str, since: datetime | None, status:
         else:
             count = _write_file(output, fmt, found)
     click.echo(f"exported {count} tickets", err=True)
+    audit(settings, "export.tickets", format=fmt, count=count)
 
 
 COMMANDS = [tickets]

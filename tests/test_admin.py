@@ -122,7 +122,7 @@ def test_login_wrong_password_and_cookie_flags(anon: TestClient) -> None:
     assert page.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     wrong = anon.post("/admin/login", data={"csrf": csrf_of(page.text), "password": "nope"})
-    assert wrong.status_code == 401 and "Wrong password" in wrong.text
+    assert wrong.status_code == 401 and "Wrong name, password or code" in wrong.text
     ok = anon.post("/admin/login", data={"csrf": csrf_of(page.text), "password": PASSWORD})
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")

@@ -56,6 +56,20 @@ class Replied:
     notice: EmailMessage | None = None
 
 
+
+def _attribute(ticket: Ticket, entry: dict[str, Any] | None, agent: str | None,
+               agent_name: str | None, moved: bool = False) -> None:
+    """Who did it: the agent's id (and display name) on the thread entry, and on the ticket
+    as `status_by` when the status was set (`moved`: a reply or a status change)."""
+    if agent is None:
+        return
+    if entry is not None:
+        entry["agent_id"] = agent
+        if agent_name:
+            entry["agent_name"] = agent_name
+    if moved:
+        ticket["status_by"] = agent
+
 class Helpdesk:
     """The use cases over one store; `category_of(slug)` names an article's category."""
 
@@ -133,29 +147,45 @@ class Helpdesk:
 
     def agent_reply(self, reference: str, text: Any, status: Any = None,
                     author_name: str | None = None, field: str = "body",
-                    files: Sequence[Upload] = ()) -> Replied:
+                    files: Sequence[Upload] = (), agent: str | None = None,
+                    agent_name: str | None = None) -> Replied:
         """Reply as an agent (then the ticket waits on the visitor unless `status` says
-        otherwise) and prepare the visitor's notice; `field` names the text in errors."""
+        otherwise) and prepare the visitor's notice; `field` names the text in errors.
+        `author_name` is what the visitor sees; `agent` and `agent_name`, the signed-in
+        agent's id and display name, are kept on the entry (never shown to the visitor)."""
         body = clean_text(text, field, 1, MESSAGE_MAX, multiline=True)
         chosen = model.parse_status(status) if status else None
         name = author_name or self.settings.site_name
+
+        def reply(t: Ticket) -> dict[str, Any]:
+            entry = self._reply(t, "agent", name, body, chosen, saved)
+            _attribute(t, entry, agent, agent_name, moved=True)
+            return entry
         with self.attachments.saving(files) as saved:
-            ticket, entry = self.store.update(
-                reference, lambda t: self._reply(t, "agent", name, body, chosen, saved))
+            ticket, entry = self.store.update(reference, reply)
         key = self.reply_key if mail.replies_enabled(self.settings) else None
         notice = (mail.agent_reply_message(self.settings, ticket, entry, key)
                   if mail.enabled(self.settings) else None)
         return Replied(ticket, entry, notice)
 
-    def add_note(self, reference: str, text: Any) -> Ticket:
+    def add_note(self, reference: str, text: Any, agent: str | None = None,
+                 agent_name: str | None = None) -> Ticket:
         """An internal note: agents see it, the visitor never does."""
         body = clean_text(text, "body", 1, MESSAGE_MAX, multiline=True)
-        ticket, _ = self.store.update(reference, lambda t: model.add_reply(t, "note", "Note", body))
+
+        def note(t: Ticket) -> None:
+            _attribute(t, model.add_reply(t, "note", "Note", body), agent, agent_name)
+        ticket, _ = self.store.update(reference, note)
         return ticket
 
-    def set_status(self, reference: str, status: Any) -> Ticket:
+    def set_status(self, reference: str, status: Any, agent: str | None = None) -> Ticket:
+        """Set the status; `agent` (the signed-in agent's id) is kept as `status_by`."""
         chosen = model.parse_status(status)
-        ticket, _ = self.store.update(reference, lambda t: model.set_status(t, chosen))
+
+        def change(t: Ticket) -> None:
+            model.set_status(t, chosen)
+            _attribute(t, None, agent, None, moved=True)
+        ticket, _ = self.store.update(reference, change)
         return ticket
 
     def erase(self, email: str) -> int:

@@ -38,6 +38,10 @@ SESSION_COOKIE = "deskbell_admin"
 SESSION_SECONDS = 12 * 3600
 log = logging.getLogger("deskbell")
 LOGIN_RATE = "10/15 minutes"
+# Failed sign-ins per account: from browsers that never signed in to it, and per browser that
+# did (team/service.py). Moving windows: an account is never locked for good.
+ACCOUNT_LOGIN_RATE = "20/hour"
+DEVICE_LOGIN_RATE = "10/15 minutes"
 # Failed ticket look-ups per IP: a visitor mistypes a few; a guesser is stopped long before
 # 60-bit references could be found.
 LOOKUP_FAIL_RATE = "20/10 minutes"
@@ -147,6 +151,8 @@ class Limits:
     events: RateLimit         # event batches per IP
     event_sessions: RateLimit  # events per widget session (a batch of 20 costs 20)
     admin_login: RateLimit    # admin login attempts per IP
+    login_account: RateLimit  # failed sign-ins per account, from unknown browsers
+    login_device: RateLimit   # failed sign-ins per account and known browser
     storage: Storage          # where they are counted (memory, or Redis shared by nodes)
 
     def check(self) -> None:
@@ -176,6 +182,10 @@ class Limits:
             event_sessions=limit(settings.events_session_limit, "events-session",
                                  "This session sent too many events"),
             admin_login=limit(LOGIN_RATE, "admin-login"),
+            login_account=limit(ACCOUNT_LOGIN_RATE, "login-account",
+                                "Too many failed sign-ins for this account"),
+            login_device=limit(DEVICE_LOGIN_RATE, "login-device",
+                               "Too many failed sign-ins for this account"),
             storage=storage,
         )
 
@@ -257,7 +267,8 @@ def new_session() -> dict[str, Any]:
             "exp": int(time.time()) + SESSION_SECONDS}
 
 
-def csrf_matches(session: dict[str, Any] | None, submitted: Any) -> bool:
+def csrf_matches(session: Any, submitted: Any) -> bool:
+    """Whether `submitted` is the CSRF token of `session` (a team.AdminSession or a dict)."""
     if not session or not isinstance(submitted, str):
         return False
     return hmac.compare_digest(str(session.get("csrf", "")), submitted)

@@ -16,7 +16,8 @@ created lazily inside a route: a route asks `services(request)` for what it need
       helpdesk   the ticket use cases over those stores
       notices    the owner's panel banners (NoticeBoard), kept where the tickets are
       limits     every per-IP and per-session rate limit
-      admin      the admin password and session signing key
+      admin      the legacy admin password and the key that signs admin cookies
+      team       agents, their sessions and the audit log (Team), kept where the tickets are
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .notices import NoticeBoard, open_notice_store
 from .search import SearchService, Synonyms, current_generation
 from .security import AdminAuth, Limits
 from .settings import Settings, SettingsError
+from .team import Team, open_team_store
 from .tickets import TicketStore, open_ticket_store
 from .tickets.factory import open_event_store
 
@@ -67,12 +69,12 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env = Environment(loader=loader, autoescape=select_autoescape(default=True, default_for_string=True))
     env.globals["site_name"] = settings.site_name
     env.globals["path_for"] = path_for
-    # tojson keeps its HTML escaping either way; without \uXXXX escapes a catalog in Arabic
-    # is less than half the bytes in the widget's page.
     # Pages that set no language (admin, errors) are in English; help-center pages pass
     # their own lang, dir and strings (routes/pages.py).
     env.globals.update(lang="en", dir="ltr", t=i18n.strings("en", settings.strings),
                        languages=[], hreflang=[], home="/kb/", search_locale="")
+    # tojson keeps its HTML escaping either way; without \uXXXX escapes a catalog in Arabic
+    # is less than half the bytes in the widget's page.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
     return Jinja2Templates(env=env)
 
@@ -108,6 +110,7 @@ class Services:
     notices: NoticeBoard
     searches: SearchRecorder
     internal: InternalLibrary
+    team: Team
 
     def close(self) -> None:
         """Let go of everything opened (the server's shutdown): pending searches are written
@@ -115,6 +118,7 @@ class Services:
         self.searches.close()
         self.search.close()
         self.notices.close()
+        self.team.store.close()
         self.events.close()
         self.tickets.close()
 
@@ -134,7 +138,8 @@ def _check_shared_key(settings: Settings) -> None:
 def build_services(settings: Settings) -> Services:
     """Everything the server needs, opened and checked (see the module docstring)."""
     search = ResilientSearch(settings.index_dir, Synonyms.load(settings.synonyms_file or None),
-                             semantic=settings.semantic, threshold=settings.answer_threshold)
+                             semantic=settings.semantic, threshold=settings.answer_threshold,
+                             default_locale=settings.default_locale)
     events = open_event_store(settings)
     # Opening checks the store: a corrupt file stops the server with the file and the fix.
     tickets = open_ticket_store(settings)
@@ -146,6 +151,10 @@ def build_services(settings: Settings) -> Services:
         return str(search.live_catalog.get(slug, {}).get("category") or "")
 
     searches = SearchRecorder(events, settle=settings.search_settle_seconds)
+    limits = Limits.from_settings(settings)
+    admin = AdminAuth.from_settings(settings)
+    team = Team(open_team_store(settings), settings, limits, admin.password, admin.key)
+    team.prune()
     return Services(
         settings=settings,
         templates=make_templates(settings),
@@ -153,11 +162,12 @@ def build_services(settings: Settings) -> Services:
         tickets=tickets,
         events=events,
         helpdesk=Helpdesk(tickets, settings, events, category_of, searches),
-        limits=Limits.from_settings(settings),
-        admin=AdminAuth.from_settings(settings),
+        limits=limits,
+        admin=admin,
         notices=notices,
         searches=searches,
         internal=InternalLibrary(Path(settings.kb_dir)),
+        team=team,
     )
 
 

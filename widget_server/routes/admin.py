@@ -32,8 +32,10 @@ from ..attachments import Upload
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..insights.drafts import ticket_draft, ticket_draftable
 from ..markup import html_to_text
-from ..security import SESSION_COOKIE, SESSION_SECONDS, safe_next
+from ..security import SESSION_COOKIE, safe_next
 from ..services import services
+from ..team import REPLY, LoginRefused
+from ..team.service import DEVICE_DAYS
 from ..tickets import STATUSES, SummaryQuery
 from .attachments import admin_upload
 from .auth import NO_STORE, Session, admin_form, admin_page, disabled, render_admin
@@ -53,44 +55,67 @@ def _cookie_args(request: Request) -> dict[str, Any]:
 # ---------------------------------------------------------------- login / logout
 
 
+DEVICE_COOKIE = "deskbell_device"
+
+
+def _login_form(request: Request, csrf: str, next_path: str, error: str = "",
+                name: str = "", status: int = 200) -> Response:
+    return render_admin(request, "admin/login.html",
+                        {"csrf": csrf, "next": next_path, "error": error, "name": name,
+                         "login_page": True}, status)
+
+
 async def login_page(request: Request) -> Response:
-    if not services(request).admin.enabled:
+    if not await run_in_threadpool(services(request).team.enabled):
         return disabled(request)
     token = secrets.token_urlsafe(32)
-    next_path = safe_next(request.query_params.get("next"))
-    response = render_admin(request, "admin/login.html",
-                       {"csrf": token, "next": next_path, "error": "", "login_page": True})
+    response = _login_form(request, token, safe_next(request.query_params.get("next")))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_args(request))
     return response
 
 
+def _field(form: FormData, name: str, longest: int = 1024) -> str:
+    value = form.get(name)
+    return value[:longest] if isinstance(value, str) else ""
+
+
 async def login(request: Request) -> Response:
-    admin = services(request).admin
-    if not admin.enabled:
+    """Sign in with a name (empty: "owner"), a password and, when the agent turned two-step
+    sign-in on, a code; every attempt is limited per address, failures per account too
+    (team/service.py), and recorded in the audit log."""
+    state = services(request)
+    team = state.team
+    if not await run_in_threadpool(team.enabled):
         return disabled(request)
-    services(request).limits.admin_login.hit(client_ip(request))
+    ip = client_ip(request)
+    state.limits.admin_login.hit(ip)
     form = await request.form()
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     submitted = form.get("csrf")
     if not cookie or not isinstance(submitted, str) or not secrets.compare_digest(
             cookie.encode(), submitted.encode()):
         raise Forbidden("The login form expired; reload the page and try again")
-    password = form.get("password")
-    next_path = safe_next(str(form.get("next") or ""))
-    ok = isinstance(password, str) and await run_in_threadpool(admin.password.verify, password)
-    if not ok:
-        context = {"csrf": cookie, "next": next_path, "error": "Wrong password.",
-                   "login_page": True}
-        return render_admin(request, "admin/login.html", context, 401)
+    next_path = safe_next(_field(form, "next"))
+    name = _field(form, "name", 80).strip()
+    try:
+        signed = await run_in_threadpool(
+            team.sign_in, name, _field(form, "password"), _field(form, "code", 40), ip,
+            request.headers.get("user-agent", ""), request.cookies.get(DEVICE_COOKIE))
+    except LoginRefused as refused:
+        return _login_form(request, cookie, next_path, refused.message, name, 401)
     response = RedirectResponse(next_path, 303, headers=NO_STORE)
-    response.set_cookie(SESSION_COOKIE, admin.new_cookie(),
-                        max_age=SESSION_SECONDS, **_cookie_args(request))
+    response.set_cookie(SESSION_COOKIE, signed.token,
+                        max_age=state.settings.session_max_hours * 3600,
+                        **_cookie_args(request))
+    response.set_cookie(DEVICE_COOKIE, signed.device, max_age=DEVICE_DAYS * 86400,
+                        **{**_cookie_args(request), "path": "/admin/login"})
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
     return response
 
 
 @admin_form
 async def logout(request: Request, session: Session, form: FormData) -> Response:
+    await run_in_threadpool(services(request).team.sign_out, session, client_ip(request))
     response = RedirectResponse("/admin/login", 303, headers=NO_STORE)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
@@ -107,7 +132,7 @@ async def index(request: Request, session: Session) -> Response:
     sort = "newest" if request.query_params.get("sort") == "newest" else "oldest"
     query = SummaryQuery(status, text, newest_first=(sort == "newest"), limit=INBOX_PAGE)
     page = await in_store(services(request).tickets.summaries, query)
-    context = {"csrf": session["csrf"], "status": status, "q": text, "sort": sort,
+    context = {"csrf": session.csrf, "status": status, "q": text, "sort": sort,
                "statuses": STATUSES, "counts": page.counts, "total": page.total,
                "matched": page.matched, "tickets": page.items}
     return render_admin(request, "admin/inbox.html", context)
@@ -201,7 +226,8 @@ async def _beside(request: Request, reference: str, asked: str | None) -> _Besid
 def _ticket_view(request: Request, session: Session, shown: _Beside,
                  reply_body: str = "") -> Response:
     ticket = shown.ticket
-    context = {"csrf": session["csrf"], "ticket": ticket, "statuses": STATUSES,
+    context = {"csrf": session.csrf, "ticket": ticket, "statuses": STATUSES,
+               "can_reply": session.can(REPLY),
                "trail": ticket.get("trail") or {}, "draftable": ticket_draftable(ticket),
                "kb_q": shown.kb_q, "suggestions": shown.suggestions, "kb_note": shown.kb_note,
                "reply_body": reply_body}
@@ -215,7 +241,7 @@ async def ticket_page(request: Request, session: Session) -> Response:
     return _ticket_view(request, session, shown)
 
 
-@admin_form
+@admin_form(REPLY)
 async def compose(request: Request, session: Session, form: FormData) -> Response:
     """The ticket page again, the reply being written with an article's link or quoted
     passage appended (`insert`: "link:<slug>" or "quote:<slug>"). Nothing is stored."""
@@ -252,23 +278,27 @@ def _back(request: Request, reference: str) -> RedirectResponse:
 async def reply(request: Request, session: Session, form: Mapping[str, str],
                 files: list[Upload]) -> Response:
     reference = request.path_params["reference"]
-    helpdesk = services(request).helpdesk
-    replied = await in_store(partial(helpdesk.agent_reply, files=files), reference,
-                             form.get("body"), form.get("status") or None)
+    state = services(request)
+    helpdesk, agent = state.helpdesk, session.agent
+    replied = await in_store(partial(helpdesk.agent_reply, files=files, agent=agent.id,
+                                     agent_name=agent.display_name), reference,
+                             form.get("body"), form.get("status") or None,
+                             state.team.signature(agent))
     response = _back(request, reference)
     if replied.notice is not None:
         response.background = BackgroundTask(helpdesk.notify, replied.notice)
     return response
 
 
-@admin_form
+@admin_form(REPLY)
 async def note(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
-    await in_store(services(request).helpdesk.add_note, reference, form.get("body"))
+    await in_store(partial(services(request).helpdesk.add_note, agent=session.agent.id,
+                           agent_name=session.agent.display_name), reference, form.get("body"))
     return _back(request, reference)
 
 
-@admin_form
+@admin_form(REPLY)
 async def accept_held(request: Request, session: Session, form: FormData) -> Response:
     """A held email (from an address other than the visitor's) becomes the visitor's message."""
     reference = request.path_params["reference"]
@@ -276,10 +306,11 @@ async def accept_held(request: Request, session: Session, form: FormData) -> Res
     return _back(request, reference)
 
 
-@admin_form
+@admin_form(REPLY)
 async def set_status(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
-    await in_store(services(request).helpdesk.set_status, reference, form.get("status"))
+    await in_store(partial(services(request).helpdesk.set_status, agent=session.agent.id),
+                   reference, form.get("status"))
     return _back(request, reference)
 
 

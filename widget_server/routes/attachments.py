@@ -36,7 +36,8 @@ from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Validatio
 from ..security import csrf_matches
 from ..services import services
 from ..settings import Settings
-from .auth import admin_page, session_of
+from ..team import REPLY, AdminSession
+from .auth import admin_page, require, session_of
 from .common import client_ip, json_object, read_json
 
 FIELDS_MAX = 64 * 1024  # all text parts of one message together
@@ -172,18 +173,20 @@ async def read_form(request: Request) -> tuple[Fields, list[Upload]]:
     return {k: v for k, v in form.items() if isinstance(v, str)}, []
 
 
-UploadHandler = Callable[[Request, dict[str, Any], Mapping[str, str], list[Upload]],
+UploadHandler = Callable[[Request, AdminSession, Mapping[str, str], list[Upload]],
                          Awaitable[Response]]
 
 
 def admin_upload(handler: UploadHandler) -> Callable[[Request], Awaitable[Response]]:
-    """As auth.admin_form (403 without a session or a matching CSRF token), for a form that
-    may carry files: the session is checked before a byte of the body is read."""
+    """As auth.admin_form(REPLY) (403 without a session, with a role that may not reply, or
+    without a matching CSRF token), for a form that may carry files: the session and its role
+    are checked before a byte of the body is read."""
     @wraps(handler)
     async def guarded(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session is None:
             raise Forbidden("Log in to the admin first")
+        require(session, REPLY)
         fields, files = await read_form(request)
         if not csrf_matches(session, fields.get("csrf")):
             raise Forbidden("The form expired or did not come from this admin; reload and retry")
@@ -224,7 +227,7 @@ async def visitor_file(request: Request) -> Response:
 
 
 @admin_page
-async def admin_file(request: Request, session: dict[str, Any]) -> Response:
+async def admin_file(request: Request, session: AdminSession) -> Response:
     from .tickets import in_store
 
     ticket = await in_store(services(request).tickets.get, request.path_params["reference"])

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,8 +55,9 @@ from ..insights.spikes import CATEGORY, Spike
 from ..notices import MAX_TEXT, Notice, new_notice, ui_locales
 from ..search import SearchService
 from ..services import services
+from ..team import MANAGE
 from ..tickets import TicketStore
-from .auth import NO_STORE, Session, admin_form, admin_page, render_admin
+from .auth import NO_STORE, Session, actor_of, admin_form, admin_page, render_admin
 from .tickets import in_store
 
 log = logging.getLogger("deskbell")
@@ -236,7 +238,7 @@ async def insights_page(request: Request, session: Session) -> Response:
     gaps: list[ZeroResultGap | TicketQueryGap] = [*report.gaps.zero_results,
                                                   *report.gaps.ticket_queries]
     context = {
-        "csrf": session["csrf"], "r": report, "charts": _charts(report),
+        "csrf": session.csrf, "can_manage": session.can(MANAGE), "r": report, "charts": _charts(report),
         "draftable": {v.query for gap in top_gaps(report) for v in gap.variants},
         "covered": {g.query: slug for g in gaps
                     if (slug := slug_of(q for q, _ in g.variants)) is not None},
@@ -291,7 +293,7 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@admin_form
+@admin_form(MANAGE)
 async def publish_notice(request: Request, session: Session, form: FormData) -> Response:
     """Publish a notice (default text, optional text per UI language, optional article,
     until a UTC time): NoticeInvalid (422, each bad field named) or back to the page."""
@@ -306,16 +308,21 @@ async def publish_notice(request: Request, session: Session, form: FormData) -> 
                         now=state.notices.clock(), texts=texts, article=slug or None,
                         find_article=lambda _: canonical)
     await in_store(state.notices.publish, notice)
+    await in_store(partial(state.team.record, actor_of(request, session), "notice.published",
+                           notice.id, until=notice.until.isoformat(), text=notice.text))
     return _back_to_insights(request)
 
 
-@admin_form
+@admin_form(MANAGE)
 async def clear_notice(request: Request, session: Session, form: FormData) -> Response:
     """Take the notice `id` down now (NotFound for an id never published)."""
     notice_id = _field(form, "id").strip()
     if not notice_id:
         raise BadRequest("Choose a notice to clear")
-    await in_store(services(request).notices.clear, notice_id[:40])
+    state = services(request)
+    cleared = await in_store(state.notices.clear, notice_id[:40])
+    await in_store(partial(state.team.record, actor_of(request, session), "notice.cleared",
+                           notice_id[:40], cleared=len(cleared)))
     return _back_to_insights(request)
 
 
