@@ -27,8 +27,10 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
+from .i18n import mail_text, normalize
 from .settings import Settings
 
 log = logging.getLogger("deskbell.mail")
@@ -163,32 +165,43 @@ def agent_reply_message(settings: Settings, ticket: dict[str, Any],
     headers. Otherwise fixed text and a link. Never anything a visitor typed."""
     if replies_enabled(settings) and entry is not None and key is not None:
         return _threaded_reply(settings, ticket, entry, key)
+    say = mail_text(ticket.get("locale"), settings.strings)  # in the ticket's language
+    where = {"reference": ticket["reference"], "site": settings.site_name}
     text = (
-        "Hello,\n\n"
-        f"There is a new reply to your request {ticket['reference']} at "
-        f"{settings.site_name}.\n\n"
-        "To read it, open the help button on our site and choose \"My requests\", or visit:\n"
-        f"{_link(settings, '/kb/')}\n\n"
-        "You received this because a request was opened with this address.\n"
+        f"{say['hello']}\n\n"
+        f"{say['new_reply'].format(**where)}\n\n"
+        f"{say['read_it']}\n"
+        f"{_link(settings, _home(settings, ticket))}\n\n"
+        f"{say['why']}\n"
     )
-    return _base(settings, ticket["email"], f"New reply to your request {ticket['reference']}",
-                 text)
+    return _base(settings, ticket["email"], say["subject_new"].format(**where), text)
+
+
+def _home(settings: Settings, ticket: dict[str, Any]) -> str:
+    """The help center's front page in the ticket's language (/kb/<locale>/) when the
+    knowledge base is written in it, else /kb/."""
+    locale = normalize(str(ticket.get("locale") or ""))
+    if not locale or locale == settings.default_locale:
+        return "/kb/"
+    kb = Path(settings.kb_dir)
+    written = settings.locale_folders and (kb / locale).is_dir()
+    return f"/kb/{locale}/" if written else "/kb/"
 
 
 def _threaded_reply(settings: Settings, ticket: dict[str, Any], entry: dict[str, Any],
                     key: bytes) -> EmailMessage:
     reference = ticket["reference"]
+    say = mail_text(ticket.get("locale"), settings.strings)  # in the ticket's language
+    where = {"reference": reference, "site": settings.site_name}
     text = (
-        f"{entry['author_name']} replied to your request {reference} at "
-        f"{settings.site_name}:\n\n"
+        f"{say['replied'].format(agent=entry['author_name'], **where)}\n\n"
         f"{entry['body']}\n\n"
         "-- \n"
-        "Reply to this email to answer (keep the reference in the subject), or open the "
-        "help button on our site and choose \"My requests\":\n"
-        f"{_link(settings, '/kb/')}\n\n"
-        "You received this because a request was opened with this address.\n"
+        f"{say['answer']}\n"
+        f"{_link(settings, _home(settings, ticket))}\n\n"
+        f"{say['why']}\n"
     )
-    msg = _base(settings, ticket["email"], f"Re: Your request {reference}", text,
+    msg = _base(settings, ticket["email"], say["subject_re"].format(**where), text,
                 message_id(settings, reference, entry["id"]))
     msg["Reply-To"] = reply_address(settings, key, reference)
     earlier = _thread_ids(settings, ticket, entry["id"])
