@@ -20,6 +20,18 @@ is not a right one). `deskbell eval`'s "lost answers" is broader: every answerab
 without an answer, whatever its rank.
 
     .venv/bin/python -m benchmarks.search_quality [--queries FILE ...] [--corpus DIR] [--json OUT]
+    .venv/bin/python -m benchmarks.search_quality --multilingual [--json OUT]
+
+`--multilingual` scores search in other languages instead: the Disroot guides in English, French,
+Spanish and German in one knowledge base (each article's locale from its file name,
+`docs.fr.md`), the sets disroot-{fr,es,de}.json asked with their `locale` and disroot.json with
+locale en, under four configurations built in the same run:
+
+- english analysis words only / english analysis: every article and query analyzed as
+  English, as Deskbell did before languages (`reindex(per_locale=False)`), by words and with
+  the model reading every language;
+- per-locale words only / per-locale: each language analyzed as itself; the model ranks the
+  English articles only, so the other languages rank by words in both.
 
 Query sets (benchmarks/queries/): arduino.json, duckduckgo.json, disroot.json; all three by
 default. Each names its corpus, found under benchmarks/corpora/ unless --corpus says otherwise
@@ -30,6 +42,7 @@ default. Each names its corpus, found under benchmarks/corpora/ unless --corpus 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -45,9 +58,10 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
 from whoosh.qparser.syntax import GroupNode
 
-from widget_server.articles import KnowledgeBase, load_kb
+from widget_server.articles import Article, KnowledgeBase, load_kb
 from widget_server.evaluation import (
     ALL,
+    TOP,
     EvalQuery,
     Evaluation,
     Outcome,
@@ -58,6 +72,7 @@ from widget_server.evaluation import (
     load_queries,
     temporary_index,
 )
+from widget_server.search import SearchService, reindex
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO / "benchmarks" / "corpora"
@@ -68,6 +83,9 @@ CORPUS_DIRS = {"arduino-help": CORPORA / "arduino-help" / "content",
                "duckduckgo-help": CORPORA / "duckduckgo-help" / "_docs",
                "disroot-howto": CORPORA / "disroot-howto" / "pages"}
 DEFAULT_SETS = [QUERIES / "arduino.json", QUERIES / "duckduckgo.json", QUERIES / "disroot.json"]
+MULTILINGUAL = CORPORA / "disroot-howto-multilingual" / "pages"
+MULTILINGUAL_SETS = [QUERIES / "disroot-fr.json", QUERIES / "disroot-es.json",
+                     QUERIES / "disroot-de.json", QUERIES / "disroot.json"]
 
 
 @contextmanager
@@ -192,6 +210,62 @@ def run_set(path: Path, corpus_dir: Path | None) -> dict[str, dict[str, Any]]:
             for name, (evaluation, ms) in results.items()}
 
 
+def multilingual_kb() -> tuple[list[Article], dict[str, KnowledgeBase]]:
+    """The English guides and their French, Spanish and German translations as one knowledge
+    base (each article's locale from its file name), and each corpus's own KnowledgeBase to
+    resolve its query set's answers against."""
+    english, others = load_kb(CORPUS_DIRS["disroot-howto"]), load_kb(MULTILINGUAL)
+    articles = [dataclasses.replace(a, locale=a.path.rsplit(".", 2)[-2])
+                for kb in (english, others) for a in kb.public()]
+    return articles, {"disroot-howto": english, "disroot-howto-multilingual": others}
+
+
+@contextmanager
+def multilingual_index(articles: list[Article], per_locale: bool,
+                       semantic: bool) -> Iterator[SearchService]:
+    with tempfile.TemporaryDirectory(prefix="deskbell-multilingual-") as tmp:
+        index_dir = Path(tmp) / "index"
+        reindex(MULTILINGUAL, index_dir, full=True, articles=articles, semantic=semantic,
+                per_locale=per_locale)
+        service = SearchService(index_dir, semantic=semantic)
+        try:
+            yield service
+        finally:
+            service.close()
+
+
+MULTILINGUAL_CONFIGS = {"english analysis words only": (False, False),
+                        "english analysis": (False, True),
+                        "per-locale words only": (True, False), "per-locale": (True, True)}
+
+
+def run_multilingual() -> dict[str, dict[str, Any]]:
+    articles, kbs = multilingual_kb()
+    sets = []
+    for path in MULTILINGUAL_SETS:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        sets.append((path, data.get("locale", "en"), load_queries(path, kbs[data["corpus"]])))
+    results: dict[str, dict[str, tuple[Evaluation, float]]] = {p.stem: {} for p, _, _ in sets}
+    for name, (per_locale, semantic) in MULTILINGUAL_CONFIGS.items():
+        with multilingual_index(articles, per_locale, semantic) as service:
+            for path, locale, queries in sets:
+                elapsed: list[float] = []
+
+                def search(q: str, locale: str = locale) -> Ranking:
+                    result = service.search(q, limit=TOP, locale=locale)
+                    return Ranking(slugs=[h.slug for h in result.hits],
+                                   titles=[h.title for h in result.hits],
+                                   answered=result.answer is not None)
+
+                evaluation = evaluate(timed(search, elapsed), queries)
+                results[path.stem][name] = (evaluation, statistics.median(elapsed))
+    for path, locale, _ in sets:
+        print_table(f"{path.name} (locale {locale})", "disroot-howto-multilingual",
+                    results[path.stem])
+    return {stem: {name: as_json(evaluation, ms, True) for name, (evaluation, ms) in by.items()}
+            for stem, by in results.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--queries", type=Path, action="append", default=None,
@@ -200,7 +274,17 @@ def main() -> None:
                         help="the articles' folder (default: the one the query set names)")
     parser.add_argument("--json", type=Path,
                         default=REPO / "benchmarks" / "results" / "search_quality.json")
+    parser.add_argument("--multilingual", action="store_true",
+                        help="score the French, Spanish, German and English Disroot sets in one "
+                             "multilingual knowledge base instead")
     args = parser.parse_args()
+    if args.multilingual:
+        out = args.json
+        if out == parser.get_default("json"):
+            out = out.with_name("search_quality_multilingual.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(run_multilingual(), indent=2))
+        return
     sets: list[Path] = args.queries or DEFAULT_SETS
     if args.corpus and len(sets) > 1:
         parser.error("--corpus needs exactly one --queries")

@@ -287,8 +287,8 @@ class Generation:
     def _rank(self, text: str, synonyms: Synonyms, scope: Scope, instant: bool,
               limit: int) -> tuple[list[Ranked], float, list[str], int, Any]:
         locale = scope.locale
-        synonyms = self.synonyms_for(synonyms, locale)
         clauses, terms = self.build_query(text, synonyms, locale=locale)
+        synonyms = self.synonyms_for(synonyms, locale)  # the locale's own groups from here on
         words = max(1, len(clauses) - len(synonyms.expand(text)))
         totals, matched, total = self._score(clauses) if clauses else ({}, {}, 0)
         if len(self.locales) > 1 and locale:  # one locale's articles, read in its language
