@@ -484,7 +484,7 @@
     });
     fill(page, [
       el('h2', { tabIndex: -1, text: a.title, dir: 'auto', lang: a.locale || LOCALE }),
-      other(a) ? el('p', { className: 'muted', text: t('untranslated') }) : null,
+      other(a) && !own ? el('p', { className: 'muted', text: t('untranslated') }) : null,
       langs.length ? el('p', { className: 'langs' }, [doc.createTextNode(t('also_in') + ' ')]
         .concat(langs)) : null,
       body, el('p', {}, [full]),
