@@ -182,7 +182,8 @@ class Team:
             return None
         if password is not None and not self.legacy.verify(password):
             return None
-        owner = new_agent(FIRST_OWNER, "Owner", OWNER,
+        # Shown as the site's name, as every reply was before accounts: visitors see no change.
+        owner = new_agent(FIRST_OWNER, str(self.settings.site_name), OWNER,
                           passwords.hash_password(self.settings.admin_password))
         try:
             self.store.add_agent(owner)
