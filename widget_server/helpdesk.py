@@ -206,7 +206,7 @@ class Helpdesk:
 
     @cached_property
     def reply_key(self) -> bytes:
-        """The key of reply addresses' tags: the one that signs admin sessions."""
+        """The key of reply addresses' tags: the one that signs the admin's cookies."""
         return load_secret_key(self.settings.secret_key, self.settings.data_dir)
 
     def mailed_reply(self, reference: str, text: str, sender: str, mail_id: str,

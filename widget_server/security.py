@@ -285,7 +285,8 @@ def safe_next(target: str | None, default: str = "/admin/") -> str:
 
 @dataclass(frozen=True)
 class AdminAuth:
-    """The admin's password and the key that signs admin sessions, loaded once at start."""
+    """The legacy admin password (the first owner's, see team/service.py) and the key that
+    signs the admin's cookies and reply addresses, loaded once at start."""
 
     password: AdminPassword
     key: bytes

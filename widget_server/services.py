@@ -124,15 +124,15 @@ class Services:
 
 
 def _check_shared_key(settings: Settings) -> None:
-    """Nodes that share tickets or limits must share the key that signs admin sessions, or an
-    admin is logged out whenever a request lands on another node: a key generated into one
-    node's data_dir will not do."""
+    """Nodes that share tickets or limits must share the key that signs reply addresses and the
+    admin's known-browser cookies (sessions themselves live in the shared team store), or
+    another node refuses them: a key generated into one node's data_dir will not do."""
     shared = (settings.ticket_store not in {"json", "memory"}
               or settings.rate_limit_storage != "memory://")
     if shared and settings.admin_password and not settings.secret_key:
         raise SettingsError("setting secret_key: set the same secret_key on every node when "
-                            "tickets or rate limits are shared (admin sessions must hold on "
-                            "each node)")
+                            "tickets or rate limits are shared (reply addresses and admin "
+                            "cookies must hold on each node)")
 
 
 def build_services(settings: Settings) -> Services:
