@@ -51,9 +51,9 @@ def test_an_unchanged_file_is_not_parsed_again(indexed: Settings, monkeypatch: p
     parsed: list[str] = []
     original = build.parse_article
 
-    def counting(raw: bytes, relative: Path):  # type: ignore[no-untyped-def]
+    def counting(raw: bytes, relative: Path, *rest):  # type: ignore[no-untyped-def]
         parsed.append(relative.as_posix())
-        return original(raw, relative)
+        return original(raw, relative, *rest)
 
     monkeypatch.setattr(build, "parse_article", counting)
     (kb / "billing" / "refunds.md").write_text("---\ntitle: Refunds\n---\nNow about cashback.\n")
