@@ -104,6 +104,12 @@ def test_demo_serves_the_bundled_kb_with_a_host_page_on_another_origin_and_stops
                 index = httpx.get(f"{base}/kb/", timeout=10)
                 loader = httpx.get(f"{base}/widget.js", timeout=10)
                 admin = httpx.get(f"{base}/admin/", timeout=10)
+                with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as browser:
+                    form = browser.get("/admin/login").text
+                    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+                    assert csrf, form
+                    signed_in = browser.post("/admin/login", data={
+                        "csrf": csrf[1], "password": "demo", "next": "/admin/"})
                 demo.process.send_signal(signal.SIGINT)  # Ctrl-C, as the demo says
                 demo.process.wait(timeout=30)
         except RuntimeError as exc:
@@ -113,6 +119,7 @@ def test_demo_serves_the_bundled_kb_with_a_host_page_on_another_origin_and_stops
         break
     else:
         pytest.fail("the demo found no free pair of ports in three attempts")
+    assert signed_in.status_code == 200 and "Inbox" in signed_in.text  # one command, signed in
     output = logged(demo)
     assert f"Help center:  {base}/kb/" in output
     assert f"Demo site:    http://localhost:{host_port}/" in output
