@@ -279,6 +279,18 @@ def test_one_sitemap_with_alternates_for_every_translation(site: TestClient) -> 
     assert urls[f"{base}/kb/account/delete-account"].findall("x:link", ns) == []
 
 
+def test_llms_txt_lists_each_language_under_its_own_headings(site: TestClient) -> None:
+    text = site.get("/llms.txt").text
+    headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    # The default language first, then each other one, named in its own words.
+    assert headings[:2] == ["Account", "Billing"]
+    assert {h.rsplit(" (", 1)[-1] for h in headings[2:]} == {"Deutsch)", "Español)",
+                                                             "العربية)"}
+    spanish = text.split("(Español)", 1)[1]
+    assert "/kb/es/billing/refunds" in spanish
+    assert "/kb/es/" not in text.split("## ", 3)[1] + text.split("## ", 3)[2]
+
+
 # ---------------------------------------------------------------- API and panel page
 
 

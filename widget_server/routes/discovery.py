@@ -31,6 +31,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..articles import KB_PREFIX, article_path
+from ..i18n import language_name
 from ..search.generation import Generation
 from ..search.sections import split_sections
 from ..services import services
@@ -110,13 +111,23 @@ def _articles(generation: Generation | None) -> list[dict[str, Any]]:
     return sorted(catalog.values(), key=lambda meta: meta["slug"])
 
 
-def _by_category(generation: Generation | None) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Articles grouped as the /kb/ page groups them."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _by_category(generation: Generation | None,
+                 default_locale: str = "") -> list[tuple[str, list[dict[str, Any]]]]:
+    """Articles grouped as the /kb/ page groups them. With `default_locale`, a site in
+    several languages lists its default language's categories first, then each other
+    language's, named with it: "Cuenta (Español)"."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for meta in _articles(generation):
-        groups[meta["category"] or "General"].append(meta)
-    return [(name, sorted(items, key=lambda m: (m["title"].lower(), m["slug"])))
-            for name, items in sorted(groups.items(), key=lambda kv: kv[0].lower())]
+        locale = str(meta.get("locale") or default_locale) if default_locale else ""
+        groups[(locale, meta["category"] or "General")].append(meta)
+    several = len({locale for locale, _ in groups}) > 1
+
+    def order(key: tuple[str, str]) -> tuple[bool, str, str]:
+        return (key[0] != default_locale, key[0], key[1].lower())
+
+    return [(f"{name} ({language_name(locale)})" if several and locale != default_locale
+             else name, sorted(items, key=lambda m: (m["title"].lower(), m["slug"])))
+            for (locale, name), items in sorted(groups.items(), key=lambda kv: order(kv[0]))]
 
 
 def _iso_date(value: Any) -> str:
@@ -222,7 +233,7 @@ def llms_txt(settings: Settings, generation: Generation | None) -> str:
         f"Each article below is a web page of the [help center]({help_center}); the text of "
         f"all of them is in one plain-text file, [llms-full.txt]({full}).",
     ]
-    for category, items in _by_category(generation):
+    for category, items in _by_category(generation, settings.default_locale):
         lines += ["", f"## {_markdown_text(category)}", ""]
         for meta in items:
             link = (f"- [{_markdown_text(meta['title'])}]"
@@ -261,7 +272,7 @@ def llms_full_txt(settings: Settings, generation: Generation | None) -> str:
         "Every article of the help center follows: its title, its address, its category, "
         "when it was last updated and its summary, then its text, section by section."
     ]
-    for category, items in _by_category(generation):
+    for category, items in _by_category(generation, settings.default_locale):
         for meta in items:
             stored = generation.document(meta["slug"]) if generation else None
             head = [f"## {_one_line(meta['title'])}",
