@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from widget_server.articles import load_kb
+from widget_server.articles import load_site_kb
 from widget_server.evaluation import (
     EvalFileError,
     Thresholds,
@@ -75,7 +75,7 @@ def eval_command(settings: Settings, queries_file: str, min_success_at_3: float 
         deskbell eval questions.yml --min-success-at-3 0.8 --min-abstain 0.7 -v
     """
     try:
-        kb = load_kb(Path(settings.kb_dir))
+        kb = load_site_kb(settings)
         queries = load_queries(Path(queries_file), kb)
     except (FileNotFoundError, EvalFileError) as exc:
         raise BadInput(str(exc)) from None

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from widget_server.articles import load_kb, slug_for_path
+from widget_server.articles import load_site_kb, slug_for_path
 from widget_server.events import EventStore
 from widget_server.insights import (
     Draft,
@@ -106,7 +106,7 @@ def _kb_names(settings: Settings, folder: Path) -> tuple[set[str], str]:
     root = Path(settings.kb_dir)
     if not root.is_dir():
         return set(), ""
-    kb = load_kb(root)
+    kb = load_site_kb(settings)
     taken = {name for a in kb.articles for name in (a.slug, *a.aliases)}
     try:
         prefix = slug_for_path(folder.resolve().relative_to(root.resolve()) / "x.md")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from widget_server import resources
-from widget_server.articles import Article, LocaleOptions, article_path, load_kb, untranslated
+from widget_server.articles import Article, article_path, load_site_kb, untranslated
 from widget_server.errors import StorageUnavailable
 from widget_server.insights.freshness import (
     HELPFUL,
@@ -32,7 +32,7 @@ from .options import settings_options
 
 def _load(settings: Settings):  # type: ignore[no-untyped-def]
     try:
-        return load_kb(Path(settings.kb_dir), LocaleOptions.from_settings(settings))
+        return load_site_kb(settings)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
 

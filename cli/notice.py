@@ -12,11 +12,10 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
-from widget_server.articles import load_kb
+from widget_server.articles import load_site_kb
 from widget_server.errors import DeskbellError
 from widget_server.notices import (
     Notice,
@@ -59,7 +58,7 @@ def open_store(settings: Settings) -> NoticeStore:
         return open_notice_store(settings)
 
 
-def article_finder(kb_dir: Path) -> Callable[[str], str | None]:
+def article_finder(settings: Settings) -> Callable[[str], str | None]:
     """slug or alias -> the canonical slug of a public (not draft) article in the KB folder."""
     names: dict[str, str] | None = None
 
@@ -67,7 +66,7 @@ def article_finder(kb_dir: Path) -> Callable[[str], str | None]:
         nonlocal names
         if names is None:
             try:
-                kb = load_kb(kb_dir)
+                kb = load_site_kb(settings)
             except FileNotFoundError as exc:
                 raise click.ClickException(f"{exc} (--article is checked against it; is --kb "
                                            "right?)") from None
@@ -127,7 +126,7 @@ def set_command(settings: Settings, text: str, until: str, article: str | None,
     now = datetime.now(UTC)
     with store_errors():
         made = new_notice(text, until=until, now=now, texts=translations, article=article,
-                          find_article=article_finder(Path(settings.kb_dir)))
+                          find_article=article_finder(settings))
         open_store(settings).add(made)
     audit(settings, "notice.published", made.id, until=made.until.isoformat(), text=made.text)
     click.echo(describe(made, now))

@@ -8,6 +8,7 @@ Spanish translation linked by `translation_of`, account/delete-account is Englis
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -358,3 +359,19 @@ def test_every_ui_language_has_the_email_sentences() -> None:
         assert texts.keys() == english.keys(), locale
         for key, text in texts.items():
             assert i18n.placeholders(text) == i18n.placeholders(english[key]), (locale, key)
+
+
+def test_commands_name_articles_by_the_slugs_the_help_center_serves(tmp_path: Path) -> None:
+    """On a German site (default_locale = de), `deskbell notice set` keeps the article's slug
+    as the help center serves it, konto/passwort, not the de/… of an English default."""
+    write(tmp_path / "kb", "konto/passwort.md", "---\ntitle: Passwort ändern\nlocale: de\n"
+          "summary: So ändern Sie Ihr Passwort.\n---\n\nÖffnen Sie die Einstellungen.\n")
+    args = ["--kb", str(tmp_path / "kb"), "--data-dir", str(tmp_path / "data")]
+    env = {"DESKBELL_DEFAULT_LOCALE": "de"}
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+    made = CliRunner().invoke(main, ["notice", "set", "Störung", "--until", until,
+                                     "--article", "konto/passwort", *args], env=env)
+    assert made.exit_code == 0, made.output
+    listed = CliRunner().invoke(main, ["notice", "list", "--format", "json", *args], env=env)
+    [notice] = json.loads(listed.output)
+    assert notice["article"] == "konto/passwort"

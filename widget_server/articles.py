@@ -434,6 +434,13 @@ def load_kb(root: Path, locales: LocaleOptions | None = None) -> KnowledgeBase:
     return KnowledgeBase(root=root, articles=articles, problems=problems)
 
 
+def load_site_kb(settings: Any, root: Path | None = None) -> KnowledgeBase:
+    """The site's knowledge base (`kb_dir`, or `root`) read with its languages' settings
+    (`default_locale`, `locale_folders`), as the index reads it: every command and page that
+    names articles must give them the slugs the help center serves."""
+    return load_kb(Path(root or settings.kb_dir), LocaleOptions.from_settings(settings))
+
+
 _LINK = re.compile(r"\]\(\s*<?(/kb/[^)\s>#?]*)")
 
 
