@@ -100,10 +100,11 @@ def agents() -> None:
 @click.option("--name", "display_name", default="", help="Name shown to visitors and agents.")
 @click.option("--role", type=click.Choice([*ROLES, "readonly"]), default="agent",
               show_default=True)
+@click.option("--email", default="", help="Where ticket assignments are emailed to them.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @settings_options
 def add_command(settings: Settings, name: str, display_name: str, role: str,
-                password_stdin: bool) -> None:
+                email: str, password_stdin: bool) -> None:
     """Add an agent who signs in as NAME (lower-case letters, digits, . - _).
 
     The first agent of an install is an owner. On an install with only admin_password, the
@@ -125,7 +126,7 @@ def add_command(settings: Settings, name: str, display_name: str, role: str,
             click.echo("the first agent is an owner", err=True)
             role = OWNER
         agent = team.add_agent(name, display_name, role, _password(password_stdin),
-                               Actor.cli())
+                               Actor.cli(), email)
     click.echo(f"added {agent.name} ({agent.role}, shown as {agent.display_name!r})")
 
 
@@ -228,6 +229,23 @@ def set_role_command(settings: Settings, name: str, role: str) -> None:
     with team_errors():
         agent = team.set_role(name, READ_ONLY if role == "readonly" else role, Actor.cli())
     click.echo(f"{agent.name} is now {agent.role}")
+
+
+@agents.command(name="set-email")
+@click.argument("name")
+@click.argument("email")
+@settings_options
+def set_email_command(settings: Settings, name: str, email: str) -> None:
+    """Set the address an agent's ticket assignments are emailed to (`-` for none).
+
+    \b
+    Example:
+        deskbell agents set-email maria maria@example.com
+    """
+    team = open_team(settings)
+    with team_errors():
+        agent = team.set_email(name, "" if email == "-" else email, Actor.cli())
+    click.echo(f"{agent.name}: {agent.email or 'no email'}")
 
 
 @agents.command(name="sessions")

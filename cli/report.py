@@ -40,6 +40,7 @@ from widget_server.insights.digest import (
 )
 from widget_server.notices import NoticeBoard, open_notice_store
 from widget_server.settings import Settings, SettingsError
+from widget_server.team import open_team_store
 from widget_server.tickets import open_ticket_store
 
 from .options import settings_options
@@ -72,9 +73,30 @@ def read_report(settings: Settings, since: datetime, until: datetime, tz: ZoneIn
     try:
         events = EventStore.from_settings(settings)  # its constructor applies retention
         return load_report(events, open_ticket_store(settings), since, until, tz,
-                           settings.self_service_hours)
+                           settings.self_service_hours, names=_agent_names(settings))
     except OSError as exc:
         raise click.ClickException(f"cannot read {settings.data_dir}: {exc}") from None
+
+
+def _agent_names(settings: Settings) -> dict[str, str]:
+    """Agents' display names by id, for the per-agent section ({} when the team cannot be
+    read: the section then shows ids)."""
+    try:
+        store = open_team_store(settings)
+    except DeskbellError:
+        return {}
+    try:
+        return {a.id: a.display_name for a in store.agents()}
+    finally:
+        store.close()
+
+
+def _agent_lines(r: Report) -> list[str]:
+    if not r.agents:
+        return ["  none"]
+    return [f"  {a.name}: first response {_times_line(a.first_response)}; resolution "
+            f"{_times_line(a.resolution)}; CSAT {format_rate(a.csat)} ({a.ratings} ratings)"
+            for a in r.agents]
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -138,6 +160,7 @@ def text_report(r: Report) -> str:
     out += ["", "Satisfaction"] + _rows([
         ("CSAT", f"{format_rate(sat.csat)} ({sat.ratings} ratings)"),
         ("CES", ces), ("NPS", nps)])
+    out += ["", "Per agent"] + _agent_lines(r)
     out += ["", "Top searches"] + (_rows([(q, str(n)) for q, n in r.top_searches]) or
                                    ["  none"])
     out += ["", "Articles (views, helpful)"] + (_rows([
@@ -210,6 +233,13 @@ def markdown_report(r: Report) -> str:
         ["CES", "\u2014" if sat.ces is None else f"{sat.ces:.1f}"],
         ["NPS", "\u2014" if sat.nps is None else f"{sat.nps:+.0f}"],
     ])
+    out += ["", "## Per agent", ""] + _md_table(
+        ["Agent", "First responses", "Median", "p90", "Solved", "Median", "p90", "Ratings",
+         "CSAT"],
+        [[a.name, a.first_response.count, format_duration(a.first_response.median),
+          format_duration(a.first_response.p90), a.resolution.count,
+          format_duration(a.resolution.median), format_duration(a.resolution.p90), a.ratings,
+          format_rate(a.csat)] for a in r.agents])
     out += ["", "## Tickets per day", ""] + _md_table(["Day", "Tickets"], t.per_day)
     out += ["", "## Tickets per category", ""] + _md_table(["Category", "Tickets"],
                                                             t.per_category)

@@ -178,6 +178,51 @@ def status_command(settings: Settings, reference: str, status: str) -> None:
     click.echo(f"{reference} is now {ticket['status']}")
 
 
+@tickets.command(name="assign")
+@click.argument("reference")
+@click.argument("agent")
+@settings_options
+def assign_command(settings: Settings, reference: str, agent: str) -> None:
+    """Assign a ticket to AGENT (a sign-in name), or to nobody with AGENT `-`.
+
+    AGENT must be active with a role that replies (owner or agent). They are emailed when
+    they have an address (deskbell agents set-email). Recorded in the audit log.
+
+    \b
+    Example:
+        deskbell tickets assign DB-7K3Q-M9XP-2W4H maria
+        deskbell tickets assign DB-7K3Q-M9XP-2W4H -
+    """
+    from widget_server import mail
+    from widget_server.team import Actor
+
+    from .agents import open_team, team_errors
+
+    team = open_team(settings)
+    with team_errors():
+        chosen = None
+        if agent != "-":
+            chosen = team.find(agent)
+            if not chosen.can("reply"):
+                raise click.ClickException(f"{chosen.name} cannot be assigned tickets: "
+                                           f"{'disabled' if chosen.disabled else chosen.role}")
+    with store_errors():
+        helpdesk = open_helpdesk(settings)
+        done = helpdesk.assign(reference, chosen.id if chosen else None, None, "cli",
+                               chosen.display_name if chosen else None)
+    if not done.changed:
+        click.echo(f"{reference} is already {'assigned to ' + chosen.name if chosen else 'unassigned'}")
+        return
+    with team_errors():
+        team.record(Actor.cli(), "ticket.assigned" if chosen else "ticket.unassigned",
+                    reference, assignee=chosen.name if chosen else None)
+    click.echo(f"{reference} is now {'assigned to ' + chosen.name if chosen else 'unassigned'}")
+    if chosen is not None and chosen.email and mail.enabled(settings):
+        notice = mail.assignment_message(settings, done.ticket, chosen.email, "cli")
+        if not helpdesk.notify(notice):
+            click.echo(f"warning: {chosen.name} could not be emailed (see log)", err=True)
+
+
 # ---------------------------------------------------------------- export
 
 

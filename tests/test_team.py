@@ -62,6 +62,8 @@ NEEDS = {
     ("/admin/tickets/{reference}/accept", "POST"): "reply",
     ("/admin/tickets/{reference}/status", "POST"): "reply",
     ("/admin/tickets/{reference}/draft", "POST"): "read",
+    ("/admin/tickets/{reference}/assign", "POST"): "reply",
+    ("/admin/tickets/{reference}/presence", "GET"): "read",
     ("/admin/tickets/{reference}/attachments/{id}", "GET"): "read",
     ("/admin/insights", "GET"): "read",
     ("/admin/insights/draft", "POST"): "read",

@@ -70,6 +70,40 @@ def _attribute(ticket: Ticket, entry: dict[str, Any] | None, agent: str | None,
     if moved:
         ticket["status_by"] = agent
 
+
+def _credit(ticket: Ticket, before: Ticket, agent: str | None, agent_name: str | None) -> None:
+    """What an agent's change earns in the per-agent figures (README "Metrics"): the first
+    reply (`first_reply_by`), the latest solve (`solved_by`); and the status change in the
+    ticket's history. `before` holds the ticket's status, first_reply_at and solved_at
+    before the change."""
+    if agent is not None:
+        if not before["first_reply_at"] and ticket.get("first_reply_at"):
+            ticket["first_reply_by"] = agent
+        if ticket.get("solved_at") != before["solved_at"]:
+            ticket["solved_by"] = agent
+    model.record_status(ticket, before["status"], agent, agent_name)
+
+
+def _before(ticket: Ticket) -> Ticket:
+    return {k: ticket.get(k) for k in ("status", "first_reply_at", "solved_at")}
+
+
+@dataclass(frozen=True)
+class Assigned:
+    ticket: Ticket
+    changed: bool  # False: the ticket already had this assignee (nothing stored)
+
+
+class StaleReply(Conflict):
+    """A reply written on an older view of the ticket: someone wrote since. Nothing is sent."""
+
+    code = "stale_reply"
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__("New activity since you opened this ticket — read it, then send again")
+        self.ticket = ticket
+
+
 class Helpdesk:
     """The use cases over one store; `category_of(slug)` names an article's category."""
 
@@ -139,8 +173,14 @@ class Helpdesk:
         return entry
 
     def rate(self, reference: str, body: Any) -> dict[str, Any]:
+        """Store a rating; it counts for the ticket's assignee then, else for the agent who
+        solved it (`agent_id` on the rating, never shown to the visitor)."""
         rating = RATING.validate(body)
-        _, stored = self.store.update(reference, lambda t: model.add_rating(t, rating))
+
+        def rated(t: Ticket) -> dict[str, Any]:
+            credited = t.get("assignee") or t.get("solved_by")
+            return model.add_rating(t, {**rating, "agent_id": credited} if credited else rating)
+        _, stored = self.store.update(reference, rated)
         return stored
 
     # -- the agent
@@ -148,18 +188,24 @@ class Helpdesk:
     def agent_reply(self, reference: str, text: Any, status: Any = None,
                     author_name: str | None = None, field: str = "body",
                     files: Sequence[Upload] = (), agent: str | None = None,
-                    agent_name: str | None = None) -> Replied:
+                    agent_name: str | None = None, seen: int | None = None) -> Replied:
         """Reply as an agent (then the ticket waits on the visitor unless `status` says
         otherwise) and prepare the visitor's notice; `field` names the text in errors.
         `author_name` is what the visitor sees; `agent` and `agent_name`, the signed-in
-        agent's id and display name, are kept on the entry (never shown to the visitor)."""
+        agent's id and display name, are kept on the entry (never shown to the visitor).
+        `seen`: the ticket's seen_mark when the agent's page was drawn; StaleReply (nothing
+        stored, nothing sent) when messages came since."""
         body = clean_text(text, field, 1, MESSAGE_MAX, multiline=True)
         chosen = model.parse_status(status) if status else None
         name = author_name or self.settings.site_name
 
         def reply(t: Ticket) -> dict[str, Any]:
+            if seen is not None and model.seen_mark(t) > seen:
+                raise StaleReply(t)
+            before = _before(t)
             entry = self._reply(t, "agent", name, body, chosen, saved)
             _attribute(t, entry, agent, agent_name, moved=True)
+            _credit(t, before, agent, agent_name)
             return entry
         with self.attachments.saving(files) as saved:
             ticket, entry = self.store.update(reference, reply)
@@ -178,15 +224,34 @@ class Helpdesk:
         ticket, _ = self.store.update(reference, note)
         return ticket
 
-    def set_status(self, reference: str, status: Any, agent: str | None = None) -> Ticket:
+    def set_status(self, reference: str, status: Any, agent: str | None = None,
+                   agent_name: str | None = None) -> Ticket:
         """Set the status; `agent` (the signed-in agent's id) is kept as `status_by`."""
         chosen = model.parse_status(status)
 
         def change(t: Ticket) -> None:
+            before = _before(t)
             model.set_status(t, chosen)
             _attribute(t, None, agent, None, moved=True)
+            _credit(t, before, agent, agent_name)
         ticket, _ = self.store.update(reference, change)
         return ticket
+
+    def assign(self, reference: str, assignee: str | None, by: str | None = None,
+               by_name: str | None = None, assignee_name: str | None = None) -> Assigned:
+        """Give the ticket to the agent `assignee` (an id the caller checked may reply), or
+        to nobody (None); `by` is who did it (None: the command line). Recorded in the
+        ticket's history; giving it to its current assignee changes nothing."""
+        def change(t: Ticket) -> bool:
+            if (t.get("assignee") or None) == assignee:
+                return False
+            model.assign(t, assignee, by, by_name, assignee_name)
+            return True
+        try:
+            ticket, changed = self.store.update(reference, _unchanged_if_false(change))
+        except _Unchanged as same:
+            return Assigned(same.ticket, False)
+        return Assigned(ticket, changed)
 
     def erase(self, email: str) -> int:
         """Every ticket of one person, gone (a right-to-erasure request), with the files no
@@ -303,4 +368,19 @@ class Helpdesk:
             log.warning("ticket %s stored, but its event was not: %s", ticket["reference"], exc)
 
 
-__all__ = ["Helpdesk", "Opened", "Replied"]
+class _Unchanged(Exception):
+    def __init__(self, ticket: Ticket) -> None:
+        self.ticket = ticket
+
+
+def _unchanged_if_false(change: Callable[[Ticket], bool]) -> Callable[[Ticket], bool]:
+    """A change that stores nothing (raising, so the store writes nothing) when it returns
+    False."""
+    def run(t: Ticket) -> bool:
+        if not change(t):
+            raise _Unchanged(t)
+        return True
+    return run
+
+
+__all__ = ["Assigned", "Helpdesk", "Opened", "Replied", "StaleReply"]

@@ -212,6 +212,18 @@ def _threaded_reply(settings: Settings, ticket: dict[str, Any], entry: dict[str,
     return msg
 
 
+def assignment_message(settings: Settings, ticket: dict[str, Any], to: str,
+                       by_name: str) -> EmailMessage:
+    """An agent's notice that `by_name` gave them a ticket: the reference, the subject and
+    a link to the admin (never the visitor's words)."""
+    reference = ticket["reference"]
+    text = (f"{by_name} assigned {reference} to you at {settings.site_name}.\n\n"
+            f"Subject: {ticket['subject']}\n"
+            f"Status: {ticket['status']}\n\n"
+            f"Open it: {_link(settings, '/admin/tickets/' + reference)}\n")
+    return _base(settings, to, f"Assigned to you: {reference}", text)
+
+
 def digest_message(settings: Settings, subject: str, text: str, html: str) -> EmailMessage:
     """The owner's weekly digest (insights/digest.py): a plain-text part and an HTML part,
     which its maker has escaped, to notify_email."""
@@ -243,6 +255,6 @@ def send(settings: Settings, message: EmailMessage | None) -> bool:
     return True
 
 
-__all__ = ["agent_reply_message", "deliver", "digest_message", "enabled", "is_ours",
+__all__ = ["agent_reply_message", "assignment_message", "deliver", "digest_message", "enabled", "is_ours",
            "mail_domain", "message_id", "new_ticket_message", "replies_enabled", "reply_address",
            "reply_tag", "send", "tag_matches", "visitor_mail_message"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -43,6 +43,7 @@ from .search import SearchService, Synonyms, current_generation
 from .security import AdminAuth, Limits
 from .settings import Settings, SettingsError
 from .team import Team, open_team_store
+from .team.presence import Presence
 from .tickets import TicketStore, open_ticket_store
 from .tickets.factory import open_event_store
 
@@ -111,6 +112,7 @@ class Services:
     searches: SearchRecorder
     internal: InternalLibrary
     team: Team
+    presence: Presence = field(default_factory=Presence)  # who views which ticket (per process)
 
     def close(self) -> None:
         """Let go of everything opened (the server's shutdown): pending searches are written

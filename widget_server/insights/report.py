@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .activity import Activity, Event, QueryGroups, Ticket
+from .agents import AGENT_FIELDS, AgentFigures, AgentRow, agent_figures, agent_rows, from_rows
 from .facts import SELF_SERVICE_HOURS, EventFacts
 from .gaps import Gaps, content_gaps
 from .metrics import (
@@ -63,6 +64,7 @@ class Report:
     gaps: Gaps
     spikes: Spikes
     queries: QueryGroups = field(repr=False, compare=False)
+    agents: tuple[AgentFigures, ...] = ()  # per agent (insights/agents.py): owners see them
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "queries"}
@@ -79,12 +81,15 @@ def day_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime
 
 
 def build_report(tickets: Iterable[Ticket], events: Iterable[Event], since: datetime,
-                 until: datetime, tz: ZoneInfo) -> Report:
-    """Every figure for [since, until) from one Activity.
+                 until: datetime, tz: ZoneInfo, names: Mapping[str, str] | None = None) -> Report:
+    """Every figure for [since, until) from one Activity (`names`: agents' display names
+    by id, for the per-agent figures).
 
     `events` and `tickets` may reach back further (see `report_span`) for the spike baseline.
     """
-    return report_of(Activity.build(tickets, events, since, until, tz), since, until, tz)
+    activity = Activity.build(tickets, events, since, until, tz)
+    return replace(report_of(activity, since, until, tz),
+                   agents=agent_figures(activity.tickets, since, until, names or {}))
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,7 @@ EPOCH = datetime(1, 1, 2, tzinfo=UTC)
 
 def load_report(events: EventSource | None, tickets: TicketSource, since: datetime,
                 until: datetime, tz: ZoneInfo, hours: int = SELF_SERVICE_HOURS,
-                now: datetime | None = None) -> Report:
+                now: datetime | None = None, names: Mapping[str, str] | None = None) -> Report:
     """Read what [since, until) and its spike baseline need from the stores, then build.
 
     Events: the store's facts for the span (EventStore.report_facts: folded in Python, or
@@ -156,13 +161,20 @@ def load_report(events: EventSource | None, tickets: TicketSource, since: dateti
     of busy days reaches back to the span's first day may need older tickets to find where
     it started, so that rare report is built again from every ticket created before `until`.
 
+    Per agent (`names`: display names by id): a store that answers `agent_rows` (PostgreSQL,
+    in SQL) is asked; otherwise they come from the tickets read, with AGENT_FIELDS too.
+
     Blocks on disk (or the database): the server calls it on a worker thread.
     """
     first, last = report_span(since, until)
-    def read_tickets() -> tuple[tuple[Ticket, ...], TicketFigures]:
-        touched = tuple(tickets.tickets_touched(first.isoformat(), last.isoformat(),
-                                                REPORT_FIELDS))
-        return touched, TicketFigures.of(touched, since, until, tz)
+    in_sql = getattr(tickets, "agent_rows", None)
+    wanted = REPORT_FIELDS if in_sql is not None else (*REPORT_FIELDS, *AGENT_FIELDS)
+
+    def read_tickets() -> tuple[tuple[Ticket, ...], TicketFigures, tuple[AgentRow, ...]]:
+        touched = tuple(tickets.tickets_touched(first.isoformat(), last.isoformat(), wanted))
+        rows = (in_sql(since, until) if in_sql is not None
+                else agent_rows(touched, since, until))
+        return touched, TicketFigures.of(touched, since, until, tz), tuple(rows)
 
     # The tickets are read, and their figures worked out, while the events are folded (a
     # database folding them leaves this thread the processor).
@@ -171,12 +183,12 @@ def load_report(events: EventSource | None, tickets: TicketSource, since: dateti
         facts = (events.report_facts(first, since, until, tz, hours,
                                      now or datetime.now(UTC)) if events is not None
                  else EventFacts(tz.key))
-        touched, figures = reading.result()
+        touched, figures, rows = reading.result()
     report = report_of(Activity(touched, facts), since, until, tz, figures)
     if _reaches_before(report, first, tz):
         every = tickets.tickets_touched(EPOCH.isoformat(), last.isoformat(), REPORT_FIELDS)
         report = report_of(Activity(tuple(every), facts), since, until, tz)
-    return report
+    return replace(report, agents=from_rows(rows, names or {}))
 
 
 def _reaches_before(report: Report, first: datetime, tz: ZoneInfo) -> bool:

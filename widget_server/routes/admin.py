@@ -30,13 +30,16 @@ from starlette.routing import BaseRoute, Route
 from ..articles import article_path
 from ..attachments import Upload
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..helpdesk import StaleReply
 from ..insights.drafts import ticket_draft, ticket_draftable
 from ..markup import html_to_text
 from ..security import SESSION_COOKIE, safe_next
 from ..services import services
 from ..team import REPLY, LoginRefused
+from ..team.presence import viewing_line
 from ..team.service import DEVICE_DAYS
 from ..tickets import STATUSES, SummaryQuery
+from ..tickets.model import seen_mark
 from .attachments import admin_upload
 from .auth import NO_STORE, Session, admin_form, admin_page, disabled, render_admin
 from .common import client_ip
@@ -124,17 +127,27 @@ async def logout(request: Request, session: Session, form: FormData) -> Response
 # ---------------------------------------------------------------- inbox
 
 
+ASSIGNED = {"mine": "Mine", "none": "Unassigned"}  # the inbox's ?assigned= filters
+
+
 @admin_page
 async def index(request: Request, session: Session) -> Response:
     status = request.query_params.get("status", "")
     status = status if status in STATUSES else ""
     text = request.query_params.get("q", "")[:200]
     sort = "newest" if request.query_params.get("sort") == "newest" else "oldest"
-    query = SummaryQuery(status, text, newest_first=(sort == "newest"), limit=INBOX_PAGE)
-    page = await in_store(services(request).tickets.summaries, query)
+    assigned = request.query_params.get("assigned", "")
+    assigned = assigned if assigned in ASSIGNED else ""
+    assignee = {"mine": session.agent.id, "none": ""}.get(assigned)
+    query = SummaryQuery(status, text, newest_first=(sort == "newest"), limit=INBOX_PAGE,
+                         assignee=assignee)
+    state = services(request)
+    page = await in_store(state.tickets.summaries, query)
+    names = {a.id: a.display_name for a in await run_in_threadpool(state.team.agents)}
     context = {"csrf": session.csrf, "status": status, "q": text, "sort": sort,
                "statuses": STATUSES, "counts": page.counts, "total": page.total,
-               "matched": page.matched, "tickets": page.items}
+               "matched": page.matched, "tickets": page.items, "assigned": assigned,
+               "assigned_filters": ASSIGNED, "names": names}
     return render_admin(request, "admin/inbox.html", context)
 
 
@@ -223,22 +236,38 @@ async def _beside(request: Request, reference: str, asked: str | None) -> _Besid
     return _Beside(ticket, kb_q, *await _suggestions(request, ticket, kb_q))
 
 
-def _ticket_view(request: Request, session: Session, shown: _Beside,
-                 reply_body: str = "") -> Response:
+def timeline(ticket: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The thread's messages and the history's status changes and assignments, in time
+    order: ("entry", message) or ("event", change); a change made with a message follows it."""
+    items = [("entry", e) for e in ticket["thread"]] + [
+        ("event", h) for h in ticket.get("history") or []]
+    return sorted(items, key=lambda item: str(item[1].get("at") or ""))
+
+
+async def _ticket_view(request: Request, session: Session, shown: _Beside,
+                       reply_body: str = "", stale: bool = False) -> Response:
     ticket = shown.ticket
+    state = services(request)
+    state.presence.saw(ticket["reference"], session.agent.id, session.agent.display_name)
+    agents = await run_in_threadpool(state.team.agents)
     context = {"csrf": session.csrf, "ticket": ticket, "statuses": STATUSES,
                "can_reply": session.can(REPLY),
                "trail": ticket.get("trail") or {}, "draftable": ticket_draftable(ticket),
                "kb_q": shown.kb_q, "suggestions": shown.suggestions, "kb_note": shown.kb_note,
-               "reply_body": reply_body}
-    return render_admin(request, "admin/ticket.html", context)
+               "reply_body": reply_body, "timeline": timeline(ticket),
+               "seen": seen_mark(ticket), "stale": stale,
+               "names": {a.id: a.display_name for a in agents},
+               "assignable": [a for a in agents if a.can(REPLY)],
+               "viewing": viewing_line(state.presence.others(ticket["reference"],
+                                                             session.agent.id))}
+    return render_admin(request, "admin/ticket.html", context, 409 if stale else 200)
 
 
 @admin_page
 async def ticket_page(request: Request, session: Session) -> Response:
     shown = await _beside(request, request.path_params["reference"],
                           request.query_params.get("kb"))
-    return _ticket_view(request, session, shown)
+    return await _ticket_view(request, session, shown)
 
 
 @admin_form(REPLY)
@@ -266,7 +295,7 @@ async def compose(request: Request, session: Session, form: FormData) -> Respons
     joined = f"{body.rstrip()}\n\n{added}\n" if body.strip() else f"{added}\n"
     if len(joined) > MAX_REPLY:
         raise BadRequest(f"The reply would be longer than {MAX_REPLY} characters with it")
-    return _ticket_view(request, session, shown, joined)
+    return await _ticket_view(request, session, shown, joined)
 
 
 def _back(request: Request, reference: str) -> RedirectResponse:
@@ -280,10 +309,18 @@ async def reply(request: Request, session: Session, form: Mapping[str, str],
     reference = request.path_params["reference"]
     state = services(request)
     helpdesk, agent = state.helpdesk, session.agent
-    replied = await in_store(partial(helpdesk.agent_reply, files=files, agent=agent.id,
-                                     agent_name=agent.display_name), reference,
-                             form.get("body"), form.get("status") or None,
-                             state.team.signature(agent))
+    seen = form.get("seen") or ""
+    try:
+        replied = await in_store(partial(
+            helpdesk.agent_reply, files=files, agent=agent.id, agent_name=agent.display_name,
+            seen=int(seen) if seen.isdigit() else None), reference, form.get("body"),
+            form.get("status") or None, state.team.signature(agent))
+    except StaleReply:
+        # Nothing was sent: the page again, with what came since and the draft kept; its
+        # form now carries the new mark, so sending again (having read it) goes through.
+        shown = await _beside(request, reference, form.get("kb") or None)
+        return await _ticket_view(request, session, shown, str(form.get("body") or ""),
+                                  stale=True)
     response = _back(request, reference)
     if replied.notice is not None:
         response.background = BackgroundTask(helpdesk.notify, replied.notice)
@@ -309,7 +346,8 @@ async def accept_held(request: Request, session: Session, form: FormData) -> Res
 @admin_form(REPLY)
 async def set_status(request: Request, session: Session, form: FormData) -> Response:
     reference = request.path_params["reference"]
-    await in_store(partial(services(request).helpdesk.set_status, agent=session.agent.id),
+    await in_store(partial(services(request).helpdesk.set_status, agent=session.agent.id,
+                           agent_name=session.agent.display_name),
                    reference, form.get("status"))
     return _back(request, reference)
 

@@ -230,9 +230,11 @@ async def insights_page(request: Request, session: Session) -> Response:
     # Both read the event store on worker threads; the freshness list handles its own errors.
     # Covered gaps are compared over windows that end with the range (or today).
     compared_to = min(until + timedelta(days=1), now.astimezone(tz).date())
+    names = ({a.id: a.display_name for a in await in_store(state.team.agents)}
+             if session.can(MANAGE) else {})  # the per-agent table is the owners'
     report, (fresh, slug_of, covered) = await asyncio.gather(
         in_store(load_report, state.events, state.tickets, start, end, tz,
-                 state.settings.self_service_hours),
+                 state.settings.self_service_hours, None, names),
         in_store(_knowledge, Path(state.settings.kb_dir), state.events, now,
                  now.astimezone(tz).date(), compared_to, tz))
     gaps: list[ZeroResultGap | TicketQueryGap] = [*report.gaps.zero_results,

@@ -105,10 +105,15 @@ def shown_entry(reference: str, entry: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def shown_rating(rating: dict[str, Any]) -> dict[str, Any]:
+    """A rating as the visitor sees it: without the agent it counts for."""
+    return {k: v for k, v in rating.items() if k != "agent_id"}
+
+
 def visitor_view(ticket: Ticket) -> dict[str, Any]:
     thread = [shown_entry(ticket["reference"], e)
               for e in ticket["thread"] if e["author"] in {"visitor", "agent"}]
-    rating = ticket["ratings"][-1] if ticket["ratings"] else None
+    rating = shown_rating(ticket["ratings"][-1]) if ticket["ratings"] else None
     return {"reference": ticket["reference"], "subject": ticket["subject"],
             "status": ticket["status"], "created_at": ticket["created_at"],
             "updated_at": ticket["updated_at"], "thread": thread,
@@ -135,7 +140,7 @@ async def rate(request: Request) -> JSONResponse:
     ticket = await _authorized(request)
     body = await read_json(request)
     stored = await in_store(services(request).helpdesk.rate, ticket["reference"], body)
-    return JSONResponse(stored, 201, headers=NO_STORE)
+    return JSONResponse(shown_rating(stored), 201, headers=NO_STORE)
 
 
 ROUTES = [

@@ -80,6 +80,7 @@ class Agent:
     totp_pending: str | None = None
     totp_step: int = 0
     recovery: tuple[str, ...] = ()
+    email: str = ""  # where assignment notices go; none sent without one
 
     @property
     def active(self) -> bool:
@@ -105,7 +106,7 @@ class Agent:
         """What listings show: never a hash or a secret."""
         return {"id": self.id, "name": self.name, "display_name": self.display_name,
                 "role": self.role, "disabled": self.disabled, "two_step": self.two_step,
-                "created_at": self.created_at.isoformat()}
+                "email": self.email, "created_at": self.created_at.isoformat()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Agent:
@@ -117,7 +118,8 @@ class Agent:
                    disabled=bool(data.get("disabled", False)),
                    totp_secret=data.get("totp_secret"), totp_pending=data.get("totp_pending"),
                    totp_step=int(data.get("totp_step") or 0),
-                   recovery=tuple(data.get("recovery") or ()))
+                   recovery=tuple(data.get("recovery") or ()),
+                   email=str(data.get("email") or ""))
 
 
 def new_agent(name: str, display_name: str, role: str, password_hash: str) -> Agent:

@@ -38,6 +38,7 @@ from typing import Any
 from ..errors import Conflict, DeskbellError, NotFound, RateLimited, ValidationFailed
 from ..security import AdminPassword, Limits, sign, unsign
 from ..settings import Settings
+from ..tickets.validation import clean_email
 from . import passwords
 from .model import (
     FIRST_OWNER,
@@ -349,12 +350,14 @@ class Team:
         return found
 
     def add_agent(self, name: str, display_name: str, role: str, password: str,
-                  actor: Actor) -> Agent:
+                  actor: Actor, email: str = "") -> Agent:
         try:
             agent = new_agent(name, display_name or name, role,
                               passwords.hash_password(passwords.check_new_password(password)))
         except ValueError as exc:
             raise ValidationFailed(str(exc), {"agent": str(exc)}) from None
+        if email.strip():
+            agent = agent.changed(email=clean_email(email.strip()))
         self.store.add_agent(agent)
         self._has_agents = (time.monotonic(), True)
         self.record(actor, "agent.added", agent.name, role=agent.role,
@@ -382,6 +385,20 @@ class Team:
         changed = self.store.update_agent(agent.id, lambda a: a.changed(role=chosen))
         self.record(actor, "agent.role_changed", agent.name, before=agent.role, after=chosen)
         return changed
+
+    def set_email(self, name_or_id: str, email: str, actor: Actor) -> Agent:
+        """The address an agent's assignment notices go to ("" for none)."""
+        agent = self.find(name_or_id)
+        address = email.strip()
+        if address:
+            address = clean_email(address)
+        changed = self.store.update_agent(agent.id, lambda a: a.changed(email=address))
+        self.record(actor, "agent.email_changed", agent.name, email=address)
+        return changed
+
+    def assignable(self) -> list[Agent]:
+        """The agents a ticket may be given to: active, with a role that replies."""
+        return [a for a in self.store.agents() if a.can("reply")]
 
     def reset_password(self, name_or_id: str, password: str, actor: Actor,
                        end_sessions: bool = True) -> Agent:

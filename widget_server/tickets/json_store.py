@@ -244,7 +244,9 @@ class JSONTicketStore:
     def summaries(self, query: SummaryQuery) -> Summaries:
         """One inbox page, exactly as `summarize` over every ticket would answer it, reading
         only the partitions that can hold a ticket of the page (see the module docstring)."""
-        if query.text:  # words may be anywhere: a search reads every ticket
+        if query.text or query.assignee is not None:
+            # Words may be anywhere, and partition summaries do not count assignees: a search
+            # or an assignee filter reads every ticket.
             return summarize(self.iter_summaries(), query)
         heads = {n: head for n in self._partitions() if (head := self._head(n)) is not None}
         counts = dict.fromkeys(STATUSES, 0)

@@ -30,7 +30,7 @@ VISITOR_REPLY = {"new": "new", "open": "open", "pending": "open", "solved": "ope
 # only until one accepts it as the visitor's message (accept_held).
 AUTHORS = ("visitor", "agent", "note", "held")
 SUMMARY_FIELDS = ("reference", "status", "name", "email", "subject", "message", "category",
-                  "created_at", "updated_at", "first_reply_at", "solved_at")
+                  "created_at", "updated_at", "first_reply_at", "solved_at", "assignee")
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 Ticket = dict[str, Any]
@@ -145,6 +145,36 @@ def accept_held(ticket: Ticket, entry_id: str) -> dict[str, Any]:
     return entry
 
 
+def assign(ticket: Ticket, assignee: str | None, by: str | None = None,
+           by_name: str | None = None, assignee_name: str | None = None) -> dict[str, Any]:
+    """Give the ticket to the agent `assignee` (an agent id), or to nobody (None), recording
+    who did it in the ticket's history. A ticket without the `assignee` key is unassigned
+    (tickets from before assignment existed read so). Returns the history entry."""
+    at = now_iso()
+    ticket["assignee"] = assignee
+    ticket["assigned_at"] = at if assignee else None
+    entry: dict[str, Any] = {"kind": "assigned" if assignee else "unassigned", "at": at,
+                             "agent_id": by, "agent_name": by_name or "",
+                             "assignee": assignee, "assignee_name": assignee_name or ""}
+    ticket.setdefault("history", []).append(entry)
+    return entry
+
+
+def record_status(ticket: Ticket, before: str, by: str | None, by_name: str | None) -> None:
+    """A status change in the ticket's history (agent and time), when the status changed."""
+    if ticket["status"] != before:
+        ticket.setdefault("history", []).append(
+            {"kind": "status", "at": ticket["updated_at"], "agent_id": by,
+             "agent_name": by_name or "", "from": before, "to": ticket["status"]})
+
+
+def seen_mark(ticket: Ticket) -> int:
+    """What an agent has seen of a ticket: how many messages its thread holds. A reply form
+    carries it; a reply sent with fewer than there are now was written before someone else
+    replied, noted or the visitor wrote."""
+    return len(ticket.get("thread") or [])
+
+
 def can_rate(ticket: Ticket) -> bool:
     """Once per resolution: a solved ticket not yet rated since it was last solved."""
     current = ticket["resolution_count"]
@@ -168,12 +198,15 @@ __all__ = [
     "accept_held",
     "add_rating",
     "add_reply",
+    "assign",
     "can_rate",
     "hash_token",
     "new_reference",
     "new_ticket",
     "now_iso",
     "parse_status",
+    "record_status",
+    "seen_mark",
     "set_status",
     "token_matches",
 ]

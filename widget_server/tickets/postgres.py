@@ -37,7 +37,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -61,12 +61,12 @@ _TEXT = frozenset({"reference", "status", "name", "email", "subject", "message",
                    "page_url", "locale", "created_at", "updated_at", "first_reply_at",
                    "solved_at", "closed_at"})
 _INSERT = ("INSERT INTO tickets (reference, status, email_key, created_at, updated_at, search,"
-           " document) VALUES (%(reference)s, %(status)s, %(email_key)s, %(created_at)s,"
-           " %(updated_at)s, %(search)s, %(document)s::jsonb)"
+           " assignee, document) VALUES (%(reference)s, %(status)s, %(email_key)s,"
+           " %(created_at)s, %(updated_at)s, %(search)s, %(assignee)s, %(document)s::jsonb)"
            " ON CONFLICT (reference) DO NOTHING RETURNING seq")
 _UPDATE = ("UPDATE tickets SET status = %(status)s, email_key = %(email_key)s,"
            " created_at = %(created_at)s, updated_at = %(updated_at)s, search = %(search)s,"
-           " document = %(document)s::jsonb WHERE reference = %(key)s")
+           " assignee = %(assignee)s, document = %(document)s::jsonb WHERE reference = %(key)s")
 _SUMMARY_COLUMNS = sql.SQL(", ").join(
     sql.SQL("document -> {}").format(sql.Literal(name)) for name in SUMMARY_FIELDS)
 
@@ -111,6 +111,7 @@ def _columns(ticket: Ticket) -> dict[str, Any]:
         "updated_at": str(ticket.get("updated_at") or ""),
         # str(None) as summarize() does for a missing field: the match must be the same.
         "search": [str(ticket.get(name)).casefold() for name in SEARCHED_FIELDS],
+        "assignee": str(ticket.get("assignee") or ""),  # 0009: '' is unassigned
         "document": document,
     }
 
@@ -215,6 +216,44 @@ class PostgresTicketStore:
             for document, in rows:
                 if touches(document, since, until):
                     yield document
+
+    def agent_rows(self, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+        """Per agent, in SQL, what insights/agents.py agent_rows computes from tickets: for
+        the tickets created in [since, until), the first responses by `first_reply_by` and the
+        resolutions by `solved_by` (count, median, nearest-rank p90, in seconds), and the
+        ratings given in range by their `agent_id` (count, of them 4 or 5). Through the
+        created_at and last-rated indexes with a day of margin, then exact."""
+        margin = timedelta(days=1)
+        bounds = {"since": since, "until": until,
+                  "low": (since - margin).astimezone(UTC).isoformat(),
+                  "high": (until + margin).astimezone(UTC).isoformat()}
+        query = (
+            "WITH c AS (SELECT document, created_at::timestamptz AS created FROM tickets"
+            "           WHERE created_at >= %(low)s AND created_at < %(high)s),"
+            " times AS (SELECT 'first_response' AS figure, document ->> 'first_reply_by' AS agent,"
+            "           (document ->> 'first_reply_at')::timestamptz - created AS took FROM c"
+            "           WHERE created >= %(since)s AND created < %(until)s"
+            "           AND document ->> 'first_reply_by' <> ''"
+            "           AND document ->> 'first_reply_at' IS NOT NULL"
+            "           UNION ALL SELECT 'resolution', document ->> 'solved_by',"
+            "           (document ->> 'solved_at')::timestamptz - created FROM c"
+            "           WHERE created >= %(since)s AND created < %(until)s"
+            "           AND document ->> 'solved_by' <> '' AND document ->> 'solved_at' IS NOT NULL),"
+            " secs AS (SELECT figure, agent, extract(epoch FROM took)::float8 AS s FROM times),"
+            " rated AS (SELECT r ->> 'agent_id' AS agent, (r ->> 'csat')::numeric AS csat"
+            "           FROM tickets, jsonb_array_elements(document -> 'ratings') AS r"
+            "           WHERE deskbell_last_rated(document) COLLATE \"C\" >= %(low)s"
+            "           AND r ->> 'agent_id' <> '' AND (r ->> 'at')::timestamptz >= %(since)s"
+            "           AND (r ->> 'at')::timestamptz < %(until)s)"
+            " SELECT figure, agent, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY s),"
+            "        percentile_disc(0.9) WITHIN GROUP (ORDER BY s) FROM secs GROUP BY 1, 2"
+            " UNION ALL SELECT 'csat', agent, count(*),"
+            "        (count(*) FILTER (WHERE csat >= 4))::float8, NULL FROM rated GROUP BY 2")
+        with self._transaction() as conn:
+            conn.execute("SET LOCAL TimeZone = 'UTC'")  # a time without offset is UTC
+            rows = conn.execute(query, bounds).fetchall()
+        return [(f, a, int(n), None if m is None else float(m), None if p is None else float(p))
+                for f, a, n, m, p in rows]
 
     def count(self) -> int:
         with self._transaction() as conn:
@@ -328,13 +367,17 @@ class PostgresTicketStore:
 def _match(query: SummaryQuery) -> tuple[sql.Composable, dict[str, Any]]:
     """The WHERE condition of `query` and its parameters; text a stored field cannot hold
     (NUL, a lone surrogate) matches nothing, as it would in summarize()."""
-    if not storable(query.status) or not storable(query.text):
+    if not storable(query.status) or not storable(query.text) or not storable(
+            query.assignee or ""):
         return sql.SQL("FALSE"), {}
     conditions: list[sql.Composable] = []
     params: dict[str, Any] = {}
     if query.status:
         conditions.append(sql.SQL("status = %(status)s"))
         params["status"] = query.status
+    if query.assignee is not None:  # through tickets_assignee_created_at (0009)
+        conditions.append(sql.SQL("assignee = %(assignee)s"))
+        params["assignee"] = query.assignee
     if query.text:
         conditions.append(sql.SQL(
             "EXISTS (SELECT FROM unnest(search) AS field WHERE strpos(field, %(text)s) > 0)"))

@@ -28,12 +28,14 @@ SEARCHED_FIELDS = ("reference", "name", "email", "subject", "message", "category
 
 @dataclass(frozen=True)
 class SummaryQuery:
-    """An inbox page: tickets of one status (or all), containing some text, oldest first."""
+    """An inbox page: tickets of one status (or all), containing some text, oldest first;
+    `assignee`: None for any, "" for the unassigned tickets, an agent id for that agent's."""
 
     status: str = ""
     text: str = ""
     newest_first: bool = False
     limit: int = 200
+    assignee: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,15 @@ def _matches(row: Summary, text: str) -> bool:
 
 
 def summarize(rows: Iterable[Summary], query: SummaryQuery) -> Summaries:
-    """Filter, order and cut `rows` as `query` asks, counting every row by status."""
+    """Filter, order and cut `rows` as `query` asks, counting every row by status (the
+    counts are the whole store's, whatever the filters)."""
     counts = dict.fromkeys(STATUSES, 0)
     chosen, total, text = [], 0, query.text.casefold()
     for row in rows:
         total += 1
         counts[row["status"]] = counts.get(row["status"], 0) + 1
         if (not query.status or row["status"] == query.status) and (
+                query.assignee is None or (row.get("assignee") or "") == query.assignee) and (
                 not text or _matches(row, text)):
             chosen.append(row)
     chosen.sort(key=lambda row: row["created_at"], reverse=query.newest_first)
