@@ -36,7 +36,7 @@ from widget_server.tickets import JSONTicketStore
 NOW = datetime(2026, 3, 29, 12, tzinfo=UTC)
 SINCE, UNTIL, TZ = "2026-03-01", "2026-03-29", "Europe/Paris"  # the range crosses a DST change
 JSON_KEYS = ["since", "until", "timezone", "sessions", "self_service", "self_service_daily", "tickets", "times",
-             "satisfaction", "articles", "top_searches", "gaps", "spikes"]
+             "satisfaction", "articles", "top_searches", "gaps", "spikes", "agents"]
 
 
 @pytest.fixture(scope="module")

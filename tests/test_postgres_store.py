@@ -261,7 +261,8 @@ def test_a_summary_holds_exactly_the_summary_fields(store: PostgresTicketStore) 
     store.add(ticket())
     item = store.summaries(SummaryQuery()).items[0]
     assert list(item) == ["reference", "status", "name", "email", "subject", "message",
-                          "category", "created_at", "updated_at", "first_reply_at", "solved_at"]
+                          "category", "created_at", "updated_at", "first_reply_at", "solved_at",
+                          "assignee"]
     assert item["first_reply_at"] is None and item["status"] == "new"
 
 
