@@ -61,11 +61,9 @@ from widget_server.errors import DeskbellError, ValidationFailed
 from widget_server.events import EventStore, JSONEventStore, NewEvent, event_key, utc_now
 from widget_server.events.protocol import encode
 from widget_server.notices import JSONNoticeStore, Notice, NoticeStore
-from widget_server.schemas import RATING
 from widget_server.settings import POSTGRES_SCHEMES, SETTINGS, Settings, shown
-from widget_server.tickets import JSONTicketStore, Ticket, TicketStore, add_rating, add_reply
-from widget_server.tickets.model import new_ticket
-from widget_server.tickets.validation import clean_trail
+from widget_server.tickets import JSONTicketStore, Ticket, TicketStore
+from widget_server.tickets.canonical import in_model_order, model_ticket
 
 from .options import settings_options
 
@@ -183,35 +181,6 @@ def checksum(ticket: Ticket) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _model_ticket() -> Ticket:
-    """A ticket holding every key the model writes, in the model's order, built by the model
-    itself (so the order follows model.py, validation.py and schemas.py as they change)."""
-    at = "2026-01-01T00:00:00+00:00"
-    trail = clean_trail({
-        "session": "s_" + "a" * 22, "page_url": "https://shop.example/",
-        "searches": [{"q": "q", "results": 1, "at": at}],
-        "articles": [{"slug": "a", "title": "t", "source": "search", "at": at}],
-        "votes": [{"slug": "a", "helpful": True, "at": at}],
-    })
-    ticket, _ = new_ticket({"name": "n", "email": "e@example.com", "subject": "s",
-                            "message": "m", "page_url": "", "locale": "en", "trail": trail}, "c")
-    add_reply(ticket, "agent", "a", "b", "solved")
-    add_rating(ticket, RATING.validate({"csat": 5, "ces": 1, "nps": 9, "comment": "c"}))
-    return ticket
-
-
-def in_model_order(value: Any, model: Any) -> Any:
-    """`value` with every object's keys in `model`'s order; keys the model does not know
-    follow, in the order they had."""
-    if isinstance(value, dict) and isinstance(model, dict):
-        ordered = {key: in_model_order(value[key], model[key]) for key in model if key in value}
-        ordered.update((key, item) for key, item in value.items() if key not in model)
-        return ordered
-    if isinstance(value, list) and isinstance(model, list) and model:
-        return [in_model_order(item, model[0]) for item in value]
-    return value
-
-
 @dataclass
 class Tally:
     source: int = 0
@@ -237,7 +206,7 @@ def _bar(length: int, label: str) -> Any:
 
 def copy_tickets(source: TicketStore, target: TicketStore, batch: int, reorder: bool) -> Tally:
     tally = Tally(source=source.count())
-    model = _model_ticket() if reorder else None
+    model = model_ticket() if reorder else None
     with _bar(tally.source, "tickets") as bar:
         for chunk in _chunks(source.iter_tickets(), batch):
             for ticket in chunk:

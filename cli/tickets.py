@@ -22,6 +22,7 @@ from widget_server.errors import DeskbellError
 from widget_server.helpdesk import Helpdesk
 from widget_server.settings import Settings
 from widget_server.tickets import STATUSES, Ticket, TicketStore, open_ticket_store
+from widget_server.tickets.canonical import canonical
 
 from .agents import record as audit
 from .options import settings_options
@@ -101,7 +102,9 @@ def one_line(text: str, width: int) -> str:
 
 
 def public(ticket: Ticket) -> dict[str, Any]:
-    return {k: v for k, v in ticket.items() if k != "token_hash"}
+    """A ticket as exports and `show` print it: without its token hash, keys in the model's
+    order, so the same ticket prints the same from any store."""
+    return {k: v for k, v in canonical(ticket).items() if k != "token_hash"}
 
 
 @tickets.command()

@@ -35,7 +35,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import Conflict, DeskbellError, NotFound, RateLimited, ValidationFailed
+from ..errors import (
+    Conflict,
+    DeskbellError,
+    InsufficientStorage,
+    NotFound,
+    RateLimited,
+    StorageUnavailable,
+    ValidationFailed,
+)
 from ..security import AdminPassword, Limits, sign, unsign
 from ..settings import Settings
 from ..tickets.validation import clean_email
@@ -168,11 +176,19 @@ class Team:
 
     def prune(self) -> int:
         """Retention: drop audit entries older than audit_retention_days, and sessions past
-        their lifetimes."""
+        their lifetimes. A store that cannot be written now (a read-only or full disk) is
+        logged and left for the next prune: the server still starts and serves reads."""
         now = self.clock()
         self._pruned = time.monotonic()
-        self.store.end_sessions(seen_before=now - self.idle, created_before=now - self.lifetime)
-        return self.store.prune_audit(now - timedelta(days=self.settings.audit_retention_days))
+        try:
+            self.store.end_sessions(seen_before=now - self.idle,
+                                    created_before=now - self.lifetime)
+            return self.store.prune_audit(
+                now - timedelta(days=self.settings.audit_retention_days))
+        except (StorageUnavailable, InsufficientStorage) as exc:
+            log.warning("team: expired sessions and old audit entries not pruned: %s",
+                        exc.message)
+            return 0
 
     # ------------------------------------------------------------ sign-in
 
