@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 
 from ..durable import write_atomic
 from ..errors import DeskbellError, NotFound, StorageUnavailable
-from ..settings import POSTGRES_SCHEMES, Settings, SettingsError
+from ..settings import Settings
 from ..tickets.files import storage_error
 from .model import Notice
 
@@ -236,23 +236,15 @@ class NoticeBoard:
 def open_notice_store(settings: Settings) -> NoticeStore:
     """The store beside the tickets: the `ticket_store` setting picks it (see the module
     docstring); StoreSettingError when PostgreSQL cannot be used."""
-    kind = settings.ticket_store
-    if kind == "json":
-        return JSONNoticeStore(settings.data_dir)
-    if kind == "memory":
-        return MemoryNoticeStore()
-    if kind.startswith(POSTGRES_SCHEMES):
-        from ..tickets.factory import StoreSettingError
-        try:
-            from .postgres import PostgresNoticeStore
-        except ImportError as exc:
-            raise StoreSettingError(f"PostgreSQL needs the postgresql extra, pip install "
-                                    f"'deskbell[postgresql]' ({exc})") from None
-        try:
-            return PostgresNoticeStore(kind)
-        except StorageUnavailable as exc:
-            raise StoreSettingError(exc.message) from None
-    raise SettingsError(f"setting ticket_store: unknown store {kind!r}")
+    from ..tickets.factory import open_beside_tickets
+
+    def postgres() -> Callable[[str], NoticeStore]:
+        from .postgres import PostgresNoticeStore
+        return PostgresNoticeStore
+
+    as_json: Callable[[Path], NoticeStore] = JSONNoticeStore
+    in_memory: Callable[[], NoticeStore] = MemoryNoticeStore
+    return open_beside_tickets(settings, as_json, in_memory, postgres)
 
 
 __all__ = ["CACHE_SECONDS", "JSONNoticeStore", "MemoryNoticeStore", "NoticeBoard",

@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 
 from ..durable import fsync_dir, write_atomic
 from ..errors import Conflict, NotFound, StorageUnavailable
-from ..settings import POSTGRES_SCHEMES, Settings, SettingsError
+from ..settings import Settings
 from ..tickets.files import storage_error
 from .model import Agent, AuditEntry, SessionRecord
 
@@ -366,23 +366,15 @@ class JSONTeamStore:
 def open_team_store(settings: Settings) -> TeamStore:
     """The store beside the tickets (the `ticket_store` setting); StoreSettingError when
     PostgreSQL cannot be used."""
-    kind = settings.ticket_store
-    if kind == "json":
-        return JSONTeamStore(settings.data_dir)
-    if kind == "memory":
-        return MemoryTeamStore()
-    if kind.startswith(POSTGRES_SCHEMES):
-        from ..tickets.factory import StoreSettingError
-        try:
-            from .postgres import PostgresTeamStore
-        except ImportError as exc:
-            raise StoreSettingError(f"PostgreSQL needs the postgresql extra, pip install "
-                                    f"'deskbell[postgresql]' ({exc})") from None
-        try:
-            return PostgresTeamStore(kind)
-        except StorageUnavailable as exc:
-            raise StoreSettingError(exc.message) from None
-    raise SettingsError(f"setting ticket_store: unknown store {kind!r}")
+    from ..tickets.factory import open_beside_tickets
+
+    def postgres() -> Callable[[str], TeamStore]:
+        from .postgres import PostgresTeamStore
+        return PostgresTeamStore
+
+    as_json: Callable[[Path], TeamStore] = JSONTeamStore
+    in_memory: Callable[[], TeamStore] = MemoryTeamStore
+    return open_beside_tickets(settings, as_json, in_memory, postgres)
 
 
 __all__ = ["JSONTeamStore", "MemoryTeamStore", "TeamStore", "open_team_store"]

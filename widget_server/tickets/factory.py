@@ -8,7 +8,9 @@ database server.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from ..errors import StorageUnavailable
 from ..events.protocol import EventStore
@@ -17,6 +19,8 @@ from ..settings import POSTGRES_SCHEMES, Settings, SettingsError
 from .json_store import JSONTicketStore
 from .memory import MemoryTicketStore
 from .store import TicketStore
+
+T = TypeVar("T")
 
 
 class StoreSettingError(SettingsError, StorageUnavailable):
@@ -39,6 +43,29 @@ def open_ticket_store(settings: Settings) -> TicketStore:
         return MemoryTicketStore()
     if kind.startswith(POSTGRES_SCHEMES):
         return open_postgres_store(kind)
+    raise SettingsError(f"setting ticket_store: unknown store {kind!r}")
+
+
+def open_beside_tickets(settings: Settings, json: Callable[[Path], T], memory: Callable[[], T],
+                        postgres: Callable[[], Callable[[str], T]]) -> T:
+    """A store kept beside the tickets (notices, the team), of the kind `ticket_store` names:
+    `json(data_dir)`, `memory()`, or `postgres()(url)`, where `postgres` imports the
+    PostgreSQL module only when a URL asks for it. StoreSettingError says why PostgreSQL
+    cannot be used."""
+    kind = settings.ticket_store
+    if kind == "json":
+        return json(Path(settings.data_dir))
+    if kind == "memory":
+        return memory()
+    if kind.startswith(POSTGRES_SCHEMES):
+        try:
+            opener = postgres()
+        except ImportError as exc:
+            raise _postgres_missing(exc, "ticket_store") from None
+        try:
+            return opener(kind)
+        except StorageUnavailable as exc:
+            raise StoreSettingError(exc.message) from None
     raise SettingsError(f"setting ticket_store: unknown store {kind!r}")
 
 
