@@ -56,7 +56,6 @@ class Replied:
     notice: EmailMessage | None = None
 
 
-
 def _attribute(ticket: Ticket, entry: dict[str, Any] | None, agent: str | None,
                agent_name: str | None, moved: bool = False) -> None:
     """Who did it: the agent's id (and display name) on the thread entry, and on the ticket
@@ -242,16 +241,15 @@ class Helpdesk:
         """Give the ticket to the agent `assignee` (an id the caller checked may reply), or
         to nobody (None); `by` is who did it (None: the command line). Recorded in the
         ticket's history; giving it to its current assignee changes nothing."""
-        def change(t: Ticket) -> bool:
+        def change(t: Ticket) -> None:
             if (t.get("assignee") or None) == assignee:
-                return False
+                raise _Unchanged(t)  # raising, the store writes nothing
             model.assign(t, assignee, by, by_name, assignee_name)
-            return True
         try:
-            ticket, changed = self.store.update(reference, _unchanged_if_false(change))
+            ticket, _ = self.store.update(reference, change)
         except _Unchanged as same:
             return Assigned(same.ticket, False)
-        return Assigned(ticket, changed)
+        return Assigned(ticket, True)
 
     def erase(self, email: str) -> int:
         """Every ticket of one person, gone (a right-to-erasure request), with the files no
@@ -280,11 +278,6 @@ class Helpdesk:
         Conflict), or `held` for an agent to accept when `sender` is not the ticket's
         address. One Message-ID (a relay's retry) is stored once, and notified once."""
         body = clean_text(text, "body", 1, MESSAGE_MAX, multiline=True)
-        with self.attachments.saving(files) as saved:
-            return self._mailed_reply(reference, body, sender, mail_id, held, saved)
-
-    def _mailed_reply(self, reference: str, body: str, sender: str, mail_id: str,
-                      held: bool, saved: list[Descriptor]) -> Replied:
 
         def change(t: Ticket) -> tuple[dict[str, Any], bool]:
             known = next((e for e in t["thread"] if mail_id and e.get("mail_id") == mail_id),
@@ -298,7 +291,8 @@ class Helpdesk:
             entry["mail_id"] = mail_id
             return entry, True
 
-        ticket, (entry, new) = self.store.update(reference, change)
+        with self.attachments.saving(files) as saved:
+            ticket, (entry, new) = self.store.update(reference, change)
         notice = (mail.visitor_mail_message(self.settings, ticket, entry, sender, held)
                   if new and mail.enabled(self.settings) else None)
         return Replied(ticket, entry, notice)
@@ -369,18 +363,10 @@ class Helpdesk:
 
 
 class _Unchanged(Exception):
+    """Raised inside a store change that has nothing to store: the store writes nothing."""
+
     def __init__(self, ticket: Ticket) -> None:
         self.ticket = ticket
-
-
-def _unchanged_if_false(change: Callable[[Ticket], bool]) -> Callable[[Ticket], bool]:
-    """A change that stores nothing (raising, so the store writes nothing) when it returns
-    False."""
-    def run(t: Ticket) -> bool:
-        if not change(t):
-            raise _Unchanged(t)
-        return True
-    return run
 
 
 __all__ = ["Assigned", "Helpdesk", "Opened", "Replied", "StaleReply"]
