@@ -197,15 +197,6 @@ def strip_quoted(text: str) -> str:
     return "\n".join(lines).strip()
 
 
-@dataclass(frozen=True)
-class Attachment:
-    """A file a message carried (kept by the ticket attachments store when there is one)."""
-
-    filename: str
-    content_type: str
-    data: bytes
-
-
 @dataclass
 class Parsed:
     """What Deskbell reads of one message."""
@@ -216,7 +207,7 @@ class Parsed:
     sender: str
     subject: str
     text: str  # the newest reply, plain
-    attachments: list[Attachment]
+    attachments: list[Upload]  # the files it carried, for the ticket attachments store
 
 
 class Unacceptable(Exception):
@@ -234,8 +225,8 @@ def _body_part(msg: EmailMessage) -> Message | None:
         return None
 
 
-def _attachments(msg: EmailMessage) -> list[Attachment]:
-    found: list[Attachment] = []
+def _attachments(msg: EmailMessage) -> list[Upload]:
+    found: list[Upload] = []
     try:
         parts = list(msg.iter_attachments()) if msg.is_multipart() else []
     except Exception:  # as _body_part
@@ -245,8 +236,7 @@ def _attachments(msg: EmailMessage) -> list[Attachment]:
             raise Unacceptable(_refused(552, f"5.3.4 more than {MAX_ATTACHMENTS} attachments"))
         data = part.get_payload(decode=True)
         name = _one_line(str(part.get_filename() or "attachment"), 200)
-        found.append(Attachment(name, part.get_content_type(),
-                                data if isinstance(data, bytes) else b""))
+        found.append(Upload(name, data if isinstance(data, bytes) else b""))
     return found
 
 
@@ -271,7 +261,7 @@ def parse(raw: bytes) -> Parsed:
                   _header(msg, "Subject")[:200], newest, _attachments(msg))
 
 
-def automatic(msg: Message, return_path: str | None, ours: Any) -> str:
+def automatic(msg: Message, return_path: str | None, ours: Callable[[str], bool]) -> str:
     """Why a message is automatic or a loop and must not be acted on ("" when it is not)."""
     submitted = _header(msg, "Auto-Submitted").lower()
     if submitted and submitted.split(";")[0].strip() != "no":
@@ -447,13 +437,12 @@ def _with_files(parsed: Parsed, act: Callable[[str, list[Upload]], T]) -> T:
     refuses them (a type it does not keep, a limit), act without them and say so in the
     text, so the words still arrive."""
     text = parsed.text or ("(attachments only)" if parsed.attachments else "(no text)")
-    files = [Upload(a.filename, a.data) for a in parsed.attachments]
-    if not files:
+    if not parsed.attachments:
         return act(text, [])
     try:
-        return act(text, files)
+        return act(text, parsed.attachments)
     except (UnsupportedMediaType, PayloadTooLarge, ValidationFailed) as exc:
-        names = ", ".join(a.filename for a in parsed.attachments)[:300]
+        names = ", ".join(a.name for a in parsed.attachments)[:300]
         return act(f"{text}\n\n[Attachments not kept ({names}): {_one_line(exc.message, 300)}]",
                    [])
 
