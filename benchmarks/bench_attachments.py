@@ -34,6 +34,7 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks.common import write_result  # noqa: E402
 from widget_server.app import create_app  # noqa: E402
 from widget_server.attachments import Upload, inspect  # noqa: E402
 from widget_server.settings import load_settings  # noqa: E402
@@ -150,9 +151,7 @@ def main() -> None:
         print(f"upload {label} {r['bytes'] / 1e6:.1f} MB: {r['median_s'] * 1000:.0f} ms "
               f"({r['mb_per_s']:.1f} MB/s)")
     print(f"inspect() of the PNG alone: {result['inspect_png_s'] * 1000:.0f} ms")
-    out = Path(__file__).parent / "results" / "attachments.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("attachments", result)
 
 
 if __name__ == "__main__":

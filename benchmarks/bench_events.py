@@ -17,7 +17,6 @@ Prints medians and writes benchmarks/results/events.json.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import write_result  # noqa: E402
 from widget_server.events import EventStore, NewEvent  # noqa: E402
 from widget_server.insights import build_report  # noqa: E402
 
@@ -158,9 +158,7 @@ def main() -> None:
                   **bench_report(Path(tmp), args.events, args.tickets)}
     for key, value in result.items():
         print(f"{key:40} {value:12.2f}")
-    out = Path(__file__).parent / "results" / "events.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("events", result)
 
 
 if __name__ == "__main__":

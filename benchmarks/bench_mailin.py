@@ -15,7 +15,6 @@ Prints medians in messages/second and writes benchmarks/results/mailin.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import smtplib
 import statistics
@@ -29,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import REPO, write_result  # noqa: E402
 from widget_server import mail  # noqa: E402
 from widget_server.helpdesk import Helpdesk  # noqa: E402
 from widget_server.settings import Settings, load_settings  # noqa: E402
 from widget_server.tickets import open_ticket_store  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 SUPPORT = "support@example.com"
 TEXT = "Thanks, the new link worked and I could download the invoice."
 TICKET = {"name": "Ada Lovelace", "email": "ada@example.com", "subject": "Invoice missing",
@@ -145,9 +144,7 @@ def main() -> None:
           f"({min(lmtp):.0f}-{max(lmtp):.0f}); "
           f"Helpdesk.visitor_reply {result['visitor_reply_per_second']['median']:.0f} msg/s "
           f"({min(direct):.0f}-{max(direct):.0f})")
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "mailin.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("mailin", result)
 
 
 if __name__ == "__main__":

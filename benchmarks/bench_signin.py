@@ -20,7 +20,6 @@ benchmarks/results/signin.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from benchmarks.common import REPO, live_server  # noqa: E402
+from benchmarks.common import REPO, live_server, write_result  # noqa: E402
 from widget_server.security import AdminPassword  # noqa: E402
 from widget_server.settings import load_settings  # noqa: E402
 from widget_server.team import (  # noqa: E402
@@ -131,9 +130,7 @@ def main() -> None:
           f"{result['argon2id_verify_ms']['median']} ms")
     print(f"old scrypt admin_password verify, median   "
           f"{result['scrypt_admin_password_verify_ms']['median']} ms")
-    out = REPO / "benchmarks" / "results" / "signin.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("signin", result)
 
 
 if __name__ == "__main__":

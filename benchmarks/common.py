@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from benchmarks.corpus import ARDUINO, cache_root, synthetic_kb
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
 T = TypeVar("T")
 PYTHON = sys.executable
 
@@ -102,6 +103,15 @@ def print_table(figures: Iterable[Figure]) -> None:
         target = f"{f.target} {mark}".strip()
         print(f"{f.part:<8} {f.name + ' (' + f.unit + ')':<44} {fmt(f.median):>10} "
               f"{spread(f.runs):>15}  {base:<34} {target:<12}")
+
+
+def write_result(name: str, result: Any) -> Path:
+    """Write a benchmark's figures to benchmarks/results/<name>.json (indented, one final
+    newline) and return that path."""
+    out = RESULTS / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return out
 
 
 def rss_mb(pid: int) -> float:
