@@ -114,6 +114,7 @@ class Generation:
         self._query_vectors: OrderedDict[str, Any] = OrderedDict()
         self._docnums: dict[str, int] = {}
         self._slugs: dict[int, str] = {}
+        self._by_locale: dict[str, frozenset[int]] = {}
         self.encoder = encoder
         self.fixed_threshold = threshold
         self.ranker: Ranker = LexicalRanker()
@@ -292,7 +293,7 @@ class Generation:
         words = max(1, len(clauses) - len(synonyms.expand(text)))
         totals, matched, total = self._score(clauses) if clauses else ({}, {}, 0)
         if len(self.locales) > 1 and locale:  # one locale's articles, read in its language
-            allowed = set(self.impacts.docs("locale", locale))
+            allowed = self._locale_docs(locale)
             totals = {d: s for d, s in totals.items() if d in allowed}
             total = len(totals)
         by_meaning = self.by_meaning(locale) and not instant and bool(clauses)
@@ -477,19 +478,17 @@ class Generation:
 
     def translation(self, meta: dict[str, Any], locale: str | None) -> str | None:
         """The slug of the article's translation into `locale`, when the knowledge base says it
-        has one. Read from the catalog's `translations` ({locale: slug}, or a list of slugs
-        whose own locale decides); a catalog without translations has none to offer."""
-        found = meta.get("translations")
-        if not locale or not found:
-            return None
-        if isinstance(found, dict):
-            pairs = list(found.items())
-        else:
-            pairs = [(self.catalog.get(str(slug), {}).get("locale"), slug) for slug in found]
-        for candidate_locale, slug in pairs:
-            if candidate_locale == locale and str(slug) in self.catalog:
-                return str(slug)
-        return None
+        has one (the catalog's `translations`, {locale: slug}; a catalog of before languages
+        has none to offer)."""
+        slug = meta.get("translations", {}).get(locale) if locale else None
+        return str(slug) if slug is not None and str(slug) in self.catalog else None
+
+    def _locale_docs(self, locale: str) -> frozenset[int]:
+        """The documents of one locale's articles, gathered once per generation."""
+        found = self._by_locale.get(locale)
+        if found is None:
+            found = self._by_locale[locale] = frozenset(self.impacts.docs("locale", locale))
+        return found
 
     def document(self, slug: str) -> dict[str, Any] | None:
         stored: dict[str, Any] | None = self.searcher.document(slug=slug)
