@@ -24,7 +24,7 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Whoosh's default token pattern (RegexTokenizer): the index is tokenized with it, so stemming
 # a query word the same way finds the same terms.
-_TOKEN = re.compile(r"[\w\*]+(?:\.?[\w\*]+)*")
+TOKEN = re.compile(r"[\w\*]+(?:\.?[\w\*]+)*")
 _STEM_CACHE: dict[str, str] = {}
 _STEM_CACHE_LIMIT = 200_000  # a bound for pathological input; words repeat a lot
 
@@ -53,7 +53,7 @@ def stem_tokens(text: str) -> list[str]:
     """What Whoosh's StemmingAnalyzer(stoplist=None) makes of text, without a Token object per
     word: the same token pattern, lower case, the same Porter stemmer. A test holds the two to
     the same output."""
-    return [stem(token.lower()) for token in _TOKEN.findall(text)]
+    return [stem(token.lower()) for token in TOKEN.findall(text)]
 
 
 @functools.lru_cache(maxsize=20000)
@@ -85,5 +85,5 @@ def edit_distance(a: str, b: str, limit: int, *, swaps: bool = False) -> int:
     return previous[-1]
 
 
-__all__ = ["STOP_WORDS", "content_words", "edit_distance", "stem", "stem_tokens", "stem_word",
+__all__ = ["STOP_WORDS", "TOKEN", "content_words", "edit_distance", "stem", "stem_tokens", "stem_word",
            "words"]

@@ -30,17 +30,17 @@ from dataclasses import dataclass, field
 from whoosh.analysis import NgramFilter, StandardAnalyzer
 from whoosh.lang import has_stemmer, has_stopwords, stemmer_for_language, stopwords_for_language
 
-from ..text import STOP_WORDS, stem_tokens, stem_word
+from ..text import STOP_WORDS, TOKEN, stem_tokens, stem_word, words
 
 ENGLISH = "en"
-# The index's token pattern (Whoosh's RegexTokenizer default): dotted names stay one token.
-_TOKEN = re.compile(r"[\w\*]+(?:\.?[\w\*]+)*")
 # Runs of characters written without spaces between words.
 _UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\u0e00-\u0e7f"
 _UNSPACED_RUN = re.compile(f"[{_UNSPACED}]+")
 _SEGMENTED_TOKEN = re.compile(f"[{_UNSPACED}]+|[^\\W{_UNSPACED}]+(?:\\.[^\\W{_UNSPACED}]+)*")
-_EDGE = StandardAnalyzer(stoplist=None) | NgramFilter(minsize=2, maxsize=15, at="start")
 EDGE_MAX = 15
+# The as-you-type field's analyzer: every beginning (2 to EDGE_MAX letters) of each word.
+EDGE_ANALYZER = (StandardAnalyzer(stoplist=None)
+                 | NgramFilter(minsize=2, maxsize=EDGE_MAX, at="start"))
 # Words that only say a visitor is asking: dropped from queries like the stop words.
 _QUESTION_WORDS = {
     "fr": "comment pourquoi quand où quel quelle quels quelles faire peux puis puis-je aide svp "
@@ -138,7 +138,7 @@ class Language:
         """Normalized text into words: unspaced scripts into pairs of characters."""
         text = self.normalize(text)
         if not self.segmented:
-            return _TOKEN.findall(text)
+            return TOKEN.findall(text)
         out: list[str] = []
         # Thai vowel signs are not word characters: a run is taken whole, marks included.
         for match in _SEGMENTED_TOKEN.finditer(text):
@@ -169,8 +169,8 @@ class Language:
     def words(self, text: str) -> list[str]:
         """The unstemmed words typo correction learns (numbers and pairs of characters too)."""
         if self.english:
-            return re.findall(r"\w+", text.lower())
-        return [w for word in self.split(text) for w in re.findall(r"\w+", word)]
+            return words(text.lower())
+        return [w for word in self.split(text) for w in words(word)]
 
     def unspaced(self, word: str) -> bool:
         """Whether a word is a pair of characters of a script written without spaces."""
@@ -183,7 +183,7 @@ class Language:
     def edges(self, text: str) -> list[str]:
         """Every beginning (2 to 15 letters) of each word of text: the as-you-type field."""
         if self.english:
-            return [t.text for t in _EDGE(text, mode="index") if not t.stopped]
+            return [t.text for t in EDGE_ANALYZER(text, mode="index") if not t.stopped]
         out: list[str] = []
         for word in self.split(text):
             if self.unspaced(word):

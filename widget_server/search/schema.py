@@ -13,17 +13,15 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from whoosh.analysis import NgramFilter, StandardAnalyzer, StemmingAnalyzer
+from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
 from ..articles import Article
 from ..markup import Rendered
-from ..text import words
-from .analysis import ENGLISH_ONLY, Language, language
+from .analysis import EDGE_ANALYZER, ENGLISH_ONLY, Language, language
 
 # The text fields analyzed with the stemmer; a query word is looked up in all of them at once.
 STEMMED_FIELDS = ("title", "summary", "headings", "body", "keywords")
-_EDGE = StandardAnalyzer(stoplist=None) | NgramFilter(minsize=2, maxsize=15, at="start")
 # In languages that write compounds as one word, the body's long words get beginnings too, so
 # a query word matches the compounds it starts ("passwort" → "Passwortänderung").
 COMPOUND_MIN_LETTERS = 8
@@ -41,7 +39,7 @@ def make_schema() -> Schema:
         body=TEXT(analyzer=stem, phrase=False),
         keywords=TEXT(analyzer=stem, field_boost=2.5, phrase=False),
         # Word beginnings of titles, headings, summary and keywords: the as-you-type prefix.
-        edges=TEXT(analyzer=_EDGE, field_boost=1.5, phrase=False),
+        edges=TEXT(analyzer=EDGE_ANALYZER, field_boost=1.5, phrase=False),
         category=ID(stored=True),
         locale=ID(stored=True),
         html=STORED(),
@@ -68,8 +66,6 @@ def _document(article: Article, rendered: Rendered) -> dict[str, Any]:
 def word_counts(title: str, summary: str, keywords: str, text: str,
                 analysis: Language = ENGLISH_ONLY) -> Counter[str]:
     """The unstemmed words of one article, as typo correction sees them."""
-    if analysis.english:
-        return Counter(words(f"{title}\n{summary}\n{keywords}\n{text}".lower()))
     return Counter(analysis.words(f"{title}\n{summary}\n{keywords}\n{text}"))
 
 
