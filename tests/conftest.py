@@ -63,6 +63,27 @@ def client(indexed: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def app_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    """An indexed in-process app over overridden settings, with the admin password of
+    test_admin (closed at teardown)."""
+    from .test_admin import PASSWORD
+
+    opened: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        s = make_settings(**{"admin_password": PASSWORD, **overrides})
+        reindex(Path(s.kb_dir), s.index_dir)
+        client = TestClient(create_app(s), follow_redirects=False)
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
 # Every TicketStore kind; a store test that takes `ticket_store` runs once against each.
 TICKET_STORES = ("memory", "json", "postgresql")
 # The real PostgreSQL every machine of this project runs (trust authentication, database test).

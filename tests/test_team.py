@@ -84,23 +84,6 @@ ROLE_MAY = {OWNER: {"read", "reply", "manage"}, AGENT: {"read", "reply"}, READ_O
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture
-def app_of(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
-    opened: list[TestClient] = []
-
-    def make(**overrides: Any) -> TestClient:
-        settings = make_settings(**{"admin_password": PASSWORD, **overrides})
-        reindex(Path(settings.kb_dir), settings.index_dir)
-        client = TestClient(create_app(settings), follow_redirects=False)
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
-
-
 def team_of(client: TestClient) -> Team:
     team: Team = client.app.state.services.team  # type: ignore[attr-defined]
     return team
@@ -141,8 +124,8 @@ def login_form(client: TestClient, password: str, name: str = "", code: str = ""
 # ---------------------------------------------------------------- roles
 
 
-def test_every_admin_route_with_every_role(app_of: Callable[..., TestClient]) -> None:
-    client = app_of(ticket_rate_limit="1000/minute")
+def test_every_admin_route_with_every_role(app_client: Callable[..., TestClient]) -> None:
+    client = app_client(ticket_rate_limit="1000/minute")
     team = team_of(client)
     with_agents(team)
     reference = open_ticket(client)
@@ -178,8 +161,8 @@ def test_every_admin_route_with_every_role(app_of: Callable[..., TestClient]) ->
     assert checked == 3 * len(NEEDS)
 
 
-def test_read_only_sees_tickets_without_reply_forms(app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+def test_read_only_sees_tickets_without_reply_forms(app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     with_agents(team_of(client))
     reference = open_ticket(client)
     sign_in_as(client, READ_ONLY)
@@ -226,8 +209,8 @@ def test_cli_acts_as_owner_and_is_audited_as_cli(tmp_path: Path) -> None:
 
 
 def test_a_disabled_agents_sessions_stop_at_their_next_request(
-        app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+        app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     team = team_of(client)
     with_agents(team)
     sign_in_as(client, AGENT)
@@ -240,8 +223,8 @@ def test_a_disabled_agents_sessions_stop_at_their_next_request(
 
 
 def test_sign_out_everywhere_and_an_owner_ending_a_session(
-        app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+        app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     team = team_of(client)
     with_agents(team)
     phone = team.sign_in(NAMES[AGENT], PASSWORDS[AGENT], ip="10.0.0.2")
@@ -283,8 +266,8 @@ def test_sessions_end_when_idle_or_too_old(make_settings: Callable[..., Settings
     assert team.resolve(again.token) is None
 
 
-def test_the_cookie_holds_only_a_random_token(app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+def test_the_cookie_holds_only_a_random_token(app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     response = login_form(client, PASSWORD)
     token = client.cookies[SESSION_COOKIE]
     assert response.status_code == 303 and "." not in token and len(token) >= 40
@@ -340,8 +323,8 @@ def test_unknown_names_are_limited_too_and_answer_like_wrong_passwords(
         team.sign_in("nobody", "whatever-123")
 
 
-def test_the_login_form_is_limited_per_address(app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+def test_the_login_form_is_limited_per_address(app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     codes = [login_form(client, "wrong", "owner").status_code for _ in range(11)]
     assert codes[:10] == [401] * 10 and codes[10] == 429
 
@@ -404,8 +387,8 @@ def test_recovery_codes_work_once(make_settings: Callable[..., Settings]) -> Non
     assert not any(c in stored for c in codes) and setup.secret in stored
 
 
-def test_two_step_through_the_admin(app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+def test_two_step_through_the_admin(app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     assert login_form(client, PASSWORD).status_code == 303  # becomes the owner "owner"
     page = client.get("/admin/account")
     csrf = csrf_of(page.text)
@@ -424,9 +407,9 @@ def test_two_step_through_the_admin(app_of: Callable[..., TestClient]) -> None:
 # ---------------------------------------------------------------- audit
 
 
-def test_the_audit_log_records_every_listed_action(app_of: Callable[..., TestClient],
+def test_the_audit_log_records_every_listed_action(app_client: Callable[..., TestClient],
                                                    tmp_path: Path) -> None:
-    client = app_of()
+    client = app_client()
     settings = client.app.state.services.settings  # type: ignore[attr-defined]
     team = team_of(client)
     assert login_form(client, "wrong").status_code == 401
@@ -471,8 +454,8 @@ def test_the_audit_log_records_every_listed_action(app_of: Callable[..., TestCli
         ).startswith("at,actor,agent_id,ip,action,target,detail")
 
 
-def test_no_route_edits_the_audit_log(app_of: Callable[..., TestClient]) -> None:
-    client = app_of(ticket_rate_limit="1000/minute")
+def test_no_route_edits_the_audit_log(app_client: Callable[..., TestClient]) -> None:
+    client = app_client(ticket_rate_limit="1000/minute")
     team = team_of(client)
     with_agents(team)
     reference = open_ticket(client)
@@ -512,9 +495,9 @@ def test_audit_retention(make_settings: Callable[..., Settings], tmp_path: Path)
 
 
 @pytest.mark.parametrize(("signature", "shown"), [("name", "Maria"), ("team", "Help Center")])
-def test_replies_and_notes_know_their_agent(app_of: Callable[..., TestClient], signature: str,
+def test_replies_and_notes_know_their_agent(app_client: Callable[..., TestClient], signature: str,
                                             shown: str) -> None:
-    client = app_of(reply_signature=signature)
+    client = app_client(reply_signature=signature)
     team = team_of(client)
     with_agents(team)
     created = client.post("/api/v1/tickets", json=GOOD_TICKET).json()
@@ -560,8 +543,8 @@ def test_an_admin_password_install_upgrades_without_locking_anyone_out(
         assert len(migrated) == 1
 
 
-def test_a_wrong_password_creates_no_owner(app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+def test_a_wrong_password_creates_no_owner(app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     assert login_form(client, "not it").status_code == 401
     assert team_of(client).agents() == []
 

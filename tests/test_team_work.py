@@ -26,11 +26,10 @@ from widget_server.tickets import SummaryQuery, TicketStore, new_ticket, open_ti
 from widget_server.tickets.model import assign
 from widget_server.tickets.store import summarize
 
-from . import test_mail, test_team
+from . import test_mail
 from .test_mail import Inbox, body_of
 from .test_team import CLI, NAMES, open_ticket, sign_in_as, team_of, with_agents
 
-app_of = test_team.app_of  # fixtures shared with those tests
 smtp = test_mail.smtp
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -104,8 +103,8 @@ def test_a_json_ticket_from_before_assignment_reads_as_unassigned(tmp_path: Path
 
 
 def test_take_assign_unassign_with_history_audit_and_inbox_filters(
-        app_of: Callable[..., TestClient]) -> None:
-    client = app_of(ticket_rate_limit="1000/minute")
+        app_client: Callable[..., TestClient]) -> None:
+    client = app_client(ticket_rate_limit="1000/minute")
     team = team_of(client)
     with_agents(team)
     mine, other, loose = (open_ticket(client) for _ in range(3))
@@ -147,9 +146,9 @@ def test_take_assign_unassign_with_history_audit_and_inbox_filters(
 
 
 def test_the_assignee_is_emailed_when_someone_else_assigns(
-        app_of: Callable[..., TestClient], smtp: tuple[Inbox, int]) -> None:
+        app_client: Callable[..., TestClient], smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
-    client = app_of(ticket_rate_limit="1000/minute", smtp_host="127.0.0.1", smtp_port=port,
+    client = app_client(ticket_rate_limit="1000/minute", smtp_host="127.0.0.1", smtp_port=port,
                     mail_from="help@example.com", public_url="https://help.example.com")
     team = team_of(client)
     with_agents(team)
@@ -207,8 +206,8 @@ def test_cli_assigns_and_sets_emails(tmp_path: Path) -> None:
 
 
 def test_presence_names_the_others_viewing_for_thirty_seconds(
-        app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+        app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     with_agents(team_of(client))
     reference = open_ticket(client)
     presence = client.app.state.services.presence  # type: ignore[attr-defined]
@@ -235,8 +234,8 @@ def test_presence_names_the_others_viewing_for_thirty_seconds(
 
 
 def test_a_reply_on_a_stale_view_is_held_back_with_the_draft(
-        app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+        app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     with_agents(team_of(client))
     reference = open_ticket(client)
     state = client.app.state.services  # type: ignore[attr-defined]
@@ -328,8 +327,8 @@ def test_every_store_gives_the_same_per_agent_figures(ticket_store: TicketStore)
 
 
 def test_the_admin_shows_the_per_agent_table_to_owners_only(
-        app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+        app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     with_agents(team_of(client))
     reference = open_ticket(client)
     csrf = sign_in_as(client, AGENT)
@@ -346,8 +345,8 @@ def test_the_admin_shows_the_per_agent_table_to_owners_only(
 
 
 def test_a_rating_counts_for_the_assignee_and_the_visitor_does_not_see_it(
-        app_of: Callable[..., TestClient]) -> None:
-    client = app_of()
+        app_client: Callable[..., TestClient]) -> None:
+    client = app_client()
     team = team_of(client)
     with_agents(team)
     answer = client.post("/api/v1/tickets", json={"name": "Ada", "email": "ada@example.com",

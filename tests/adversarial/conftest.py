@@ -12,7 +12,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from benchmarks.common import Server, live_server
-from widget_server.app import create_app
 from widget_server.search import reindex
 from widget_server.settings import Settings
 
@@ -63,24 +62,6 @@ def live(request: pytest.FixtureRequest,
         if request.node.stash.get(FAILED, False):
             for server in servers:
                 print(f"--- the server on port {server.port} said:\n" + "".join(server.log))
-
-
-@pytest.fixture
-def app_client(make_settings: Callable[..., Settings]) -> Callable[..., TestClient]:
-    """An indexed in-process app over overridden settings (closed at teardown)."""
-    opened: list[TestClient] = []
-
-    def make(**overrides: Any) -> TestClient:
-        s = make_settings(**{"admin_password": PASSWORD, **overrides})
-        reindex(Path(s.kb_dir), s.index_dir)
-        client = TestClient(create_app(s), follow_redirects=False)
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
 
 
 @pytest.fixture
