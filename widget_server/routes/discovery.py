@@ -140,16 +140,22 @@ def _iso_date(value: Any) -> str:
 # ---------------------------------------------------------------- sitemap and robots
 
 
-def _alternates(url: ET.Element, settings: Settings, paths: dict[str, str],
-                default: str) -> None:
-    """xhtml:link alternates of one URL: every language's version, itself included, and
-    x-default (the default language's), as search engines want them on each."""
+def hreflang_links(paths: dict[str, str], default: str) -> list[tuple[str, str]]:
+    """(hreflang, path) alternates of one page ({locale: path} of its versions): every
+    language's version, itself included, and x-default (the default language's), as search
+    engines want them on each; none for a page in one language."""
     if len(paths) < 2:
-        return
+        return []
     links = sorted(paths.items())
     if default in paths:
         links.append(("x-default", paths[default]))
-    for hreflang, path in links:
+    return links
+
+
+def _alternates(url: ET.Element, settings: Settings, paths: dict[str, str],
+                default: str) -> None:
+    """xhtml:link alternates of one URL in the sitemap."""
+    for hreflang, path in hreflang_links(paths, default):
         ET.SubElement(url, "xhtml:link", rel="alternate", hreflang=hreflang,
                       href=absolute(settings, path))
 

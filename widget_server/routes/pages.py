@@ -20,7 +20,8 @@ from ..services import Services, services
 from ..settings import POSTGRES_SCHEMES
 from .api import article_payload
 from .common import query_param, record_search, render, search_service
-from .discovery import absolute, article_head, locale_home, site_locales
+from .discovery import absolute, article_head, hreflang_links, locale_home, site_locales
+from .discovery import versions as article_versions
 
 log = logging.getLogger("deskbell")
 
@@ -39,11 +40,7 @@ def page_language(request: Request, locale: str, versions: dict[str, str] | None
     languages = [{"code": loc, "name": i18n.language_name(loc),
                   "href": versions.get(loc) or locale_home(loc, default), "current": loc == locale}
                  for loc in locales] if len(locales) > 1 else []
-    hreflang = []
-    if len(versions) > 1:
-        hreflang = [(loc, absolute(settings, path)) for loc, path in sorted(versions.items())]
-        if default in versions:
-            hreflang.append(("x-default", absolute(settings, versions[default])))
+    hreflang = [(loc, absolute(settings, path)) for loc, path in hreflang_links(versions, default)]
     return {"lang": locale, "dir": i18n.direction(locale),
             "t": i18n.strings(locale, settings.strings), "languages": languages,
             "hreflang": hreflang, "home": locale_home(locale, default),
@@ -90,15 +87,15 @@ async def kb_article(request: Request) -> Response:
         return RedirectResponse(str(target), status_code=301)
     head = article_head(settings, payload)
     locale = payload["locale"]
-    versions = {loc: payload["url"] if loc == locale else str(
-        request.app.url_path_for("kb_article", slug=other))
-        for loc, other in {**payload.get("translations", {}), locale: payload["slug"]}.items()}
+    paths = {loc: payload["url"] if loc == locale
+             else str(request.app.url_path_for("kb_article", slug=other))
+             for loc, other in article_versions(payload).items()}
     updated = i18n.format_day(payload["updated"], locale) if payload.get("updated") else ""
     return render(request, "kb/article.html", {
         "article": payload, "head": head, "updated": updated,
         "translations": [{"code": loc, "name": i18n.language_name(loc), "href": path}
-                         for loc, path in sorted(versions.items()) if loc != locale],
-        **page_language(request, locale, versions)})
+                         for loc, path in sorted(paths.items()) if loc != locale],
+        **page_language(request, locale, paths)})
 
 
 async def kb_search(request: Request) -> Response:
