@@ -13,7 +13,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +30,25 @@ from widget_server.settings import Settings, SettingsError, load_settings
 
 from .conftest import DATA
 from .test_pages import elements
+from .test_stale import write
 
 KB = DATA / "multilingual"
 FOLDERS = LocaleOptions(default="en", folders=True)
 
 
-def write(root: Path, name: str, text: str) -> None:
-    path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    """A private, writable copy of tests/data/multilingual (for conftest's make_settings)."""
+    target = tmp_path / "kb"
+    shutil.copytree(KB, target)
+    return target
 
 
 @pytest.fixture
-def multilingual(tmp_path: Path) -> Settings:
-    kb = tmp_path / "kb"
-    shutil.copytree(KB, kb)
-    settings = load_settings(overrides={
-        "kb_dir": str(kb), "data_dir": str(tmp_path / "data"), "locale_folders": "true",
-        "public_url": "https://help.example.com",
-        "strings": {"es": {"contact_cta": "Escríbenos"}}}, config_file=None, environ={})
-    reindex(kb, settings.index_dir, locales=LocaleOptions.from_settings(settings))
+def multilingual(make_settings: Callable[..., Settings], kb_dir: Path) -> Settings:
+    settings = make_settings(locale_folders="true", public_url="https://help.example.com",
+                             strings={"es": {"contact_cta": "Escríbenos"}})
+    reindex(kb_dir, settings.index_dir, locales=LocaleOptions.from_settings(settings))
     return settings
 
 
