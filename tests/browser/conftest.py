@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import served
 from widget_server.app import create_app
+from widget_server.articles import LocaleOptions
 from widget_server.search import reindex
 from widget_server.settings import load_settings
 
@@ -64,7 +65,7 @@ def _serve_kb(source: Path, base: Path, host_pages: HostPages,
                    "api_rate_limit": "10000/minute", **overrides},
         config_file=None, environ={},
     )
-    reindex(kb, settings.index_dir)
+    reindex(kb, settings.index_dir, locales=LocaleOptions.from_settings(settings))
     app = create_app(settings)
     with served(app) as url:
         yield LiveServer(url, app, base / "data")

@@ -8,20 +8,22 @@ left and passes axe, and a Spanish search with a typo finds the Spanish article.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import served
-from widget_server.app import create_app
-from widget_server.articles import LocaleOptions
-from widget_server.search import reindex
-from widget_server.settings import load_settings
-
-from .conftest import REPO, HostPages, HostSite, LiveServer, launcher, open_widget, panel
+from .conftest import (
+    REPO,
+    HostPages,
+    HostSite,
+    LiveServer,
+    _serve_kb,
+    launcher,
+    open_widget,
+    panel,
+)
 from .test_accessibility import axe, embed_frame
 
 MULTILINGUAL_KB = REPO / "tests" / "data" / "multilingual"
@@ -32,17 +34,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def multilingual_server(tmp_path_factory: pytest.TempPathFactory,
                         host_pages: HostPages) -> Iterator[LiveServer]:
-    base = tmp_path_factory.mktemp("deskbell-multilingual")
-    kb = base / "kb"
-    shutil.copytree(MULTILINGUAL_KB, kb)
-    settings = load_settings(overrides={
-        "kb_dir": str(kb), "data_dir": str(base / "data"), "locale_folders": "true",
-        "allowed_origins": f"http://localhost:{host_pages.server_address[1]}",
-        "api_rate_limit": "10000/minute"}, config_file=None, environ={})
-    reindex(kb, settings.index_dir, locales=LocaleOptions.from_settings(settings))
-    app = create_app(settings)
-    with served(app) as url:
-        yield LiveServer(url, app, base / "data")
+    yield from _serve_kb(MULTILINGUAL_KB, tmp_path_factory.mktemp("deskbell-multilingual"),
+                         host_pages, locale_folders="true")
 
 
 @pytest.fixture
