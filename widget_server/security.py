@@ -1,12 +1,14 @@
-"""Admin authentication, signed sessions, CSRF tokens and per-IP rate limits.
+"""Admin authentication helpers, signed cookies, CSRF checks and per-IP rate limits.
 
-The admin password is kept only as an scrypt hash in memory and compared in constant time.
-Sessions are an HMAC-signed cookie (stdlib only) carrying an expiry and a CSRF token that
-every admin form must echo back. The signing key comes from settings.secret_key or is
-generated once into `<data_dir>/secret_key` (mode 0600) so sessions survive restarts and are
-shared by every worker. Rate limits (`Limits`, built once at start) use the
-`limits` library: in memory by default, so N workers allow up to N times the configured rate;
-with `rate_limit_storage = "redis://..."` every worker and node shares one count.
+The legacy admin password is kept only as an scrypt hash in memory and compared in constant
+time. Admin sessions live in the team store (team/service.py), each with a CSRF token that
+every admin form must echo back (csrf_matches). `sign`/`unsign` make HMAC-signed values
+(stdlib only) carrying an expiry, such as the admin's known-browser cookie. The key (which
+also signs reply addresses) comes from settings.secret_key or is generated once into
+`<data_dir>/secret_key` (mode 0600) so it survives restarts and is shared by every worker.
+Rate limits (`Limits`, built once at start) use the `limits` library: in memory by default,
+so N workers allow up to N times the configured rate; with
+`rate_limit_storage = "redis://..."` every worker and node shares one count.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from .errors import DeskbellError, RateLimited
 from .settings import Settings, SettingsError
 
 SESSION_COOKIE = "deskbell_admin"
-SESSION_SECONDS = 12 * 3600
 log = logging.getLogger("deskbell")
 LOGIN_RATE = "10/15 minutes"
 # Failed sign-ins per account: from browsers that never signed in to it, and per browser that
@@ -262,16 +263,11 @@ def unsign(key: bytes, value: str | None) -> dict[str, Any] | None:
     return payload if payload["exp"] > time.time() else None
 
 
-def new_session() -> dict[str, Any]:
-    return {"sid": secrets.token_urlsafe(16), "csrf": secrets.token_urlsafe(32),
-            "exp": int(time.time()) + SESSION_SECONDS}
-
-
-def csrf_matches(session: Any, submitted: Any) -> bool:
-    """Whether `submitted` is the CSRF token of `session` (a team.AdminSession or a dict)."""
-    if not session or not isinstance(submitted, str):
+def csrf_matches(expected: str, submitted: Any) -> bool:
+    """Whether `submitted` is `expected`, a session's CSRF token."""
+    if not expected or not isinstance(submitted, str):
         return False
-    return hmac.compare_digest(str(session.get("csrf", "")), submitted)
+    return hmac.compare_digest(expected, submitted)
 
 
 def safe_next(target: str | None, default: str = "/admin/") -> str:
@@ -296,17 +292,6 @@ class AdminAuth:
         return cls(AdminPassword(settings.admin_password),
                    load_secret_key(settings.secret_key, settings.data_dir))
 
-    @property
-    def enabled(self) -> bool:
-        return self.password.enabled
-
-    def session(self, cookie: str | None) -> dict[str, Any] | None:
-        """The session a signed, unexpired cookie carries; None when the admin is disabled."""
-        return unsign(self.key, cookie) if self.enabled else None
-
-    def new_cookie(self) -> str:
-        return sign(self.key, new_session())
-
 
 __all__ = [
     "AdminAuth",
@@ -314,12 +299,10 @@ __all__ = [
     "LOGIN_RATE",
     "LOOKUP_FAIL_RATE",
     "SESSION_COOKIE",
-    "SESSION_SECONDS",
     "AdminPassword",
     "RateLimit",
     "csrf_matches",
     "load_secret_key",
-    "new_session",
     "safe_next",
     "sign",
     "unsign",

@@ -188,7 +188,7 @@ def admin_upload(handler: UploadHandler) -> Callable[[Request], Awaitable[Respon
             raise Forbidden("Log in to the admin first")
         require(session, REPLY)
         fields, files = await read_form(request)
-        if not csrf_matches(session, fields.get("csrf")):
+        if not csrf_matches(session.csrf, fields.get("csrf")):
             raise Forbidden("The form expired or did not come from this admin; reload and retry")
         return await handler(request, session, fields, files)
     return guarded

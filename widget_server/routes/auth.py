@@ -106,7 +106,7 @@ def _form(handler: FormHandler, permission: str) -> Endpoint:
         if session is None:
             raise Forbidden("Log in to the admin first")
         form = await request.form()
-        if not csrf_matches(session, form.get("csrf")):
+        if not csrf_matches(session.csrf, form.get("csrf")):
             raise Forbidden("The form expired or did not come from this admin; reload and retry")
         require(session, permission)
         return await handler(request, session, form)

@@ -81,7 +81,7 @@ class LoginRefused(DeskbellError):
 @dataclass(frozen=True)
 class AdminSession:
     """The signed-in agent of one admin request: `session.agent` (id, name, display_name,
-    role) and the session's own CSRF token. `session["csrf"]` still reads the token."""
+    role) and the session's own CSRF token."""
 
     record: SessionRecord
     agent: Agent
@@ -100,14 +100,6 @@ class AdminSession:
 
     def can(self, permission: str) -> bool:
         return self.agent.can(permission)
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "csrf":
-            return self.record.csrf
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.record.csrf if key == "csrf" else default
 
 
 @dataclass(frozen=True)
