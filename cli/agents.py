@@ -23,10 +23,9 @@ from typing import IO
 import click
 
 from widget_server.errors import DeskbellError
-from widget_server.security import AdminPassword, load_secret_key
+from widget_server.security import AdminAuth
 from widget_server.settings import Settings, load_settings
 from widget_server.team import OWNER, ROLES, Actor, AuditEntry, Team, open_team_store
-from widget_server.team.model import READ_ONLY
 
 from .options import settings_options
 
@@ -45,9 +44,8 @@ def team_errors() -> Iterator[None]:
 def open_team(settings: Settings) -> Team:
     """The team over the store beside the tickets (no rate limits: the CLI signs no one in)."""
     with team_errors():
-        return Team(open_team_store(settings), settings, None,
-                    AdminPassword(settings.admin_password),
-                    load_secret_key(settings.secret_key, settings.data_dir))
+        admin = AdminAuth.from_settings(settings)
+        return Team(open_team_store(settings), settings, None, admin.password, admin.key)
 
 
 def record(settings: Settings, action: str, target: str = "", **detail: object) -> None:
@@ -227,7 +225,7 @@ def set_role_command(settings: Settings, name: str, role: str) -> None:
     """
     team = open_team(settings)
     with team_errors():
-        agent = team.set_role(name, READ_ONLY if role == "readonly" else role, Actor.cli())
+        agent = team.set_role(name, role, Actor.cli())  # parse_role reads "readonly" too
     click.echo(f"{agent.name} is now {agent.role}")
 
 
